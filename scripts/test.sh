@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh clone: installs what the tests need, then runs them.
+#  - the test authorization server (npm package oidc-provider, pinned in tests/oidc/package-lock.json)
+#  - tmux, for the end-to-end dashboard tests (from Debian's packages when missing)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ -f tests/oidc/package.json ]; then
+  npm ci --prefix tests/oidc --no-audit --no-fund --loglevel=error
+fi
+if ! command -v tmux >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    apt-get update -qq && apt-get install -y -qq tmux >/dev/null
+  else
+    echo "tmux is missing: install it (apt-get install tmux) for the dashboard's end-to-end tests" >&2
+    exit 1
+  fi
+fi
+
+cargo test --all-targets --locked "$@"

@@ -1,0 +1,83 @@
+//! The command line (clap derive) and the dispatch to one function per subcommand.
+
+use crate::commands;
+use crate::failure::CmdResult;
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "tokdash",
+    version,
+    about = "A terminal dashboard for OAuth 2.0 tokens"
+)]
+pub struct Cli {
+    /// Config file [default: <config dir>/profiles.toml]
+    #[arg(long, global = true, env = "TOKDASH_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Token store directory [default: <data dir>/tokens]
+    #[arg(long, global = true, env = "TOKDASH_STORE", value_name = "DIR")]
+    pub store: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// The dashboard on an embedded loopback token server with sample profiles
+    Demo,
+    /// List profiles with their status
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print a valid access token, refreshing first if needed; stdout holds the token only
+    Token { name: String },
+    /// Refresh profiles now
+    Refresh {
+        #[arg(required_unless_present = "all", conflicts_with = "all")]
+        names: Vec<String>,
+        #[arg(long)]
+        all: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke a profile's tokens at the provider
+    Revoke {
+        name: String,
+        /// Do not ask for confirmation
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Log in with the device authorization grant (RFC 8628)
+    Login { name: String },
+    /// Store a token endpoint response (JSON) read from stdin
+    Import { name: String },
+    /// Call the userinfo URL with the access token; on 401 refresh once and retry
+    Check { name: String },
+    /// Config commands
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Validate the config and print each profile's endpoints
+    Check,
+}
+
+pub fn run(cli: Cli) -> CmdResult {
+    let ctx = commands::Context::new(cli.config.as_deref(), cli.store.as_deref())?;
+    match cli.command {
+        None => commands::dashboard(&ctx),
+        Some(Command::Demo) => commands::demo(),
+        Some(Command::List { json }) => commands::list(&ctx, json),
+        Some(Command::Token { name }) => commands::token(&ctx, &name),
+        Some(Command::Refresh { names, all, json }) => commands::refresh(&ctx, &names, all, json),
+        Some(Command::Revoke { name, yes }) => commands::revoke(&ctx, &name, yes),
+        Some(Command::Login { name }) => commands::login(&ctx, &name),
+        Some(Command::Import { name }) => commands::import(&ctx, &name),
+        Some(Command::Check { name }) => commands::check(&ctx, &name),
+        Some(Command::Config(ConfigCommand::Check)) => commands::config_check(&ctx),
+    }
+}

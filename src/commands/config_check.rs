@@ -1,0 +1,90 @@
+//! `tokdash config check`: validates the config and prints what each profile resolves to.
+
+use super::Context;
+use crate::config::{Grant, Profile, ProviderConfig};
+use crate::failure::CmdResult;
+use crate::provider;
+
+pub fn config_check(ctx: &Context) -> CmdResult {
+    let config = ctx.config()?;
+    println!(
+        "{}: ok, {} profile(s)",
+        config.path.display(),
+        config.profiles.len()
+    );
+    for profile in &config.profiles {
+        println!();
+        print!("{}", describe(profile));
+        match provider::static_endpoints(profile) {
+            Some(e) => print!("{}", endpoint_lines(&e)),
+            None => {
+                if let ProviderConfig::Oidc { issuer } = &profile.provider {
+                    println!(
+                        "  endpoints:      from discovery at {}",
+                        provider::oidc::discovery_url(issuer)
+                    );
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn describe(p: &Profile) -> String {
+    let mut s = format!(
+        "[{}]\n  provider:       {}\n",
+        p.name,
+        p.provider.kind().as_str()
+    );
+    match &p.provider {
+        ProviderConfig::Auth0 { domain, audience } => {
+            s.push_str(&format!("  domain:         {domain}\n"));
+            if let Some(a) = audience {
+                s.push_str(&format!("  audience:       {a}\n"));
+            }
+        }
+        ProviderConfig::Microsoft { tenant, authority } => {
+            s.push_str(&format!(
+                "  tenant:         {tenant}\n  authority:      {authority}\n"
+            ));
+        }
+        ProviderConfig::Oidc { issuer } => s.push_str(&format!("  issuer:         {issuer}\n")),
+        ProviderConfig::Google | ProviderConfig::OAuth2 => {}
+    }
+    s.push_str(&format!("  client_id:      {}\n", p.client_id));
+    s.push_str(&format!(
+        "  client secret:  {}\n",
+        p.client_secret.describe()
+    ));
+    s.push_str(&format!("  auth_method:    {}\n", p.auth_method.as_str()));
+    let grant = match p.grant {
+        Grant::RefreshToken => "refresh_token",
+        Grant::ClientCredentials => "client_credentials",
+    };
+    s.push_str(&format!("  grant:          {grant}\n"));
+    s.push_str(&format!(
+        "  scopes:         {}\n",
+        if p.scopes.is_empty() {
+            "(as granted)".into()
+        } else {
+            p.scopes.join(" ")
+        }
+    ));
+    s.push_str(&format!(
+        "  refresh_ahead:  {}\n",
+        humantime::format_duration(p.refresh_ahead)
+    ));
+    s
+}
+
+pub fn endpoint_lines(e: &provider::Endpoints) -> String {
+    let none = |u: &Option<String>| u.clone().unwrap_or_else(|| "(none)".into());
+    format!(
+        "  token:          {}\n  revocation:     {}\n  device:         {}\n  userinfo:       {}\n  (from {})\n",
+        e.token_url,
+        none(&e.revocation_url),
+        none(&e.device_authorization_url),
+        none(&e.userinfo_url),
+        e.source
+    )
+}

@@ -1,0 +1,52 @@
+//! `tokdash import NAME`: a token endpoint response on stdin becomes the profile's record.
+
+use super::{Context, find_profile};
+use crate::clock;
+use crate::failure::{CmdResult, Failure};
+use crate::token_response;
+use std::io::Read;
+
+/// A token response is a few kilobytes; anything near this is not one.
+const MAX_INPUT: u64 = 1 << 20;
+
+pub fn import(ctx: &Context, name: &str) -> CmdResult {
+    let config = ctx.config()?;
+    let profile = find_profile(&config, name)?;
+    let store = ctx.store()?;
+
+    let mut input = Vec::new();
+    std::io::stdin()
+        .take(MAX_INPUT + 1)
+        .read_to_end(&mut input)
+        .map_err(|e| Failure::usage(format!("{name}: cannot read stdin: {e}")))?;
+    if input.len() as u64 > MAX_INPUT {
+        return Err(Failure::usage(format!(
+            "{name}: stdin is over 1 MiB, not a token endpoint response"
+        )));
+    }
+    let response = token_response::parse(&input).map_err(|why| {
+        Failure::usage(format!(
+            "{name}: stdin is not a token endpoint response: {why}; a bare {{\"refresh_token\": \"...\"}} is enough"
+        ))
+    })?;
+
+    let _lock = store.lock(name)?;
+    let mut record = store.load(name)?.unwrap_or_default();
+    let now = clock::now();
+    response.apply_to(&mut record, now);
+    store.save(name, &mut record)?;
+    tracing::info!(profile = name, "imported a token response");
+
+    let summary = crate::summary::Summary::new(profile, Some(&record), now);
+    println!(
+        "{name}: imported; {}, expires in {}, {} refresh token",
+        summary.status.as_str(),
+        clock::expires_in(record.access_token.as_ref().and(record.expires_at), now),
+        if summary.has_refresh_token {
+            "with a"
+        } else {
+            "no"
+        }
+    );
+    Ok(())
+}

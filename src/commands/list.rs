@@ -1,0 +1,92 @@
+//! `tokdash list [--json]`.
+
+use super::Context;
+use crate::clock;
+use crate::failure::{CmdResult, Failure};
+use crate::summary::Summary;
+
+pub fn list(ctx: &Context, json: bool) -> CmdResult {
+    let config = ctx.config()?;
+    let store = ctx.store()?;
+    let now = clock::now();
+    let mut summaries = Vec::with_capacity(config.profiles.len());
+    for profile in &config.profiles {
+        let record = store.load(&profile.name)?;
+        summaries.push(Summary::new(profile, record.as_ref(), now));
+    }
+    if json {
+        let text =
+            serde_json::to_string_pretty(&summaries).map_err(|e| Failure::usage(e.to_string()))?;
+        println!("{text}");
+    } else {
+        print!("{}", table(&summaries, now));
+    }
+    Ok(())
+}
+
+/// A plain text table for people; scripts use `--json`.
+pub fn table(summaries: &[Summary], now: i64) -> String {
+    let rows: Vec<[String; 6]> = summaries
+        .iter()
+        .map(|s| {
+            let expires_at = s.expires_in.map(|secs| now + secs);
+            [
+                s.name.clone(),
+                s.provider.to_string(),
+                s.status.as_str().to_string(),
+                if s.expires_in.is_some() {
+                    clock::expires_in(expires_at, now)
+                } else {
+                    "-".into()
+                },
+                s.last_refresh
+                    .as_deref()
+                    .and_then(|t| humantime::parse_rfc3339(t).ok())
+                    .map(|t| {
+                        clock::ago(
+                            Some(
+                                t.duration_since(std::time::UNIX_EPOCH)
+                                    .map(|d| d.as_secs() as i64)
+                                    .unwrap_or(0),
+                            ),
+                            now,
+                        )
+                    })
+                    .unwrap_or_else(|| "never".into()),
+                s.last_error.clone().unwrap_or_default(),
+            ]
+        })
+        .collect();
+    let header = [
+        "NAME",
+        "PROVIDER",
+        "STATUS",
+        "EXPIRES IN",
+        "LAST REFRESH",
+        "MESSAGE",
+    ];
+    let mut widths = header.map(str::len);
+    for row in &rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let mut out = String::new();
+    let mut line = |cells: &[&str]| {
+        let mut l = String::new();
+        for (i, cell) in cells.iter().enumerate() {
+            if i + 1 == cells.len() {
+                l.push_str(cell);
+            } else {
+                l.push_str(&format!("{cell:<w$}  ", w = widths[i]));
+            }
+        }
+        out.push_str(l.trim_end());
+        out.push('\n');
+    };
+    line(&header);
+    for row in &rows {
+        line(&row.iter().map(String::as_str).collect::<Vec<_>>());
+    }
+    out
+}

@@ -1,0 +1,97 @@
+//! One function per subcommand. They share the engine with the dashboard; nothing here talks
+//! HTTP or writes the store by itself.
+
+mod config_check;
+mod import;
+mod list;
+
+pub use config_check::config_check;
+pub use import::import;
+pub use list::list;
+
+use crate::config::{Config, Profile};
+use crate::failure::{CmdResult, Failure};
+use crate::paths::Paths;
+use crate::store::Store;
+use std::path::Path;
+
+pub struct Context {
+    pub paths: Paths,
+    _log_guard: Option<tracing_appender::non_blocking::WorkerGuard>,
+}
+
+impl Context {
+    pub fn new(config: Option<&Path>, store: Option<&Path>) -> Result<Context, Failure> {
+        let paths = Paths::resolve(config, store).map_err(Failure::usage)?;
+        let guard = crate::logging::init(paths.log.as_deref());
+        Ok(Context {
+            paths,
+            _log_guard: guard,
+        })
+    }
+
+    /// Loads the config; its warnings go to stderr (never stdout, which scripts read) and the log.
+    pub fn config(&self) -> Result<Config, Failure> {
+        let config = Config::load(&self.paths.config)?;
+        for warning in &config.warnings {
+            tracing::warn!("{warning}");
+            eprintln!("tokdash: warning: {warning}");
+        }
+        Ok(config)
+    }
+
+    pub fn store(&self) -> Result<Store, Failure> {
+        Ok(Store::open(&self.paths.store)?)
+    }
+}
+
+/// A name the config does not have is a usage error that lists the names it has.
+pub fn find_profile<'a>(config: &'a Config, name: &str) -> Result<&'a Profile, Failure> {
+    config.profile(name).ok_or_else(|| {
+        let names = config.names();
+        Failure::usage(if names.is_empty() {
+            format!(
+                "{name}: no such profile; {} defines none",
+                config.path.display()
+            )
+        } else {
+            format!(
+                "{name}: no such profile; {} defines: {}",
+                config.path.display(),
+                names.join(", ")
+            )
+        })
+    })
+}
+
+fn not_yet(what: &str) -> CmdResult {
+    Err(Failure::usage(format!("{what} is not implemented yet")))
+}
+
+pub fn dashboard(_ctx: &Context) -> CmdResult {
+    not_yet("the dashboard")
+}
+
+pub fn demo() -> CmdResult {
+    not_yet("demo")
+}
+
+pub fn token(_ctx: &Context, _name: &str) -> CmdResult {
+    not_yet("token")
+}
+
+pub fn refresh(_ctx: &Context, _names: &[String], _all: bool, _json: bool) -> CmdResult {
+    not_yet("refresh")
+}
+
+pub fn revoke(_ctx: &Context, _name: &str, _yes: bool) -> CmdResult {
+    not_yet("revoke")
+}
+
+pub fn login(_ctx: &Context, _name: &str) -> CmdResult {
+    not_yet("login")
+}
+
+pub fn check(_ctx: &Context, _name: &str) -> CmdResult {
+    not_yet("check")
+}

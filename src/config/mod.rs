@@ -1,0 +1,220 @@
+//! `profiles.toml` → a validated [`Config`]. Every error names the file, line and column.
+//!
+//! Reading happens in two steps: serde into [`raw`] shapes that keep spans, then [`validate`]
+//! checks what serde cannot (required keys per provider, URLs, durations, names).
+
+mod duration;
+mod error;
+mod raw;
+mod secret_source;
+mod validate;
+
+pub use error::{ConfigError, line_column};
+pub use secret_source::{SecretError, SecretSource};
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+pub const DEFAULT_REFRESH_AHEAD: Duration = Duration::from_secs(300);
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(20);
+pub const DEFAULT_MAX_CONCURRENCY: usize = 8;
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub path: PathBuf,
+    pub settings: Settings,
+    /// In the order of the file.
+    pub profiles: Vec<Profile>,
+    /// Things worth saying that do not stop the program (a literal client secret, say).
+    pub warnings: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Settings {
+    pub refresh_ahead: Duration,
+    pub auto_refresh: bool,
+    pub max_concurrency: usize,
+    pub timeout: Duration,
+    pub ca_file: Option<PathBuf>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            refresh_ahead: DEFAULT_REFRESH_AHEAD,
+            auto_refresh: true,
+            max_concurrency: DEFAULT_MAX_CONCURRENCY,
+            timeout: DEFAULT_TIMEOUT,
+            ca_file: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ProviderKind {
+    Google,
+    Auth0,
+    Microsoft,
+    Oidc,
+    OAuth2,
+}
+
+impl ProviderKind {
+    pub const ALL: [ProviderKind; 5] = [
+        ProviderKind::Google,
+        ProviderKind::Auth0,
+        ProviderKind::Microsoft,
+        ProviderKind::Oidc,
+        ProviderKind::OAuth2,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProviderKind::Google => "google",
+            ProviderKind::Auth0 => "auth0",
+            ProviderKind::Microsoft => "microsoft",
+            ProviderKind::Oidc => "oidc",
+            ProviderKind::OAuth2 => "oauth2",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|p| p.as_str() == text)
+    }
+}
+
+/// What identifies the authorization server, per provider.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ProviderConfig {
+    Google,
+    Auth0 {
+        domain: String,
+        audience: Option<String>,
+    },
+    Microsoft {
+        tenant: String,
+        authority: String,
+    },
+    Oidc {
+        issuer: String,
+    },
+    OAuth2,
+}
+
+impl ProviderConfig {
+    pub fn kind(&self) -> ProviderKind {
+        match self {
+            ProviderConfig::Google => ProviderKind::Google,
+            ProviderConfig::Auth0 { .. } => ProviderKind::Auth0,
+            ProviderConfig::Microsoft { .. } => ProviderKind::Microsoft,
+            ProviderConfig::Oidc { .. } => ProviderKind::Oidc,
+            ProviderConfig::OAuth2 => ProviderKind::OAuth2,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Grant {
+    RefreshToken,
+    ClientCredentials,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthMethod {
+    ClientSecretPost,
+    ClientSecretBasic,
+    None,
+}
+
+impl AuthMethod {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuthMethod::ClientSecretPost => "client_secret_post",
+            AuthMethod::ClientSecretBasic => "client_secret_basic",
+            AuthMethod::None => "none",
+        }
+    }
+}
+
+/// Endpoints written in the profile; each overrides the provider's default or discovery.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct EndpointOverrides {
+    pub token_url: Option<String>,
+    pub revocation_url: Option<String>,
+    pub device_authorization_url: Option<String>,
+    pub userinfo_url: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Profile {
+    pub name: String,
+    pub provider: ProviderConfig,
+    pub client_id: String,
+    pub client_secret: SecretSource,
+    pub scopes: Vec<String>,
+    pub grant: Grant,
+    pub auth_method: AuthMethod,
+    pub refresh_ahead: Duration,
+    pub endpoints: EndpointOverrides,
+}
+
+impl Config {
+    /// Reads and validates the config file.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let source = std::fs::read_to_string(path).map_err(|e| ConfigError::Read {
+            path: path.to_path_buf(),
+            message: match e.kind() {
+                std::io::ErrorKind::NotFound => {
+                    "no such config file; create it (see profiles.example.toml), or pass --config FILE".into()
+                }
+                _ => format!("cannot read the config file: {e}"),
+            },
+        })?;
+        let mut config = Self::parse(path, &source)?;
+        if config
+            .profiles
+            .iter()
+            .any(|p| matches!(p.client_secret, SecretSource::Literal(_)))
+            && readable_by_others(path)
+        {
+            config.warnings.push(format!(
+                "{} holds a client secret and is readable by other users; run: chmod 600 {}",
+                path.display(),
+                path.display()
+            ));
+        }
+        Ok(config)
+    }
+
+    /// Validates config text; `path` is used in messages only.
+    pub fn parse(path: &Path, source: &str) -> Result<Config, ConfigError> {
+        let raw: raw::RawConfig = toml::from_str(source).map_err(|e| {
+            ConfigError::at(
+                path,
+                source,
+                e.span(),
+                e.message().trim_end().replace('\n', "; "),
+            )
+        })?;
+        validate::validate(path, source, raw)
+    }
+
+    pub fn profile(&self, name: &str) -> Option<&Profile> {
+        self.profiles.iter().find(|p| p.name == name)
+    }
+
+    pub fn names(&self) -> Vec<&str> {
+        self.profiles.iter().map(|p| p.name.as_str()).collect()
+    }
+}
+
+#[cfg(unix)]
+fn readable_by_others(path: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).is_ok_and(|m| m.permissions().mode() & 0o044 != 0)
+}
+
+#[cfg(not(unix))]
+fn readable_by_others(_: &Path) -> bool {
+    false
+}

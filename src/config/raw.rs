@@ -1,0 +1,47 @@
+//! The config file exactly as written: serde shapes with spans, before any validation.
+//! Every field is optional here so that `validate` can say precisely what is missing and where.
+
+use indexmap::IndexMap;
+use serde::Deserialize;
+use toml::Spanned;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    pub settings: Option<RawSettings>,
+    #[serde(default)]
+    pub profiles: IndexMap<Spanned<String>, Spanned<RawProfile>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSettings {
+    pub refresh_ahead: Option<Spanned<String>>,
+    pub auto_refresh: Option<bool>,
+    pub max_concurrency: Option<Spanned<i64>>,
+    pub timeout: Option<Spanned<String>>,
+    pub ca_file: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawProfile {
+    pub provider: Option<Spanned<String>>,
+    pub client_id: Option<Spanned<String>>,
+    pub client_secret: Option<Spanned<String>>,
+    pub client_secret_env: Option<Spanned<String>>,
+    pub client_secret_cmd: Option<Spanned<Vec<String>>>,
+    pub scopes: Option<Vec<String>>,
+    pub domain: Option<Spanned<String>>,
+    pub audience: Option<Spanned<String>>,
+    pub tenant: Option<Spanned<String>>,
+    pub authority: Option<Spanned<String>>,
+    pub issuer: Option<Spanned<String>>,
+    pub token_url: Option<Spanned<String>>,
+    pub revocation_url: Option<Spanned<String>>,
+    pub device_authorization_url: Option<Spanned<String>>,
+    pub userinfo_url: Option<Spanned<String>>,
+    pub grant: Option<Spanned<String>>,
+    pub auth_method: Option<Spanned<String>>,
+    pub refresh_ahead: Option<Spanned<String>>,
+}

@@ -1,0 +1,382 @@
+//! What serde cannot check: required keys per provider, keys that do not apply, URLs, durations,
+//! profile names. Each error points at the offending key, or at the profile's header when a key
+//! is missing.
+
+use super::raw::{RawConfig, RawProfile, RawSettings};
+use super::{
+    AuthMethod, Config, ConfigError, EndpointOverrides, Grant, Profile, ProviderConfig,
+    ProviderKind, SecretSource, Settings, duration,
+};
+use crate::secret::Secret;
+use crate::urls;
+use std::path::{Path, PathBuf};
+use toml::Spanned;
+
+struct Ctx<'a> {
+    path: &'a Path,
+    source: &'a str,
+}
+
+impl Ctx<'_> {
+    fn err<T>(
+        &self,
+        span: std::ops::Range<usize>,
+        message: impl Into<String>,
+    ) -> Result<T, ConfigError> {
+        Err(ConfigError::at(self.path, self.source, Some(span), message))
+    }
+}
+
+pub fn validate(path: &Path, source: &str, raw: RawConfig) -> Result<Config, ConfigError> {
+    let ctx = Ctx { path, source };
+    let settings = settings(&ctx, raw.settings.unwrap_or_default())?;
+    let mut warnings = Vec::new();
+    let mut profiles = Vec::with_capacity(raw.profiles.len());
+    for (name, body) in raw.profiles {
+        let profile = profile(&ctx, &settings, name, body)?;
+        if matches!(profile.client_secret, SecretSource::Literal(_)) {
+            warnings.push(format!(
+                "profile {} writes its client secret in the config; prefer client_secret_env or client_secret_cmd",
+                profile.name
+            ));
+        }
+        profiles.push(profile);
+    }
+    Ok(Config {
+        path: path.to_path_buf(),
+        settings,
+        profiles,
+        warnings,
+    })
+}
+
+fn settings(ctx: &Ctx, raw: RawSettings) -> Result<Settings, ConfigError> {
+    let mut s = Settings::default();
+    if let Some(d) = raw.refresh_ahead {
+        s.refresh_ahead = parse_duration(ctx, &d)?;
+    }
+    if let Some(d) = raw.timeout {
+        s.timeout = parse_duration(ctx, &d)?;
+        if s.timeout.is_zero() {
+            return ctx.err(d.span(), "timeout must be more than zero");
+        }
+    }
+    if let Some(b) = raw.auto_refresh {
+        s.auto_refresh = b;
+    }
+    if let Some(n) = raw.max_concurrency {
+        match usize::try_from(*n.get_ref()) {
+            Ok(v @ 1..=1024) => s.max_concurrency = v,
+            _ => return ctx.err(n.span(), "max_concurrency must be between 1 and 1024"),
+        }
+    }
+    if let Some(file) = raw.ca_file {
+        let path = PathBuf::from(file.get_ref());
+        if !path.is_file() {
+            return ctx.err(
+                file.span(),
+                format!("ca_file {} does not exist or is not a file", path.display()),
+            );
+        }
+        s.ca_file = Some(path);
+    }
+    Ok(s)
+}
+
+fn parse_duration(ctx: &Ctx, text: &Spanned<String>) -> Result<std::time::Duration, ConfigError> {
+    duration::parse(text.get_ref()).or_else(|m| ctx.err(text.span(), m))
+}
+
+/// Names become file names in the store: letters, digits, `.`, `_`, `-`, not starting with `.`.
+pub fn is_valid_profile_name(name: &str) -> bool {
+    !name.is_empty()
+        && !name.starts_with('.')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+}
+
+fn profile(
+    ctx: &Ctx,
+    settings: &Settings,
+    name: Spanned<String>,
+    body: Spanned<RawProfile>,
+) -> Result<Profile, ConfigError> {
+    let header = body.span();
+    let p = body.into_inner();
+    let name_span = name.span();
+    let name = name.into_inner();
+    if !is_valid_profile_name(&name) {
+        return ctx.err(
+            name_span,
+            format!(
+                "profile name `{name}` may hold only letters, digits, `.`, `_` and `-`, and may not start with `.`"
+            ),
+        );
+    }
+    let missing = |key: &str, why: &str| {
+        ConfigError::at(
+            ctx.path,
+            ctx.source,
+            Some(header.clone()),
+            format!("profile {name}: missing key `{key}`{why}"),
+        )
+    };
+
+    let Some(provider_text) = &p.provider else {
+        return Err(missing(
+            "provider",
+            " (google, auth0, microsoft, oidc or oauth2)",
+        ));
+    };
+    let Some(kind) = ProviderKind::parse(provider_text.get_ref()) else {
+        return ctx.err(
+            provider_text.span(),
+            format!(
+                "unknown provider `{}`; expected one of google, auth0, microsoft, oidc, oauth2",
+                provider_text.get_ref()
+            ),
+        );
+    };
+    reject_foreign_keys(ctx, &name, kind, &p)?;
+
+    let client_id = p
+        .client_id
+        .as_ref()
+        .map(|c| c.get_ref().clone())
+        .ok_or_else(|| missing("client_id", ""))?;
+
+    let provider = match kind {
+        ProviderKind::Google => ProviderConfig::Google,
+        ProviderKind::Auth0 => {
+            let domain = p
+                .domain
+                .as_ref()
+                .ok_or_else(|| missing("domain", " (like \"example.eu.auth0.com\")"))?;
+            let d = domain.get_ref();
+            if d.contains("://") || d.contains('/') || d.is_empty() {
+                return ctx.err(domain.span(), "domain is a host name like \"example.eu.auth0.com\", without https:// or a path");
+            }
+            ProviderConfig::Auth0 {
+                domain: d.clone(),
+                audience: p.audience.as_ref().map(|a| a.get_ref().clone()),
+            }
+        }
+        ProviderKind::Microsoft => {
+            let tenant = p.tenant.as_ref().ok_or_else(|| {
+                missing(
+                    "tenant",
+                    " (a domain, a tenant GUID, \"organizations\" or \"common\")",
+                )
+            })?;
+            let authority = match &p.authority {
+                Some(a) => url_key(ctx, a)?.trim_end_matches('/').to_string(),
+                None => crate::provider::microsoft::DEFAULT_AUTHORITY.to_string(),
+            };
+            ProviderConfig::Microsoft {
+                tenant: tenant.get_ref().clone(),
+                authority,
+            }
+        }
+        ProviderKind::Oidc => {
+            let issuer = p.issuer.as_ref().ok_or_else(|| {
+                missing("issuer", " (endpoints come from its discovery document)")
+            })?;
+            ProviderConfig::Oidc {
+                issuer: url_key(ctx, issuer)?,
+            }
+        }
+        ProviderKind::OAuth2 => {
+            if p.token_url.is_none() {
+                return Err(missing("token_url", " (oauth2 profiles have no discovery)"));
+            }
+            ProviderConfig::OAuth2
+        }
+    };
+
+    let endpoints = EndpointOverrides {
+        token_url: p.token_url.as_ref().map(|u| url_key(ctx, u)).transpose()?,
+        revocation_url: p
+            .revocation_url
+            .as_ref()
+            .map(|u| url_key(ctx, u))
+            .transpose()?,
+        device_authorization_url: p
+            .device_authorization_url
+            .as_ref()
+            .map(|u| url_key(ctx, u))
+            .transpose()?,
+        userinfo_url: p
+            .userinfo_url
+            .as_ref()
+            .map(|u| url_key(ctx, u))
+            .transpose()?,
+    };
+
+    let client_secret = secret_source(ctx, &name, &p)?;
+    let grant = match &p.grant {
+        None => Grant::RefreshToken,
+        Some(g) => match g.get_ref().as_str() {
+            "refresh_token" => Grant::RefreshToken,
+            "client_credentials" => Grant::ClientCredentials,
+            other => {
+                return ctx.err(
+                    g.span(),
+                    format!("unknown grant `{other}`; expected \"refresh_token\" or \"client_credentials\""),
+                );
+            }
+        },
+    };
+    let auth_method = match &p.auth_method {
+        None if client_secret.is_configured() => AuthMethod::ClientSecretPost,
+        None => AuthMethod::None,
+        Some(m) => {
+            let method = match m.get_ref().as_str() {
+                "client_secret_post" => AuthMethod::ClientSecretPost,
+                "client_secret_basic" => AuthMethod::ClientSecretBasic,
+                "none" => AuthMethod::None,
+                other => {
+                    return ctx.err(
+                        m.span(),
+                        format!(
+                            "unknown auth_method `{other}`; expected \"client_secret_post\", \"client_secret_basic\" or \"none\""
+                        ),
+                    );
+                }
+            };
+            if method == AuthMethod::None && client_secret.is_configured() {
+                return ctx.err(
+                    m.span(),
+                    format!("profile {name}: auth_method = \"none\" (a public client) but a client secret is configured; remove one of them"),
+                );
+            }
+            if method != AuthMethod::None && !client_secret.is_configured() {
+                return ctx.err(
+                    m.span(),
+                    format!("profile {name}: auth_method = \"{}\" needs a client secret (client_secret_env, client_secret_cmd or client_secret)", method.as_str()),
+                );
+            }
+            method
+        }
+    };
+    if grant == Grant::ClientCredentials && !client_secret.is_configured() {
+        return Err(missing(
+            "client_secret_env",
+            " (grant = \"client_credentials\" needs a client secret: client_secret_env, client_secret_cmd or client_secret)",
+        ));
+    }
+
+    let refresh_ahead = match &p.refresh_ahead {
+        Some(d) => parse_duration(ctx, d)?,
+        None => settings.refresh_ahead,
+    };
+    let mut scopes = p.scopes.clone().unwrap_or_default();
+    if kind == ProviderKind::Microsoft
+        && grant == Grant::RefreshToken
+        && !scopes.iter().any(|s| s == "offline_access")
+    {
+        // Microsoft returns a refresh token only when offline_access is asked for (providers.md 2.2).
+        scopes.insert(0, "offline_access".into());
+    }
+
+    Ok(Profile {
+        name,
+        provider,
+        client_id,
+        client_secret,
+        scopes,
+        grant,
+        auth_method,
+        refresh_ahead,
+        endpoints,
+    })
+}
+
+fn secret_source(ctx: &Ctx, name: &str, p: &RawProfile) -> Result<SecretSource, ConfigError> {
+    let mut given: Vec<(std::ops::Range<usize>, SecretSource)> = Vec::new();
+    if let Some(s) = &p.client_secret {
+        given.push((
+            s.span(),
+            SecretSource::Literal(Secret::new(s.get_ref().clone())),
+        ));
+    }
+    if let Some(v) = &p.client_secret_env {
+        if v.get_ref().is_empty() {
+            return ctx.err(
+                v.span(),
+                "client_secret_env names an environment variable and cannot be empty",
+            );
+        }
+        given.push((v.span(), SecretSource::Env(v.get_ref().clone())));
+    }
+    if let Some(cmd) = &p.client_secret_cmd {
+        if cmd.get_ref().is_empty() || cmd.get_ref()[0].is_empty() {
+            return ctx.err(cmd.span(), "client_secret_cmd is a program and its arguments, like [\"pass\", \"show\", \"google\"]");
+        }
+        given.push((cmd.span(), SecretSource::Command(cmd.get_ref().clone())));
+    }
+    match given.len() {
+        0 => Ok(SecretSource::Absent),
+        1 => Ok(given.pop().map(|(_, s)| s).unwrap_or(SecretSource::Absent)),
+        _ => ctx.err(
+            given[1].0.clone(),
+            format!("profile {name}: give only one of client_secret, client_secret_env and client_secret_cmd"),
+        ),
+    }
+}
+
+/// Keys that belong to another provider are mistakes worth pointing out, not silently ignored.
+fn reject_foreign_keys(
+    ctx: &Ctx,
+    name: &str,
+    kind: ProviderKind,
+    p: &RawProfile,
+) -> Result<(), ConfigError> {
+    type Check<'a> = (&'a str, Option<std::ops::Range<usize>>, &'a [ProviderKind]);
+    let checks: [Check; 5] = [
+        (
+            "domain",
+            p.domain.as_ref().map(|s| s.span()),
+            &[ProviderKind::Auth0],
+        ),
+        (
+            "audience",
+            p.audience.as_ref().map(|s| s.span()),
+            &[ProviderKind::Auth0],
+        ),
+        (
+            "tenant",
+            p.tenant.as_ref().map(|s| s.span()),
+            &[ProviderKind::Microsoft],
+        ),
+        (
+            "authority",
+            p.authority.as_ref().map(|s| s.span()),
+            &[ProviderKind::Microsoft],
+        ),
+        (
+            "issuer",
+            p.issuer.as_ref().map(|s| s.span()),
+            &[ProviderKind::Oidc],
+        ),
+    ];
+    for (key, span, allowed) in checks {
+        if let Some(span) = span
+            && !allowed.contains(&kind)
+        {
+            return ctx.err(
+                span,
+                format!(
+                    "profile {name}: key `{key}` is for provider {}, not {}",
+                    allowed[0].as_str(),
+                    kind.as_str()
+                ),
+            );
+        }
+    }
+    Ok(())
+}
+
+fn url_key(ctx: &Ctx, value: &Spanned<String>) -> Result<String, ConfigError> {
+    urls::check_endpoint(value.get_ref()).or_else(|m| ctx.err(value.span(), m))
+}

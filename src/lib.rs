@@ -1,0 +1,18 @@
+//! tokdash: a terminal dashboard for OAuth 2.0 tokens. The library holds the engine shared by the
+//! command line and the dashboard; `main.rs` only parses the command line.
+
+pub mod cli;
+pub mod clock;
+pub mod commands;
+pub mod config;
+pub mod failure;
+pub mod jwt;
+pub mod logging;
+pub mod paths;
+pub mod provider;
+pub mod secret;
+pub mod status;
+pub mod store;
+pub mod summary;
+pub mod token_response;
+pub mod urls;

@@ -1,0 +1,13 @@
+use clap::Parser;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let cli = tokdash::cli::Cli::parse();
+    match tokdash::cli::run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => {
+            eprintln!("tokdash: {}", failure.message);
+            ExitCode::from(failure.code)
+        }
+    }
+}

@@ -1,0 +1,41 @@
+//! Where tokdash's files live (SPEC.md "Names and paths").
+
+use directories::ProjectDirs;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone)]
+pub struct Paths {
+    pub config: PathBuf,
+    pub store: PathBuf,
+    pub log: Option<PathBuf>,
+}
+
+impl Paths {
+    /// `--config`/`--store` (clap also reads `$TOKDASH_CONFIG`/`$TOKDASH_STORE` into them), else
+    /// the platform's directories.
+    pub fn resolve(config: Option<&Path>, store: Option<&Path>) -> Result<Paths, String> {
+        let dirs = ProjectDirs::from("", "", "tokdash");
+        let from_dirs = |what: &str, f: &dyn Fn(&ProjectDirs) -> PathBuf| {
+            dirs.as_ref().map(f).ok_or_else(|| {
+                format!(
+                    "cannot find a home directory for the {what}; pass --{what} or set $TOKDASH_{}",
+                    what.to_uppercase()
+                )
+            })
+        };
+        let config = match config {
+            Some(p) => p.to_path_buf(),
+            None => from_dirs("config", &|d| d.config_dir().join("profiles.toml"))?,
+        };
+        let store = match store {
+            Some(p) => p.to_path_buf(),
+            None => from_dirs("store", &|d| d.data_dir().join("tokens"))?,
+        };
+        let log = dirs.map(|d| {
+            d.state_dir()
+                .unwrap_or_else(|| d.data_dir())
+                .join("tokdash.log")
+        });
+        Ok(Paths { config, store, log })
+    }
+}

@@ -1,0 +1,171 @@
+//! Providers are data plus a few quirks: each module turns a profile into endpoints and says how
+//! its server deviates from the RFCs. The HTTP code itself is shared (`crate::oauth`).
+
+pub mod auth0;
+pub mod google;
+pub mod microsoft;
+pub mod oauth2;
+pub mod oidc;
+
+use crate::config::{Profile, ProviderConfig, ProviderKind};
+use serde::Serialize;
+
+/// How a provider wants a revocation sent (RFC 7009 and its variations).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RevocationStyle {
+    /// RFC 7009: form body with `token` and `token_type_hint`, client authentication as configured.
+    Rfc7009,
+    /// Google: `token` in the query string, no client authentication; 400 `invalid_token` means
+    /// the token was already dead, which counts as revoked (providers.md 1.6).
+    Google,
+    /// Auth0: a JSON body with `client_id`, `client_secret`, `token`; refresh tokens only
+    /// (providers.md 3.6).
+    Auth0Json,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Endpoints {
+    pub token_url: String,
+    pub revocation_url: Option<String>,
+    pub device_authorization_url: Option<String>,
+    pub userinfo_url: Option<String>,
+    pub revocation_style: RevocationStyle,
+    /// Where the endpoints came from, for `config check`.
+    pub source: String,
+}
+
+/// Endpoints known without asking the network. `None` for `oidc`, which needs discovery.
+pub fn static_endpoints(profile: &Profile) -> Option<Endpoints> {
+    let base = match &profile.provider {
+        ProviderConfig::Google => google::endpoints(),
+        ProviderConfig::Auth0 { domain, .. } => auth0::endpoints(domain),
+        ProviderConfig::Microsoft { tenant, authority } => microsoft::endpoints(authority, tenant),
+        ProviderConfig::OAuth2 => oauth2::endpoints(),
+        ProviderConfig::Oidc { .. } => {
+            // Everything overridden: no discovery needed.
+            let o = &profile.endpoints;
+            o.token_url.as_ref()?;
+            o.revocation_url.as_ref()?;
+            o.device_authorization_url.as_ref()?;
+            o.userinfo_url.as_ref()?;
+            oauth2::endpoints()
+        }
+    };
+    Some(with_overrides(base, profile))
+}
+
+/// The profile's own `*_url` keys win over defaults and discovery.
+pub fn with_overrides(mut e: Endpoints, profile: &Profile) -> Endpoints {
+    let o = &profile.endpoints;
+    let mut overridden = false;
+    if let Some(u) = &o.token_url {
+        e.token_url = u.clone();
+        overridden = true;
+    }
+    if let Some(u) = &o.revocation_url {
+        e.revocation_url = Some(u.clone());
+        overridden = true;
+    }
+    if let Some(u) = &o.device_authorization_url {
+        e.device_authorization_url = Some(u.clone());
+        overridden = true;
+    }
+    if let Some(u) = &o.userinfo_url {
+        e.userinfo_url = Some(u.clone());
+        overridden = true;
+    }
+    if overridden && e.source != "the profile" {
+        e.source.push_str(", with the profile's overrides");
+    }
+    e
+}
+
+/// Extra parameters a provider wants on token and device requests.
+pub fn extra_params(profile: &Profile) -> Vec<(&'static str, String)> {
+    match &profile.provider {
+        ProviderConfig::Auth0 {
+            audience: Some(a), ..
+        } => vec![("audience", a.clone())],
+        _ => Vec::new(),
+    }
+}
+
+/// Whether a refresh request carries `scope`. RFC 6749 §6: omitting it means the original
+/// scope, which is what every provider but Microsoft wants.
+pub fn sends_scope_on_refresh(kind: ProviderKind) -> bool {
+    kind == ProviderKind::Microsoft
+}
+
+/// Scopes for a device login when the profile names none.
+pub fn default_login_scopes(kind: ProviderKind) -> &'static [&'static str] {
+    match kind {
+        // Google returns a refresh token to devices without offline_access, and rejects it.
+        ProviderKind::Google => &["openid", "email"],
+        _ => &["openid", "offline_access"],
+    }
+}
+
+/// What the provider's answer means for the stored token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorClass {
+    /// The refresh token is dead: the user must log in again.
+    NeedsLogin,
+    /// The request or the client is wrong: fix the config; retrying will not help.
+    Config,
+    /// Worth retrying later.
+    Transient,
+}
+
+/// Classifies an OAuth error by its `error` code (never by HTTP status, which providers bend:
+/// Google answers 428 and 403 while polling, Auth0 403 for a dead refresh token).
+pub fn classify(kind: ProviderKind, error: &str) -> ErrorClass {
+    match (kind, error) {
+        (_, "invalid_grant") => ErrorClass::NeedsLogin,
+        // Auth0 documents 403 access_denied "Unknown or invalid refresh token" (providers.md 3.4).
+        (ProviderKind::Auth0, "access_denied") => ErrorClass::NeedsLogin,
+        // Entra: MFA or Conditional Access wants the user back (providers.md 2.4).
+        (ProviderKind::Microsoft, "interaction_required") => ErrorClass::NeedsLogin,
+        (_, "temporarily_unavailable" | "server_error" | "too_many_requests" | "slow_down") => {
+            ErrorClass::Transient
+        }
+        _ => ErrorClass::Config,
+    }
+}
+
+/// What to tell the user to do about an error class.
+pub fn hint(class: ErrorClass, profile: &str, error: &str) -> Option<String> {
+    match (class, error) {
+        (ErrorClass::NeedsLogin, _) => Some(format!("run: tokdash login {profile}")),
+        (ErrorClass::Config, "invalid_client" | "unauthorized_client") => Some(format!(
+            "check client_id, the client secret and auth_method of profile {profile} (tokdash config check)"
+        )),
+        (ErrorClass::Config, "invalid_scope") => {
+            Some(format!("check the scopes of profile {profile}"))
+        }
+        (ErrorClass::Transient, _) => Some("a retry may succeed".into()),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classification_follows_the_error_code_and_provider_quirks() {
+        use ErrorClass::*;
+        assert_eq!(classify(ProviderKind::Google, "invalid_grant"), NeedsLogin);
+        assert_eq!(classify(ProviderKind::Auth0, "access_denied"), NeedsLogin);
+        assert_eq!(classify(ProviderKind::Google, "access_denied"), Config);
+        assert_eq!(
+            classify(ProviderKind::Microsoft, "interaction_required"),
+            NeedsLogin
+        );
+        assert_eq!(classify(ProviderKind::Oidc, "invalid_client"), Config);
+        assert_eq!(
+            classify(ProviderKind::Oidc, "temporarily_unavailable"),
+            Transient
+        );
+    }
+}

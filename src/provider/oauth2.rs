@@ -1,0 +1,14 @@
+//! Plain OAuth 2.0: every endpoint is written in the profile (`token_url` is required).
+
+use super::{Endpoints, RevocationStyle};
+
+pub fn endpoints() -> Endpoints {
+    Endpoints {
+        token_url: String::new(),
+        revocation_url: None,
+        device_authorization_url: None,
+        userinfo_url: None,
+        revocation_style: RevocationStyle::Rfc7009,
+        source: "the profile".into(),
+    }
+}

@@ -1,0 +1,162 @@
+//! A profile's status (SPEC.md "Status of a profile"), derived from its record and the clock.
+
+use crate::config::Grant;
+use crate::store::{Standing, TokenRecord};
+use serde::Serialize;
+use std::time::Duration;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, PartialOrd, Ord)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Valid,
+    Expiring,
+    Expired,
+    NeedsLogin,
+    Revoked,
+    Error,
+    /// Dashboard only: a request for this profile is in flight.
+    Refreshing,
+}
+
+impl Status {
+    pub const ALL: [Status; 7] = [
+        Status::Valid,
+        Status::Expiring,
+        Status::Expired,
+        Status::NeedsLogin,
+        Status::Revoked,
+        Status::Error,
+        Status::Refreshing,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Valid => "valid",
+            Status::Expiring => "expiring",
+            Status::Expired => "expired",
+            Status::NeedsLogin => "needs_login",
+            Status::Revoked => "revoked",
+            Status::Error => "error",
+            Status::Refreshing => "refreshing",
+        }
+    }
+}
+
+/// `now` in unix seconds.
+pub fn status_of(
+    record: Option<&TokenRecord>,
+    grant: Grant,
+    refresh_ahead: Duration,
+    now: i64,
+) -> Status {
+    let Some(record) = record else {
+        // A client-credentials profile can always get a token: it simply has none yet.
+        return match grant {
+            Grant::ClientCredentials => Status::Expired,
+            Grant::RefreshToken => Status::NeedsLogin,
+        };
+    };
+    match record.standing {
+        Standing::Revoked => return Status::Revoked,
+        Standing::NeedsLogin => return Status::NeedsLogin,
+        Standing::Active => {}
+    }
+    if record.last_error.as_ref().is_some_and(|e| e.transient) {
+        return Status::Error;
+    }
+    if record.access_token.is_none() {
+        return match (grant, record.has_refresh_token()) {
+            (Grant::RefreshToken, false) => Status::NeedsLogin,
+            _ => Status::Expired,
+        };
+    }
+    match record.expires_at {
+        None => Status::Valid,
+        Some(at) if at <= now => Status::Expired,
+        Some(at) if at - now < refresh_ahead.as_secs() as i64 => Status::Expiring,
+        Some(_) => Status::Valid,
+    }
+}
+
+/// The profile has nothing to act with: no refresh token for a refresh-token profile.
+pub fn can_refresh(record: Option<&TokenRecord>, grant: Grant) -> bool {
+    match grant {
+        Grant::ClientCredentials => true,
+        Grant::RefreshToken => {
+            record.is_some_and(|r| r.has_refresh_token() && r.standing == Standing::Active)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::secret::Secret;
+    use crate::store::LastError;
+
+    const AHEAD: Duration = Duration::from_secs(300);
+
+    fn rec(expires_at: Option<i64>) -> TokenRecord {
+        TokenRecord {
+            access_token: Some(Secret::new("a")),
+            refresh_token: Some(Secret::new("r")),
+            expires_at,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn expiry_drives_valid_expiring_expired() {
+        let g = Grant::RefreshToken;
+        assert_eq!(
+            status_of(Some(&rec(Some(1000 + 301))), g, AHEAD, 1000),
+            Status::Valid
+        );
+        assert_eq!(
+            status_of(Some(&rec(Some(1000 + 299))), g, AHEAD, 1000),
+            Status::Expiring
+        );
+        assert_eq!(
+            status_of(Some(&rec(Some(1000))), g, AHEAD, 1000),
+            Status::Expired
+        );
+        assert_eq!(status_of(Some(&rec(None)), g, AHEAD, 1000), Status::Valid);
+    }
+
+    #[test]
+    fn standing_and_errors_come_first() {
+        let g = Grant::RefreshToken;
+        let mut r = rec(Some(5000));
+        r.last_error = Some(LastError {
+            message: "timeout".into(),
+            code: None,
+            transient: true,
+            at: 1,
+        });
+        assert_eq!(status_of(Some(&r), g, AHEAD, 1000), Status::Error);
+        r.standing = Standing::NeedsLogin;
+        assert_eq!(status_of(Some(&r), g, AHEAD, 1000), Status::NeedsLogin);
+        r.standing = Standing::Revoked;
+        assert_eq!(status_of(Some(&r), g, AHEAD, 1000), Status::Revoked);
+    }
+
+    #[test]
+    fn no_record_needs_login_unless_client_credentials() {
+        assert_eq!(
+            status_of(None, Grant::RefreshToken, AHEAD, 0),
+            Status::NeedsLogin
+        );
+        assert_eq!(
+            status_of(None, Grant::ClientCredentials, AHEAD, 0),
+            Status::Expired
+        );
+        let bare = TokenRecord {
+            refresh_token: Some(Secret::new("r")),
+            ..Default::default()
+        };
+        assert_eq!(
+            status_of(Some(&bare), Grant::RefreshToken, AHEAD, 0),
+            Status::Expired
+        );
+    }
+}

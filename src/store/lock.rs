@@ -1,0 +1,47 @@
+//! One holder per profile across processes: an exclusive `flock` on `<name>.lock`.
+//! The kernel drops the lock when the holder dies, so a killed process never wedges the store.
+
+use std::fs::{File, OpenOptions};
+use std::io;
+use std::path::Path;
+
+#[derive(Debug)]
+pub struct ProfileLock {
+    file: File,
+}
+
+impl ProfileLock {
+    /// Blocks until the lock is ours.
+    pub fn acquire(path: &Path) -> io::Result<Self> {
+        let file = open(path)?;
+        file.lock()?;
+        Ok(ProfileLock { file })
+    }
+
+    /// `None` when another holder has it.
+    pub fn try_acquire(path: &Path) -> io::Result<Option<Self>> {
+        let file = open(path)?;
+        match file.try_lock() {
+            Ok(()) => Ok(Some(ProfileLock { file })),
+            Err(std::fs::TryLockError::WouldBlock) => Ok(None),
+            Err(std::fs::TryLockError::Error(e)) => Err(e),
+        }
+    }
+}
+
+impl Drop for ProfileLock {
+    fn drop(&mut self) {
+        let _ = self.file.unlock();
+    }
+}
+
+fn open(path: &Path) -> io::Result<File> {
+    let mut options = OpenOptions::new();
+    options.read(true).write(true).create(true).truncate(false);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    options.open(path)
+}

@@ -1,0 +1,238 @@
+//! The token store: one `0600` JSON file per profile in a `0700` directory, atomic writes, and a
+//! per-profile lock across processes. See SPEC.md "Token store guarantees".
+//!
+//! All calls here block on the disk; async callers run them with `spawn_blocking`.
+
+mod atomic;
+mod lock;
+mod record;
+
+pub use lock::ProfileLock;
+pub use record::{LastError, Standing, TokenRecord};
+
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, thiserror::Error)]
+#[error("{}: {message}", path.display())]
+pub struct StoreError {
+    pub path: PathBuf,
+    pub message: String,
+}
+
+impl StoreError {
+    fn io(path: &Path, what: &str, e: std::io::Error) -> Self {
+        StoreError {
+            path: path.to_path_buf(),
+            message: format!("{what}: {e}"),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Store {
+    dir: PathBuf,
+}
+
+impl Store {
+    /// Opens the store, creating it `0700` if it does not exist. A store that others can read is
+    /// refused, as ssh refuses a loose `~/.ssh`.
+    pub fn open(dir: &Path) -> Result<Store, StoreError> {
+        if !dir.exists() {
+            create_private_dir(dir)
+                .map_err(|e| StoreError::io(dir, "cannot create the token store", e))?;
+        }
+        let meta = std::fs::metadata(dir)
+            .map_err(|e| StoreError::io(dir, "cannot open the token store", e))?;
+        if !meta.is_dir() {
+            return Err(StoreError {
+                path: dir.to_path_buf(),
+                message: "the token store is not a directory".into(),
+            });
+        }
+        refuse_loose_permissions(dir, &meta, 0o700)?;
+        Ok(Store {
+            dir: dir.to_path_buf(),
+        })
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    pub fn record_path(&self, name: &str) -> PathBuf {
+        self.dir.join(format!("{name}.json"))
+    }
+
+    fn lock_path(&self, name: &str) -> PathBuf {
+        self.dir.join(format!("{name}.lock"))
+    }
+
+    /// The stored record, or `None` when the profile has never had a token.
+    pub fn load(&self, name: &str) -> Result<Option<TokenRecord>, StoreError> {
+        let path = self.record_path(name);
+        let bytes = match std::fs::read(&path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(StoreError::io(&path, "cannot read the token record", e)),
+        };
+        let meta = std::fs::metadata(&path)
+            .map_err(|e| StoreError::io(&path, "cannot read the token record", e))?;
+        refuse_loose_permissions(&path, &meta, 0o600)?;
+        serde_json::from_slice(&bytes).map(Some).map_err(|e| StoreError {
+            path: path.clone(),
+            // serde_json's message names line and column only, never the content.
+            message: format!(
+                "the token record is not valid ({e}); it was left as it is: move it away and run tokdash import or login"
+            ),
+        })
+    }
+
+    /// Replaces the record atomically, bumping its generation.
+    pub fn save(&self, name: &str, record: &mut TokenRecord) -> Result<(), StoreError> {
+        record.generation += 1;
+        let path = self.record_path(name);
+        let bytes = serde_json::to_vec_pretty(record).map_err(|e| StoreError {
+            path: path.clone(),
+            message: format!("cannot encode the token record: {e}"),
+        })?;
+        atomic::write_atomically(&self.dir, &path, &bytes)
+            .map_err(|e| StoreError::io(&path, "cannot write the token record", e))
+    }
+
+    /// Waits for the profile's lock. Hold it from reading the refresh token until the response
+    /// is stored, and re-read the record after taking it.
+    pub fn lock(&self, name: &str) -> Result<ProfileLock, StoreError> {
+        let path = self.lock_path(name);
+        ProfileLock::acquire(&path).map_err(|e| StoreError::io(&path, "cannot lock the profile", e))
+    }
+
+    pub fn try_lock(&self, name: &str) -> Result<Option<ProfileLock>, StoreError> {
+        let path = self.lock_path(name);
+        ProfileLock::try_acquire(&path)
+            .map_err(|e| StoreError::io(&path, "cannot lock the profile", e))
+    }
+
+    /// Writes any other file of the store (a discovery cache) with the same guarantees.
+    pub fn write_file(&self, file_name: &str, bytes: &[u8]) -> Result<(), StoreError> {
+        let path = self.dir.join(file_name);
+        atomic::write_atomically(&self.dir, &path, bytes)
+            .map_err(|e| StoreError::io(&path, "cannot write", e))
+    }
+
+    pub fn read_file(&self, file_name: &str) -> Option<Vec<u8>> {
+        std::fs::read(self.dir.join(file_name)).ok()
+    }
+}
+
+fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(0o700);
+    }
+    builder.create(dir)
+}
+
+#[cfg(unix)]
+fn refuse_loose_permissions(
+    path: &Path,
+    meta: &std::fs::Metadata,
+    wanted: u32,
+) -> Result<(), StoreError> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = meta.permissions().mode() & 0o777;
+    if mode & 0o077 != 0 {
+        return Err(StoreError {
+            path: path.to_path_buf(),
+            message: format!(
+                "permissions {mode:04o} let other users read tokens; refusing to use it. run: chmod {wanted:o} {}",
+                path.display()
+            ),
+        });
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn refuse_loose_permissions(_: &Path, _: &std::fs::Metadata, _: u32) -> Result<(), StoreError> {
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::secret::Secret;
+    use std::os::unix::fs::PermissionsExt;
+
+    fn mode(p: &Path) -> u32 {
+        std::fs::metadata(p).unwrap().permissions().mode() & 0o777
+    }
+
+    #[test]
+    fn creates_a_private_store_and_private_files() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("a/b/tokens");
+        let store = Store::open(&dir).unwrap();
+        assert_eq!(mode(&dir), 0o700);
+        let mut rec = TokenRecord {
+            refresh_token: Some(Secret::new("rt")),
+            ..Default::default()
+        };
+        store.save("p", &mut rec).unwrap();
+        assert_eq!(mode(&store.record_path("p")), 0o600);
+        assert_eq!(store.load("p").unwrap().unwrap(), rec);
+        assert_eq!(rec.generation, 1);
+    }
+
+    #[test]
+    fn refuses_a_store_others_can_read_and_says_how_to_fix_it() {
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        let e = Store::open(tmp.path()).unwrap_err().to_string();
+        assert!(
+            e.contains(&format!("chmod 700 {}", tmp.path().display())),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn refuses_a_record_others_can_read() {
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
+        let store = Store::open(tmp.path()).unwrap();
+        store.save("p", &mut TokenRecord::default()).unwrap();
+        std::fs::set_permissions(
+            store.record_path("p"),
+            std::fs::Permissions::from_mode(0o644),
+        )
+        .unwrap();
+        let e = store.load("p").unwrap_err().to_string();
+        assert!(e.contains("chmod 600"), "{e}");
+    }
+
+    #[test]
+    fn a_corrupt_record_is_an_error_that_leaks_nothing_and_is_kept() {
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
+        let store = Store::open(tmp.path()).unwrap();
+        let path = store.record_path("p");
+        std::fs::write(&path, "{\"refresh_token\": \"SECRETVALUE").unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let e = store.load("p").unwrap_err().to_string();
+        assert!(!e.contains("SECRETVALUE"), "{e}");
+        assert!(path.exists());
+    }
+
+    #[test]
+    fn try_lock_sees_a_held_lock() {
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
+        let store = Store::open(tmp.path()).unwrap();
+        let held = store.lock("p").unwrap();
+        assert!(store.try_lock("p").unwrap().is_none());
+        drop(held);
+        assert!(store.try_lock("p").unwrap().is_some());
+    }
+}

@@ -1,0 +1,38 @@
+//! One profile as `list`, `refresh --json` and the dashboard see it.
+
+use crate::clock;
+use crate::config::Profile;
+use crate::status::{Status, status_of};
+use crate::store::TokenRecord;
+use serde::Serialize;
+
+/// The element of `list --json` (SPEC.md "Command line").
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Summary {
+    pub name: String,
+    pub provider: &'static str,
+    pub status: Status,
+    pub expires_at: Option<String>,
+    pub expires_in: Option<i64>,
+    pub has_refresh_token: bool,
+    pub last_refresh: Option<String>,
+    pub last_error: Option<String>,
+}
+
+impl Summary {
+    pub fn new(profile: &Profile, record: Option<&TokenRecord>, now: i64) -> Summary {
+        let expires_at = record.and_then(|r| r.access_token.as_ref().and(r.expires_at));
+        Summary {
+            name: profile.name.clone(),
+            provider: profile.provider.kind().as_str(),
+            status: status_of(record, profile.grant, profile.refresh_ahead, now),
+            expires_at: expires_at.map(clock::rfc3339),
+            expires_in: expires_at.map(|at| at - now),
+            has_refresh_token: record.is_some_and(|r| r.has_refresh_token()),
+            last_refresh: record.and_then(|r| r.last_refresh).map(clock::rfc3339),
+            last_error: record
+                .and_then(|r| r.last_error.as_ref())
+                .map(|e| e.message.clone()),
+        }
+    }
+}

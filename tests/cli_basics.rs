@@ -1,0 +1,260 @@
+//! The first commands as a script sees them: import, list, config check; exit codes; secrets
+//! never leaving the store.
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+/// A private world per test: config, store, and XDG dirs (so the log goes there too).
+struct World {
+    dir: tempfile::TempDir,
+}
+
+impl World {
+    fn new(config: &str) -> World {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("profiles.toml"), config).unwrap();
+        World { dir }
+    }
+
+    fn store(&self) -> PathBuf {
+        self.dir.path().join("store")
+    }
+
+    fn log(&self) -> PathBuf {
+        self.dir.path().join("state/tokdash/tokdash.log")
+    }
+
+    fn cmd(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::cargo_bin("tokdash").unwrap();
+        cmd.args(args)
+            .env("TOKDASH_CONFIG", self.dir.path().join("profiles.toml"))
+            .env("TOKDASH_STORE", self.store())
+            .env("XDG_STATE_HOME", self.dir.path().join("state"))
+            .env("XDG_DATA_HOME", self.dir.path().join("data"))
+            .env("XDG_CONFIG_HOME", self.dir.path().join("config"))
+            .env("TOKDASH_LOG", "trace");
+        cmd
+    }
+}
+
+const CONFIG: &str = r#"
+[profiles.alpha]
+provider = "oauth2"
+token_url = "http://127.0.0.1:9/token"
+client_id = "c"
+
+[profiles.beta]
+provider = "google"
+client_id = "c"
+"#;
+
+fn json_list(world: &World) -> Vec<serde_json::Value> {
+    let out = world
+        .cmd(&["list", "--json"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    serde_json::from_slice(&out).unwrap()
+}
+
+#[test]
+fn import_then_list_shows_the_token_with_every_json_field() {
+    let w = World::new(CONFIG);
+    w.cmd(&["import", "alpha"])
+        .write_stdin(r#"{"access_token":"AT-secret-1","refresh_token":"RT-secret-1","expires_in":"3600","token_type":"Bearer"}"#)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("alpha: imported; valid"));
+    let list = json_list(&w);
+    assert_eq!(list.len(), 2);
+    let alpha = &list[0];
+    assert_eq!(alpha["name"], "alpha");
+    assert_eq!(alpha["provider"], "oauth2");
+    assert_eq!(alpha["status"], "valid");
+    assert_eq!(alpha["has_refresh_token"], true);
+    let expires_in = alpha["expires_in"].as_i64().unwrap();
+    assert!((3590..=3600).contains(&expires_in), "{expires_in}");
+    assert!(alpha["expires_at"].as_str().unwrap().ends_with('Z'));
+    assert!(alpha["last_refresh"].is_null());
+    assert!(alpha["last_error"].is_null());
+    let beta = &list[1];
+    assert_eq!(beta["status"], "needs_login");
+    assert!(beta["expires_at"].is_null() && beta["expires_in"].is_null());
+    assert_eq!(beta["has_refresh_token"], false);
+}
+
+#[test]
+fn a_bare_refresh_token_imports_as_expired_with_a_refresh_token() {
+    let w = World::new(CONFIG);
+    w.cmd(&["import", "alpha"])
+        .write_stdin(r#"{"refresh_token":"RT-only"}"#)
+        .assert()
+        .success();
+    let list = json_list(&w);
+    assert_eq!(list[0]["status"], "expired");
+    assert_eq!(list[0]["has_refresh_token"], true);
+}
+
+#[test]
+fn expiry_comes_from_the_jwt_when_expires_in_is_missing() {
+    use base64::Engine;
+    let enc = |s: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s);
+    let exp = tokdash::clock::now() + 600;
+    let jwt = format!(
+        "{}.{}.sig",
+        enc(r#"{"alg":"RS256"}"#),
+        enc(&format!(r#"{{"exp":{exp}}}"#))
+    );
+    let w = World::new(CONFIG);
+    w.cmd(&["import", "alpha"])
+        .write_stdin(format!(r#"{{"access_token":"{jwt}"}}"#))
+        .assert()
+        .success();
+    assert_eq!(json_list(&w)[0]["expires_at"], tokdash::clock::rfc3339(exp));
+}
+
+#[test]
+fn import_rejects_what_is_not_a_token_response_and_keeps_the_record() {
+    let w = World::new(CONFIG);
+    w.cmd(&["import", "alpha"])
+        .write_stdin(r#"{"refresh_token":"RT-keep"}"#)
+        .assert()
+        .success();
+    for bad in [
+        "not json at all RT-LEAK",
+        "[1,2]",
+        r#"{"access_token": 5}"#,
+        "{}",
+    ] {
+        w.cmd(&["import", "alpha"])
+            .write_stdin(bad)
+            .assert()
+            .code(2)
+            .stderr(predicate::str::starts_with(
+                "tokdash: alpha: stdin is not a token endpoint response",
+            ))
+            .stderr(predicate::str::contains("RT-LEAK").not());
+    }
+    let record = std::fs::read_to_string(w.store().join("alpha.json")).unwrap();
+    assert!(record.contains("RT-keep"));
+}
+
+#[test]
+fn unknown_profile_exits_2_and_lists_the_names() {
+    let w = World::new(CONFIG);
+    w.cmd(&["import", "gamma"])
+        .write_stdin("{}")
+        .assert()
+        .code(2)
+        .stderr(
+            predicate::str::contains("gamma: no such profile")
+                .and(predicate::str::contains("alpha, beta")),
+        );
+}
+
+#[test]
+fn a_malformed_config_exits_2_naming_file_line_and_column() {
+    let w = World::new("[profiles.a]\nprovider = \"google\"\nclient_id = 7\n");
+    let path = w.dir.path().join("profiles.toml");
+    w.cmd(&["list"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::starts_with(format!(
+            "tokdash: {}:3:13: invalid type",
+            path.display()
+        )));
+}
+
+#[test]
+fn a_missing_config_says_how_to_make_one() {
+    let w = World::new("");
+    std::fs::remove_file(w.dir.path().join("profiles.toml")).unwrap();
+    w.cmd(&["list"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("profiles.example.toml"));
+}
+
+#[test]
+fn a_store_readable_by_others_is_refused_with_the_chmod_that_fixes_it() {
+    let w = World::new(CONFIG);
+    std::fs::create_dir(w.store()).unwrap();
+    std::fs::set_permissions(w.store(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    w.cmd(&["list"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(format!(
+            "chmod 700 {}",
+            w.store().display()
+        )));
+}
+
+#[test]
+fn the_store_is_0700_and_its_files_0600() {
+    let w = World::new(CONFIG);
+    w.cmd(&["import", "alpha"])
+        .write_stdin(r#"{"refresh_token":"r"}"#)
+        .assert()
+        .success();
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&w.store()), 0o700);
+    for entry in std::fs::read_dir(w.store()).unwrap() {
+        let path = entry.unwrap().path();
+        assert_eq!(mode(&path), 0o600, "{}", path.display());
+    }
+}
+
+#[test]
+fn no_token_reaches_the_log_stdout_or_stderr() {
+    let w = World::new(CONFIG);
+    let secrets = ["AT-zq81-secret", "RT-zq81-secret", "ID-zq81-secret"];
+    let input = format!(
+        r#"{{"access_token":"{}","refresh_token":"{}","id_token":"{}","expires_in":60}}"#,
+        secrets[0], secrets[1], secrets[2]
+    );
+    let mut seen = String::new();
+    for args in [
+        &["import", "alpha"][..],
+        &["list"],
+        &["list", "--json"],
+        &["config", "check"],
+    ] {
+        let out = w
+            .cmd(args)
+            .write_stdin(input.clone())
+            .assert()
+            .success()
+            .get_output()
+            .clone();
+        seen.push_str(&String::from_utf8_lossy(&out.stdout));
+        seen.push_str(&String::from_utf8_lossy(&out.stderr));
+    }
+    let log = std::fs::read_to_string(w.log()).expect("the log file exists");
+    assert!(
+        log.contains("imported"),
+        "the log records what happened: {log}"
+    );
+    seen.push_str(&log);
+    for s in secrets {
+        assert!(!seen.contains(s), "{s} leaked");
+    }
+}
+
+#[test]
+fn config_check_prints_each_profile_and_its_endpoints() {
+    let w = World::new(CONFIG);
+    w.cmd(&["config", "check"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("[alpha]"))
+        .stdout(predicate::str::contains(
+            "token:          http://127.0.0.1:9/token",
+        ))
+        .stdout(predicate::str::contains(
+            "https://oauth2.googleapis.com/token",
+        ));
+}
