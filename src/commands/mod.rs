@@ -2,10 +2,12 @@
 //! HTTP or writes the store by itself.
 
 mod config_check;
+mod engine_cmds;
 mod import;
 mod list;
 
 pub use config_check::config_check;
+pub use engine_cmds::{check, refresh, refresh_many, revoke, runtime, token};
 pub use import::import;
 pub use list::list;
 
@@ -76,22 +78,10 @@ pub fn demo() -> CmdResult {
     not_yet("demo")
 }
 
-pub fn token(_ctx: &Context, _name: &str) -> CmdResult {
-    not_yet("token")
-}
 
-pub fn refresh(_ctx: &Context, _names: &[String], _all: bool, _json: bool) -> CmdResult {
-    not_yet("refresh")
-}
 
-pub fn revoke(_ctx: &Context, _name: &str, _yes: bool) -> CmdResult {
-    not_yet("revoke")
-}
 
 pub fn login(_ctx: &Context, _name: &str) -> CmdResult {
     not_yet("login")
 }
 
-pub fn check(_ctx: &Context, _name: &str) -> CmdResult {
-    not_yet("check")
-}

@@ -1,0 +1,158 @@
+//! The commands that go through the engine: token, refresh, revoke, check. Each runs on a
+//! single-threaded runtime: the work is waiting on the network, and a small runtime starts fast.
+
+use super::{Context, find_profile};
+use crate::clock;
+use crate::engine::{Engine, RefreshMode};
+use crate::failure::{CmdResult, Failure};
+use crate::summary::Summary;
+use std::io::{BufRead, IsTerminal, Write};
+use std::sync::Arc;
+
+pub fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Failure::usage(format!("cannot start the async runtime: {e}")))
+}
+
+fn engine(ctx: &Context) -> Result<Arc<Engine>, Failure> {
+    let config = Arc::new(ctx.config()?);
+    let store = ctx.store()?;
+    Ok(Arc::new(Engine::new(config, store)?))
+}
+
+pub fn token(ctx: &Context, name: &str) -> CmdResult {
+    let engine = engine(ctx)?;
+    find_profile(&engine.config, name)?;
+    let token = runtime()?.block_on(engine.access_token(name))?;
+    // stdout holds the token and nothing else.
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{}", token.expose()).map_err(|e| Failure::failed(format!("{name}: cannot write the token: {e}")))
+}
+
+pub fn refresh(ctx: &Context, names: &[String], all: bool, json: bool) -> CmdResult {
+    let engine = engine(ctx)?;
+    let targets: Vec<String> = if all {
+        engine.config.profiles.iter().map(|p| p.name.clone()).collect()
+    } else {
+        for n in names {
+            find_profile(&engine.config, n)?;
+        }
+        names.to_vec()
+    };
+    let results = runtime()?.block_on(refresh_many(engine.clone(), targets.clone()));
+    let now = clock::now();
+    let mut summaries = Vec::new();
+    let mut worst: Option<Failure> = None;
+    let mut failed = 0;
+    for (name, result) in targets.iter().zip(results) {
+        let profile = find_profile(&engine.config, name)?;
+        match result {
+            Ok(refreshed) => {
+                if !json {
+                    let how = match (refreshed.sent, refreshed.rotated) {
+                        (false, _) => "already fresh (refreshed by another process)",
+                        (true, true) => "refreshed, new refresh token stored",
+                        (true, false) => "refreshed",
+                    };
+                    println!(
+                        "{name}: {how}; expires in {}",
+                        clock::expires_in(refreshed.record.expires_at, now)
+                    );
+                }
+                summaries.push(Summary::new(profile, Some(&refreshed.record), now));
+            }
+            Err(e) => {
+                eprintln!("tokdash: {e}");
+                failed += 1;
+                let failure = Failure::from(e);
+                if worst.as_ref().is_none_or(|w| failure.code > w.code) {
+                    worst = Some(failure);
+                }
+                let record = engine.store.load(name).ok().flatten();
+                summaries.push(Summary::new(profile, record.as_ref(), now));
+            }
+        }
+    }
+    if json {
+        let text = serde_json::to_string_pretty(&summaries).map_err(|e| Failure::usage(e.to_string()))?;
+        println!("{text}");
+    }
+    match worst {
+        // Each failure is already on stderr; exit with the worst code and a count.
+        Some(w) => Err(Failure {
+            code: w.code,
+            message: format!("{failed} of {} refreshes failed", targets.len()),
+        }),
+        None => Ok(()),
+    }
+}
+
+/// Every profile at once; the engine's semaphore keeps `max_concurrency` requests in flight over
+/// its one connection pool.
+pub async fn refresh_many(
+    engine: Arc<Engine>,
+    names: Vec<String>,
+) -> Vec<Result<crate::engine::Refreshed, crate::engine::EngineError>> {
+    let mut set = tokio::task::JoinSet::new();
+    for (i, name) in names.iter().enumerate() {
+        let engine = engine.clone();
+        let name = name.clone();
+        set.spawn(async move {
+            let seen = engine.load(&name).await.ok().flatten().map(|r| r.generation);
+            (i, engine.refresh(&name, RefreshMode::Force { seen_generation: seen }).await)
+        });
+    }
+    let mut results: Vec<Option<_>> = (0..names.len()).map(|_| None).collect();
+    while let Some(joined) = set.join_next().await {
+        match joined {
+            Ok((i, r)) => results[i] = Some(r),
+            Err(e) => std::panic::resume_unwind(e.into_panic()),
+        }
+    }
+    results.into_iter().map(|r| r.expect("every task reports")).collect()
+}
+
+pub fn revoke(ctx: &Context, name: &str, yes: bool) -> CmdResult {
+    let engine = engine(ctx)?;
+    let profile = find_profile(&engine.config, name)?;
+    if !yes && !confirm(&format!("Revoke the tokens of {name} at {}? [y/N] ", profile.provider.kind().as_str()))? {
+        return Err(Failure::failed(format!("{name}: not revoked")));
+    }
+    let outcome = runtime()?.block_on(engine.revoke(name))?;
+    println!(
+        "{name}: revoked ({}){}",
+        outcome.revoked.join(", "),
+        if outcome.already_dead { "; the provider says it was already dead" } else { "" }
+    );
+    Ok(())
+}
+
+fn confirm(question: &str) -> Result<bool, Failure> {
+    let stdin = std::io::stdin();
+    if !stdin.is_terminal() {
+        return Err(Failure::usage("revoke asks for confirmation; pass --yes when stdin is not a terminal"));
+    }
+    eprint!("{question}");
+    let mut answer = String::new();
+    stdin
+        .lock()
+        .read_line(&mut answer)
+        .map_err(|e| Failure::usage(format!("cannot read the answer: {e}")))?;
+    Ok(matches!(answer.trim(), "y" | "Y" | "yes"))
+}
+
+pub fn check(ctx: &Context, name: &str) -> CmdResult {
+    let engine = engine(ctx)?;
+    find_profile(&engine.config, name)?;
+    let report = runtime()?.block_on(engine.check(name))?;
+    println!(
+        "{name}: ok, HTTP {} in {} ms{}{}",
+        report.status,
+        report.elapsed.as_millis(),
+        report.subject.map(|s| format!(", sub {s}")).unwrap_or_default(),
+        if report.refreshed_after_401 { " (refreshed after a 401)" } else { "" }
+    );
+    Ok(())
+}

@@ -1,0 +1,134 @@
+//! The engine: one refresh path, one lock, one store, shared by the command line and the
+//! dashboard (`tokdash token` and the `r` key end up in [`Engine::refresh`]).
+
+mod check;
+mod error;
+mod exchange;
+mod refresh;
+mod revoke;
+
+pub use check::CheckReport;
+pub use error::{EngineError, FailureKind};
+pub use refresh::{RefreshMode, Refreshed};
+pub use revoke::Revoked;
+
+use crate::config::{Config, Profile, ProviderConfig};
+use crate::oauth::discovery::Discovery;
+use crate::oauth::{ClientAuth, Http};
+use crate::provider::{self, Endpoints};
+use crate::secret::Secret;
+use crate::store::{Store, TokenRecord};
+use std::sync::Arc;
+use tokio::sync::Semaphore;
+
+pub struct Engine {
+    pub config: Arc<Config>,
+    pub store: Store,
+    http: Http,
+    discovery: Discovery,
+    /// `max_concurrency` requests in flight at once, whatever asks for them.
+    permits: Arc<Semaphore>,
+}
+
+impl Engine {
+    pub fn new(config: Arc<Config>, store: Store) -> Result<Engine, EngineError> {
+        let http = Http::new(config.settings.timeout, config.settings.ca_file.as_deref())
+            .map_err(|e| EngineError::new("settings", FailureKind::Config, e))?;
+        let permits = Arc::new(Semaphore::new(config.settings.max_concurrency));
+        Ok(Engine {
+            config,
+            store,
+            http,
+            discovery: Discovery::default(),
+            permits,
+        })
+    }
+
+    pub fn profile(&self, name: &str) -> Result<&Profile, EngineError> {
+        self.config.profile(name).ok_or_else(|| {
+            EngineError::new(name, FailureKind::Config, "no such profile in the config")
+        })
+    }
+
+    /// Where this profile's requests go: the provider's defaults or discovery, then overrides.
+    pub async fn endpoints(&self, profile: &Profile) -> Result<Endpoints, EngineError> {
+        if let Some(e) = provider::static_endpoints(profile) {
+            return Ok(e);
+        }
+        let ProviderConfig::Oidc { issuer } = &profile.provider else {
+            unreachable!("only oidc profiles lack static endpoints");
+        };
+        let _permit = self.permits.acquire().await;
+        let found = self
+            .discovery
+            .endpoints(&self.http, self.config.settings.timeout, &self.store, issuer)
+            .await
+            .map_err(|e| EngineError::new(&profile.name, FailureKind::Transient, e))?;
+        Ok(provider::with_overrides(found, profile))
+    }
+
+    /// The client's credentials; a secret command runs here, off the async threads.
+    async fn client_auth(&self, profile: &Profile) -> Result<ClientAuth, EngineError> {
+        let source = profile.client_secret.clone();
+        let secret: Option<Secret> = blocking(move || source.resolve())
+            .await
+            .map_err(|e| EngineError::new(&profile.name, FailureKind::Config, e.to_string()))?;
+        Ok(ClientAuth {
+            client_id: profile.client_id.clone(),
+            secret,
+            method: profile.auth_method,
+        })
+    }
+
+    pub async fn load(&self, name: &str) -> Result<Option<TokenRecord>, EngineError> {
+        let store = self.store.clone();
+        let owned = name.to_string();
+        blocking(move || store.load(&owned)).await.map_err(|e| store_error(name, e))
+    }
+
+    async fn save(&self, name: &str, record: &mut TokenRecord) -> Result<(), EngineError> {
+        let store = self.store.clone();
+        let owned = name.to_string();
+        let mut copy = record.clone();
+        let saved = blocking(move || store.save(&owned, &mut copy).map(|()| copy)).await;
+        *record = saved.map_err(|e| store_error(name, e))?;
+        Ok(())
+    }
+
+    async fn lock(&self, name: &str) -> Result<crate::store::ProfileLock, EngineError> {
+        let store = self.store.clone();
+        let owned = name.to_string();
+        blocking(move || store.lock(&owned)).await.map_err(|e| store_error(name, e))
+    }
+
+    /// A valid access token: the stored one when it is not within `refresh_ahead` of expiry,
+    /// else a refreshed one. What `tokdash token` prints.
+    pub async fn access_token(&self, name: &str) -> Result<Secret, EngineError> {
+        let profile = self.profile(name)?;
+        let record = self.load(name).await?;
+        if let Some(record) = record
+            && record.standing == crate::store::Standing::Active
+            && !crate::status::needs_refresh(&record, profile.refresh_ahead, crate::clock::now())
+            && let Some(at) = record.access_token
+        {
+            return Ok(at);
+        }
+        let refreshed = self.refresh(name, RefreshMode::IfNeeded).await?;
+        refreshed
+            .record
+            .access_token
+            .ok_or_else(|| EngineError::new(name, FailureKind::Refused, "the token endpoint sent no access_token"))
+    }
+}
+
+pub fn store_error(profile: &str, e: crate::store::StoreError) -> EngineError {
+    EngineError::new(profile, FailureKind::Store, e.to_string())
+}
+
+/// Runs blocking work (disk, a secret command) off the async threads.
+pub async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    match tokio::task::spawn_blocking(f).await {
+        Ok(v) => v,
+        Err(e) => std::panic::resume_unwind(e.into_panic()),
+    }
+}

@@ -1,0 +1,199 @@
+//! Refresh (RFC 6749 §6) and client credentials (§4.4), under the profile's lock:
+//!
+//! 1. take the lock (other processes wait here),
+//! 2. read the record again: another process may have refreshed while we waited, and then no
+//!    request is sent,
+//! 3. send the request,
+//! 4. store the response (a rotated refresh token reaches the disk before anything else sees it),
+//!    or store the failure next to the untouched refresh token,
+//! 5. release the lock.
+
+use super::error::{EngineError, FailureKind};
+use super::exchange::{self, ExchangeError};
+use super::{Engine, blocking};
+use crate::clock;
+use crate::config::{Grant, Profile};
+use crate::provider::{self, ErrorClass};
+use crate::status::needs_refresh;
+use crate::store::{LastError, Standing, TokenRecord};
+use crate::token_response;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefreshMode {
+    /// Only when the token is expired or within `refresh_ahead` (after re-reading under the lock).
+    IfNeeded,
+    /// Now, unless the record changed since `seen_generation` and is valid: then another process
+    /// has just refreshed it and ours would be a wasted (or, with rotation, harmful) second spend.
+    Force { seen_generation: Option<u64> },
+}
+
+#[derive(Debug, Clone)]
+pub struct Refreshed {
+    pub record: TokenRecord,
+    /// A request was sent (false when another process had already refreshed).
+    pub sent: bool,
+    /// The response carried a new refresh token.
+    pub rotated: bool,
+}
+
+impl Engine {
+    pub async fn refresh(&self, name: &str, mode: RefreshMode) -> Result<Refreshed, EngineError> {
+        let profile = self.profile(name)?;
+        let lock = self.lock(name).await?;
+        let mut record = self.load(name).await?.unwrap_or_default();
+        let now = clock::now();
+        let fresh = record.standing == Standing::Active && !needs_refresh(&record, profile.refresh_ahead, now);
+        let skip = match mode {
+            RefreshMode::IfNeeded => fresh,
+            RefreshMode::Force { seen_generation } => fresh && seen_generation.is_some_and(|g| g != record.generation),
+        };
+        if skip {
+            return Ok(Refreshed {
+                record,
+                sent: false,
+                rotated: false,
+            });
+        }
+        if !crate::status::can_refresh(Some(&record), profile.grant) {
+            return Err(nothing_to_act_with(name, &record));
+        }
+
+        let result = self.request_new_token(profile, &record).await;
+        let now = clock::now();
+        let outcome = match result {
+            Ok(response) => {
+                let rotated = response.rotates();
+                response.apply_to(&mut record, now);
+                record.last_refresh = Some(now);
+                // Stored before the lock is released and before any caller sees the token.
+                self.save(name, &mut record).await?;
+                tracing::info!(profile = name, rotated, "refreshed");
+                Ok(Refreshed {
+                    record,
+                    sent: true,
+                    rotated,
+                })
+            }
+            Err(error) => {
+                // The refresh token is never touched here: only the standing and the error.
+                if error.kind == FailureKind::NeedsLogin {
+                    record.standing = Standing::NeedsLogin;
+                }
+                record.last_error = Some(LastError {
+                    message: error.detail(),
+                    code: error.code.clone(),
+                    transient: error.is_transient(),
+                    at: now,
+                });
+                self.save(name, &mut record).await?;
+                tracing::warn!(profile = name, code = ?error.code, "refresh failed: {}", error.message);
+                Err(error)
+            }
+        };
+        drop(lock);
+        outcome
+    }
+
+    async fn request_new_token(
+        &self,
+        profile: &Profile,
+        record: &TokenRecord,
+    ) -> Result<token_response::TokenResponse, EngineError> {
+        let endpoints = self.endpoints(profile).await?;
+        let auth = self.client_auth(profile).await?;
+        let kind = profile.provider.kind();
+        let mut base: Vec<(&'static str, String)> = Vec::new();
+        let idempotent = match profile.grant {
+            Grant::RefreshToken => {
+                base.push(("grant_type", "refresh_token".into()));
+                let rt = record.refresh_token.as_ref().map(|t| t.expose().to_string()).unwrap_or_default();
+                base.push(("refresh_token", rt));
+                if provider::sends_scope_on_refresh(kind) && !profile.scopes.is_empty() {
+                    base.push(("scope", profile.scopes.join(" ")));
+                }
+                false
+            }
+            Grant::ClientCredentials => {
+                base.push(("grant_type", "client_credentials".into()));
+                if !profile.scopes.is_empty() {
+                    base.push(("scope", profile.scopes.join(" ")));
+                }
+                base.extend(provider::extra_params(profile));
+                true
+            }
+        };
+        let http = &self.http;
+        let _permit = self.permits.acquire().await;
+        let reply = exchange::send_with_retries(http, self.config.settings.timeout, idempotent, || {
+            let mut form = base.clone();
+            let request = auth.apply(http.client().post(&endpoints.token_url), &mut form);
+            request.form(&form)
+        })
+        .await
+        .map_err(|e| exchange_error(profile, "refresh", e))?;
+        let body = reply.body;
+        blocking(move || token_response::parse(&body))
+            .await
+            .map_err(|why| {
+                EngineError::new(
+                    &profile.name,
+                    FailureKind::Transient,
+                    format!("refresh failed: the token endpoint's answer is not a token response ({why})"),
+                )
+            })
+            .and_then(|r| {
+                if r.access_token.is_none() {
+                    Err(EngineError::new(&profile.name, FailureKind::Refused, "refresh failed: the answer has no access_token"))
+                } else {
+                    Ok(r)
+                }
+            })
+    }
+}
+
+fn nothing_to_act_with(name: &str, record: &TokenRecord) -> EngineError {
+    let why = match record.standing {
+        Standing::Revoked => "the tokens were revoked",
+        Standing::NeedsLogin => "the provider rejected the refresh token",
+        Standing::Active => "no refresh token is stored",
+    };
+    EngineError::new(name, FailureKind::NothingToActWith, format!("cannot refresh: {why}"))
+        .with_hint(format!("run: tokdash login {name}"))
+}
+
+/// Turns a failed exchange into what the user reads: the profile, what happened, the provider's
+/// own code and text, and what to do.
+pub fn exchange_error(profile: &Profile, action: &str, e: ExchangeError) -> EngineError {
+    let name = &profile.name;
+    let transient = e.transient();
+    let retry_hint = e
+        .retry_after()
+        .map(|w| format!("the server asks to retry in {}s", w.as_secs()));
+    match e {
+        ExchangeError::OAuth { error, .. } => {
+            let class = if transient {
+                ErrorClass::Transient
+            } else {
+                provider::classify(profile.provider.kind(), &error.error)
+            };
+            let mut out = EngineError::new(
+                name,
+                EngineError::from_class(class),
+                format!("{action} refused (HTTP {}, {})", error.status, error.summary()),
+            );
+            out.code = Some(error.error.clone());
+            out.hint = retry_hint.or_else(|| provider::hint(class, name, &error.error));
+            out
+        }
+        ExchangeError::NotOAuth { status, what, .. } => {
+            let kind = if transient { FailureKind::Transient } else { FailureKind::Refused };
+            let mut out = EngineError::new(name, kind, format!("{action} failed: the server answered {what}"));
+            out.hint = retry_hint.or_else(|| {
+                (status == 404 || status == 405).then(|| format!("check the endpoints of {name}: tokdash config check"))
+            });
+            out
+        }
+        ExchangeError::Transport(t) => EngineError::new(name, FailureKind::Transient, format!("{action} failed: {t}"))
+            .with_hint("check the network; a retry may succeed"),
+    }
+}

@@ -1,0 +1,122 @@
+//! Revocation (RFC 7009) and the providers' variations (providers.md 1.6, 2.6, 3.6). After a
+//! successful revocation the record keeps no token values and the profile is `revoked`.
+
+use super::error::{EngineError, FailureKind};
+use super::exchange::{self, ExchangeError};
+use super::refresh::exchange_error;
+use super::Engine;
+use crate::config::{Profile, ProviderConfig};
+use crate::oauth::ClientAuth;
+use crate::provider::{self, Endpoints, RevocationStyle};
+use crate::secret::Secret;
+use crate::store::Standing;
+
+#[derive(Debug, Clone)]
+pub struct Revoked {
+    /// What was sent: `refresh_token`, `access_token`.
+    pub revoked: Vec<&'static str>,
+    /// The provider said the token was already dead (Google's 400 invalid_token).
+    pub already_dead: bool,
+}
+
+impl Engine {
+    pub async fn revoke(&self, name: &str) -> Result<Revoked, EngineError> {
+        let profile = self.profile(name)?;
+        if matches!(profile.provider, ProviderConfig::Microsoft { .. }) && profile.endpoints.revocation_url.is_none() {
+            return Err(EngineError::new(name, FailureKind::Refused, provider::microsoft::NO_REVOCATION));
+        }
+        let endpoints = self.endpoints(profile).await?;
+        let Some(url) = endpoints.revocation_url.clone() else {
+            return Err(EngineError::new(
+                name,
+                FailureKind::Config,
+                "the provider has no revocation endpoint; set revocation_url in the profile if it has one",
+            ));
+        };
+        let _lock = self.lock(name).await?;
+        let mut record = self.load(name).await?.unwrap_or_default();
+        // Refresh token first: revoking it ends the grant (RFC 7009 §2.1 "SHOULD also invalidate
+        // all access tokens"); the access token follows where the provider can revoke it.
+        let mut tokens: Vec<(&'static str, Secret)> = Vec::new();
+        if let Some(rt) = record.refresh_token.clone() {
+            tokens.push(("refresh_token", rt));
+        }
+        if let Some(at) = record.access_token.clone()
+            && endpoints.revocation_style == RevocationStyle::Rfc7009
+        {
+            // Google revokes the pair from either; Auth0 cannot revoke access tokens at all.
+            tokens.push(("access_token", at));
+        }
+        if tokens.is_empty() {
+            return Err(EngineError::new(name, FailureKind::NothingToActWith, "there is no token to revoke"));
+        }
+        let auth = self.client_auth(profile).await?;
+        let mut outcome = Revoked {
+            revoked: Vec::new(),
+            already_dead: false,
+        };
+        for (hint, token) in tokens {
+            match self.revoke_one(profile, &endpoints, &url, &auth, hint, &token).await {
+                Ok(()) => outcome.revoked.push(hint),
+                Err(ExchangeError::OAuth { error, .. })
+                    if endpoints.revocation_style == RevocationStyle::Google
+                        && provider::google::revocation_already_done(&error.error) =>
+                {
+                    outcome.revoked.push(hint);
+                    outcome.already_dead = true;
+                }
+                Err(e) => {
+                    // RFC 7009 §2.2.1: on failure the client must assume the token still exists.
+                    return Err(exchange_error(profile, "revocation", e));
+                }
+            }
+        }
+        record.access_token = None;
+        record.refresh_token = None;
+        record.id_token = None;
+        record.expires_at = None;
+        record.standing = Standing::Revoked;
+        record.last_error = None;
+        self.save(name, &mut record).await?;
+        tracing::info!(profile = name, "revoked");
+        Ok(outcome)
+    }
+
+    async fn revoke_one(
+        &self,
+        profile: &Profile,
+        endpoints: &Endpoints,
+        url: &str,
+        auth: &ClientAuth,
+        hint: &'static str,
+        token: &Secret,
+    ) -> Result<(), ExchangeError> {
+        let http = &self.http;
+        let _permit = self.permits.acquire().await;
+        let _ = profile;
+        exchange::send_with_retries(http, self.config.settings.timeout, true, || match endpoints.revocation_style {
+            RevocationStyle::Google => http
+                .client()
+                .post(url)
+                .query(&[("token", token.expose())])
+                .header(reqwest::header::CONTENT_TYPE, "application/x-www-form-urlencoded"),
+            RevocationStyle::Auth0Json => {
+                let mut body = serde_json::json!({ "client_id": auth.client_id, "token": token.expose() });
+                if let Some(secret) = &auth.secret {
+                    body["client_secret"] = secret.expose().into();
+                }
+                http.client()
+                    .post(url)
+                    .header(reqwest::header::CONTENT_TYPE, "application/json")
+                    .body(body.to_string())
+            }
+            RevocationStyle::Rfc7009 => {
+                let mut form = vec![("token", token.expose().to_string()), ("token_type_hint", hint.to_string())];
+                let request = auth.apply(http.client().post(url), &mut form);
+                request.form(&form)
+            }
+        })
+        .await
+        .map(|_| ())
+    }
+}

@@ -1,0 +1,81 @@
+//! OIDC discovery, fetched once per issuer: in memory for the life of the process (one fetch
+//! however many profiles share the issuer, even when they ask at once), and on disk in the store
+//! for a day, so that `tokdash token` does not pay a round trip on every run.
+
+use super::error::describe_non_oauth;
+use super::http::Http;
+use crate::provider::{Endpoints, oidc};
+use crate::store::Store;
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::OnceCell;
+
+const DISK_TTL_SECONDS: i64 = 24 * 3600;
+
+#[derive(Debug, Default)]
+pub struct Discovery {
+    cells: Mutex<HashMap<String, Arc<OnceCell<Endpoints>>>>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct CachedDocument {
+    issuer: String,
+    fetched_at: i64,
+    document: serde_json::Value,
+}
+
+impl Discovery {
+    pub async fn endpoints(&self, http: &Http, timeout: Duration, store: &Store, issuer: &str) -> Result<Endpoints, String> {
+        let cell = {
+            let mut cells = self.cells.lock().unwrap_or_else(|p| p.into_inner());
+            cells.entry(issuer.to_string()).or_default().clone()
+        };
+        cell.get_or_try_init(|| load(http, timeout, store, issuer)).await.cloned()
+    }
+}
+
+fn cache_file(issuer: &str) -> String {
+    // FNV-1a: stable across runs and builds, unlike std's hasher.
+    let hash = issuer.bytes().fold(0xcbf29ce484222325u64, |h, b| (h ^ b as u64).wrapping_mul(0x100000001b3));
+    format!(".discovery-{hash:016x}.json")
+}
+
+async fn load(http: &Http, timeout: Duration, store: &Store, issuer: &str) -> Result<Endpoints, String> {
+    let file = cache_file(issuer);
+    if let Some(bytes) = store.read_file(&file)
+        && let Ok(cached) = serde_json::from_slice::<CachedDocument>(&bytes)
+        && cached.issuer == issuer
+        && crate::clock::now() - cached.fetched_at < DISK_TTL_SECONDS
+        && let Ok(doc) = serde_json::to_vec(&cached.document)
+        && let Ok(endpoints) = oidc::endpoints_from_document(issuer, &doc)
+    {
+        return Ok(endpoints);
+    }
+    let url = oidc::discovery_url(issuer);
+    let reply = http
+        .send(http.client().get(&url), timeout)
+        .await
+        .map_err(|e| format!("OIDC discovery failed: {e}"))?;
+    if reply.status != 200 {
+        return Err(format!(
+            "OIDC discovery at {url} answered {}",
+            describe_non_oauth(reply.status, reply.content_type.as_deref(), &reply.body)
+        ));
+    }
+    let endpoints = oidc::endpoints_from_document(issuer, &reply.body)?;
+    if let Ok(document) = serde_json::from_slice(&reply.body) {
+        let cached = CachedDocument {
+            issuer: issuer.to_string(),
+            fetched_at: crate::clock::now(),
+            document,
+        };
+        if let Ok(bytes) = serde_json::to_vec(&cached) {
+            let store = store.clone();
+            // Best effort: a cache that cannot be written costs a round trip next time, nothing more.
+            let _ = tokio::task::spawn_blocking(move || store.write_file(&file, &bytes)).await;
+        }
+    }
+    Ok(endpoints)
+}

@@ -1,0 +1,12 @@
+//! The HTTP side of OAuth: one client, request shapes, error bodies, discovery. Hand-written on
+//! reqwest rather than the `oauth2` crate (see README "Design notes"): the provider quirks of
+//! providers.md and the exact moment a rotated refresh token is stored are ours to control.
+
+pub mod client_auth;
+pub mod discovery;
+pub mod error;
+pub mod http;
+
+pub use client_auth::ClientAuth;
+pub use error::OAuthError;
+pub use http::{Http, Reply, TransportError};
