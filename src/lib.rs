@@ -1,10 +1,12 @@
 //! tokdash: a terminal dashboard for OAuth 2.0 tokens. The library holds the engine shared by the
 //! command line and the dashboard; `main.rs` only parses the command line.
 
+pub mod app;
 pub mod cli;
 pub mod clock;
 pub mod commands;
 pub mod config;
+pub mod dashboard;
 pub mod engine;
 pub mod failure;
 pub mod jwt;
@@ -12,9 +14,13 @@ pub mod logging;
 pub mod oauth;
 pub mod paths;
 pub mod provider;
+pub mod qr;
 pub mod secret;
 pub mod status;
 pub mod store;
 pub mod summary;
 pub mod token_response;
+pub mod tui;
+pub mod ui;
 pub mod urls;
+pub mod worker;

@@ -81,7 +81,10 @@ pub fn status_of(
 /// The access token is missing, expired or within `refresh_ahead` of expiry. An unknown expiry
 /// does not count: such a token is used until the server says 401.
 pub fn needs_refresh(record: &TokenRecord, refresh_ahead: Duration, now: i64) -> bool {
-    record.access_token.is_none() || record.expires_at.is_some_and(|at| at - now < refresh_ahead.as_secs() as i64)
+    record.access_token.is_none()
+        || record
+            .expires_at
+            .is_some_and(|at| at - now < refresh_ahead.as_secs() as i64)
 }
 
 /// The profile has nothing to act with: no refresh token for a refresh-token profile.

@@ -16,7 +16,7 @@ pub fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
         .map_err(|e| Failure::usage(format!("cannot start the async runtime: {e}")))
 }
 
-fn engine(ctx: &Context) -> Result<Arc<Engine>, Failure> {
+pub fn engine(ctx: &Context) -> Result<Arc<Engine>, Failure> {
     let config = Arc::new(ctx.config()?);
     let store = ctx.store()?;
     Ok(Arc::new(Engine::new(config, store)?))
@@ -28,13 +28,19 @@ pub fn token(ctx: &Context, name: &str) -> CmdResult {
     let token = runtime()?.block_on(engine.access_token(name))?;
     // stdout holds the token and nothing else.
     let mut out = std::io::stdout().lock();
-    writeln!(out, "{}", token.expose()).map_err(|e| Failure::failed(format!("{name}: cannot write the token: {e}")))
+    writeln!(out, "{}", token.expose())
+        .map_err(|e| Failure::failed(format!("{name}: cannot write the token: {e}")))
 }
 
 pub fn refresh(ctx: &Context, names: &[String], all: bool, json: bool) -> CmdResult {
     let engine = engine(ctx)?;
     let targets: Vec<String> = if all {
-        engine.config.profiles.iter().map(|p| p.name.clone()).collect()
+        engine
+            .config
+            .profiles
+            .iter()
+            .map(|p| p.name.clone())
+            .collect()
     } else {
         for n in names {
             find_profile(&engine.config, n)?;
@@ -76,7 +82,8 @@ pub fn refresh(ctx: &Context, names: &[String], all: bool, json: bool) -> CmdRes
         }
     }
     if json {
-        let text = serde_json::to_string_pretty(&summaries).map_err(|e| Failure::usage(e.to_string()))?;
+        let text =
+            serde_json::to_string_pretty(&summaries).map_err(|e| Failure::usage(e.to_string()))?;
         println!("{text}");
     }
     match worst {
@@ -100,8 +107,23 @@ pub async fn refresh_many(
         let engine = engine.clone();
         let name = name.clone();
         set.spawn(async move {
-            let seen = engine.load(&name).await.ok().flatten().map(|r| r.generation);
-            (i, engine.refresh(&name, RefreshMode::Force { seen_generation: seen }).await)
+            let seen = engine
+                .load(&name)
+                .await
+                .ok()
+                .flatten()
+                .map(|r| r.generation);
+            (
+                i,
+                engine
+                    .refresh(
+                        &name,
+                        RefreshMode::Force {
+                            seen_generation: seen,
+                        },
+                    )
+                    .await,
+            )
         });
     }
     let mut results: Vec<Option<_>> = (0..names.len()).map(|_| None).collect();
@@ -111,20 +133,32 @@ pub async fn refresh_many(
             Err(e) => std::panic::resume_unwind(e.into_panic()),
         }
     }
-    results.into_iter().map(|r| r.expect("every task reports")).collect()
+    results
+        .into_iter()
+        .map(|r| r.expect("every task reports"))
+        .collect()
 }
 
 pub fn revoke(ctx: &Context, name: &str, yes: bool) -> CmdResult {
     let engine = engine(ctx)?;
     let profile = find_profile(&engine.config, name)?;
-    if !yes && !confirm(&format!("Revoke the tokens of {name} at {}? [y/N] ", profile.provider.kind().as_str()))? {
+    if !yes
+        && !confirm(&format!(
+            "Revoke the tokens of {name} at {}? [y/N] ",
+            profile.provider.kind().as_str()
+        ))?
+    {
         return Err(Failure::failed(format!("{name}: not revoked")));
     }
     let outcome = runtime()?.block_on(engine.revoke(name))?;
     println!(
         "{name}: revoked ({}){}",
         outcome.revoked.join(", "),
-        if outcome.already_dead { "; the provider says it was already dead" } else { "" }
+        if outcome.already_dead {
+            "; the provider says it was already dead"
+        } else {
+            ""
+        }
     );
     Ok(())
 }
@@ -132,7 +166,9 @@ pub fn revoke(ctx: &Context, name: &str, yes: bool) -> CmdResult {
 fn confirm(question: &str) -> Result<bool, Failure> {
     let stdin = std::io::stdin();
     if !stdin.is_terminal() {
-        return Err(Failure::usage("revoke asks for confirmation; pass --yes when stdin is not a terminal"));
+        return Err(Failure::usage(
+            "revoke asks for confirmation; pass --yes when stdin is not a terminal",
+        ));
     }
     eprint!("{question}");
     let mut answer = String::new();
@@ -151,8 +187,15 @@ pub fn check(ctx: &Context, name: &str) -> CmdResult {
         "{name}: ok, HTTP {} in {} ms{}{}",
         report.status,
         report.elapsed.as_millis(),
-        report.subject.map(|s| format!(", sub {s}")).unwrap_or_default(),
-        if report.refreshed_after_401 { " (refreshed after a 401)" } else { "" }
+        report
+            .subject
+            .map(|s| format!(", sub {s}"))
+            .unwrap_or_default(),
+        if report.refreshed_after_401 {
+            " (refreshed after a 401)"
+        } else {
+            ""
+        }
     );
     Ok(())
 }

@@ -5,11 +5,13 @@ mod config_check;
 mod engine_cmds;
 mod import;
 mod list;
+mod login;
 
 pub use config_check::config_check;
 pub use engine_cmds::{check, refresh, refresh_many, revoke, runtime, token};
 pub use import::import;
 pub use list::list;
+pub use login::login;
 
 use crate::config::{Config, Profile};
 use crate::failure::{CmdResult, Failure};
@@ -70,18 +72,12 @@ fn not_yet(what: &str) -> CmdResult {
     Err(Failure::usage(format!("{what} is not implemented yet")))
 }
 
-pub fn dashboard(_ctx: &Context) -> CmdResult {
-    not_yet("the dashboard")
+pub fn dashboard(ctx: &Context) -> CmdResult {
+    let config = ctx.config()?;
+    let store = ctx.store()?;
+    crate::dashboard::run(config, store)
 }
 
 pub fn demo() -> CmdResult {
     not_yet("demo")
 }
-
-
-
-
-pub fn login(_ctx: &Context, _name: &str) -> CmdResult {
-    not_yet("login")
-}
-

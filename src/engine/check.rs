@@ -1,9 +1,9 @@
 //! `check`: call the userinfo (or probe) URL with the access token; on 401 refresh once and retry.
 
+use super::Engine;
 use super::error::{EngineError, FailureKind};
 use super::exchange::{self, ExchangeError};
 use super::refresh::{RefreshMode, exchange_error};
-use super::Engine;
 use crate::secret::Secret;
 use std::time::{Duration, Instant};
 
@@ -23,7 +23,11 @@ impl Engine {
         let profile = self.profile(name)?;
         let endpoints = self.endpoints(profile).await?;
         let Some(url) = endpoints.userinfo_url.clone() else {
-            return Err(EngineError::new(name, FailureKind::Config, "the provider has no userinfo endpoint; set userinfo_url in the profile"));
+            return Err(EngineError::new(
+                name,
+                FailureKind::Config,
+                "the provider has no userinfo endpoint; set userinfo_url in the profile",
+            ));
         };
         let token = self.access_token(name).await?;
         let reply = match self.call(&url, &token).await {
@@ -37,11 +41,21 @@ impl Engine {
             None => {
                 tracing::info!(profile = name, "userinfo answered 401; refreshing once");
                 let seen = self.load(name).await?.map(|r| r.generation);
-                let refreshed = self.refresh(name, RefreshMode::Force { seen_generation: seen }).await?;
-                let token = refreshed
-                    .record
-                    .access_token
-                    .ok_or_else(|| EngineError::new(name, FailureKind::Refused, "the refresh gave no access token"))?;
+                let refreshed = self
+                    .refresh(
+                        name,
+                        RefreshMode::Force {
+                            seen_generation: seen,
+                        },
+                    )
+                    .await?;
+                let token = refreshed.record.access_token.ok_or_else(|| {
+                    EngineError::new(
+                        name,
+                        FailureKind::Refused,
+                        "the refresh gave no access token",
+                    )
+                })?;
                 let reply = self.call(&url, &token).await.map_err(|e| {
                     let mut err = exchange_error(profile, "check", e);
                     err.message.push_str(" even after a refresh");
@@ -50,9 +64,14 @@ impl Engine {
                 (reply, true)
             }
         };
-        let subject = serde_json::from_slice::<serde_json::Value>(&reply.body).ok().and_then(|v| {
-            v.get("sub").or_else(|| v.get("email")).and_then(|s| s.as_str()).map(crate::oauth::error::one_line)
-        });
+        let subject = serde_json::from_slice::<serde_json::Value>(&reply.body)
+            .ok()
+            .and_then(|v| {
+                v.get("sub")
+                    .or_else(|| v.get("email"))
+                    .and_then(|s| s.as_str())
+                    .map(crate::oauth::error::one_line)
+            });
         Ok(CheckReport {
             status: reply.status,
             elapsed: started.elapsed(),
@@ -64,6 +83,9 @@ impl Engine {
     async fn call(&self, url: &str, token: &Secret) -> Result<crate::oauth::Reply, ExchangeError> {
         let http = &self.http;
         let _permit = self.permits.acquire().await;
-        exchange::send_with_retries(http, self.config.settings.timeout, true, || http.client().get(url).bearer_auth(token.expose())).await
+        exchange::send_with_retries(http, self.config.settings.timeout, true, || {
+            http.client().get(url).bearer_auth(token.expose())
+        })
+        .await
     }
 }

@@ -79,6 +79,9 @@ impl From<EngineError> for Failure {
             FailureKind::Config | FailureKind::Store => 2,
             _ => 1,
         };
-        Failure { code, message: e.to_string() }
+        Failure {
+            code,
+            message: e.to_string(),
+        }
     }
 }

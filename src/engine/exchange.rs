@@ -15,9 +15,16 @@ pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(30);
 #[derive(Debug)]
 pub enum ExchangeError {
     /// The provider answered with an OAuth error object.
-    OAuth { error: OAuthError, retry_after: Option<Duration> },
+    OAuth {
+        error: OAuthError,
+        retry_after: Option<Duration>,
+    },
     /// The provider answered something that is not OAuth (an HTML 502, a plain 404…).
-    NotOAuth { status: u16, what: String, retry_after: Option<Duration> },
+    NotOAuth {
+        status: u16,
+        what: String,
+        retry_after: Option<Duration>,
+    },
     Transport(TransportError),
 }
 
@@ -25,7 +32,12 @@ impl ExchangeError {
     pub fn transient(&self) -> bool {
         match self {
             ExchangeError::OAuth { error, .. } => {
-                error.status == 429 || error.status >= 500 || matches!(error.error.as_str(), "temporarily_unavailable" | "server_error")
+                error.status == 429
+                    || error.status >= 500
+                    || matches!(
+                        error.error.as_str(),
+                        "temporarily_unavailable" | "server_error"
+                    )
             }
             ExchangeError::NotOAuth { status, .. } => *status == 429 || *status >= 500,
             ExchangeError::Transport(TransportError::Setup(_)) => false,
@@ -35,7 +47,8 @@ impl ExchangeError {
 
     pub fn retry_after(&self) -> Option<Duration> {
         match self {
-            ExchangeError::OAuth { retry_after, .. } | ExchangeError::NotOAuth { retry_after, .. } => *retry_after,
+            ExchangeError::OAuth { retry_after, .. }
+            | ExchangeError::NotOAuth { retry_after, .. } => *retry_after,
             ExchangeError::Transport(_) => None,
         }
     }
@@ -58,7 +71,9 @@ pub async fn send_with_retries(
             Err(e) => ExchangeError::Transport(e),
         };
         let may_retry = match &err {
-            ExchangeError::Transport(t) => t.never_sent() || (idempotent && !matches!(t, TransportError::TooLarge { .. })),
+            ExchangeError::Transport(t) => {
+                t.never_sent() || (idempotent && !matches!(t, TransportError::TooLarge { .. }))
+            }
             ExchangeError::OAuth { .. } | ExchangeError::NotOAuth { .. } => err.transient(),
         };
         if !may_retry || attempt >= MAX_ATTEMPTS {
@@ -69,7 +84,11 @@ pub async fn send_with_retries(
             Some(w) => w,
             None => backoff(attempt),
         };
-        tracing::debug!(attempt, wait_ms = wait.as_millis() as u64, "retrying after a transient failure");
+        tracing::debug!(
+            attempt,
+            wait_ms = wait.as_millis() as u64,
+            "retrying after a transient failure"
+        );
         tokio::time::sleep(wait).await;
     }
 }
@@ -89,7 +108,11 @@ pub fn error_of(reply: Reply) -> ExchangeError {
         },
         None => ExchangeError::NotOAuth {
             status: reply.status,
-            what: error::describe_non_oauth(reply.status, reply.content_type.as_deref(), &reply.body),
+            what: error::describe_non_oauth(
+                reply.status,
+                reply.content_type.as_deref(),
+                &reply.body,
+            ),
             retry_after: reply.retry_after,
         },
     }

@@ -4,11 +4,13 @@
 mod check;
 mod error;
 mod exchange;
+mod login;
 mod refresh;
 mod revoke;
 
 pub use check::CheckReport;
 pub use error::{EngineError, FailureKind};
+pub use login::LoginPrompt;
 pub use refresh::{RefreshMode, Refreshed};
 pub use revoke::Revoked;
 
@@ -61,7 +63,12 @@ impl Engine {
         let _permit = self.permits.acquire().await;
         let found = self
             .discovery
-            .endpoints(&self.http, self.config.settings.timeout, &self.store, issuer)
+            .endpoints(
+                &self.http,
+                self.config.settings.timeout,
+                &self.store,
+                issuer,
+            )
             .await
             .map_err(|e| EngineError::new(&profile.name, FailureKind::Transient, e))?;
         Ok(provider::with_overrides(found, profile))
@@ -83,7 +90,9 @@ impl Engine {
     pub async fn load(&self, name: &str) -> Result<Option<TokenRecord>, EngineError> {
         let store = self.store.clone();
         let owned = name.to_string();
-        blocking(move || store.load(&owned)).await.map_err(|e| store_error(name, e))
+        blocking(move || store.load(&owned))
+            .await
+            .map_err(|e| store_error(name, e))
     }
 
     async fn save(&self, name: &str, record: &mut TokenRecord) -> Result<(), EngineError> {
@@ -98,7 +107,9 @@ impl Engine {
     async fn lock(&self, name: &str) -> Result<crate::store::ProfileLock, EngineError> {
         let store = self.store.clone();
         let owned = name.to_string();
-        blocking(move || store.lock(&owned)).await.map_err(|e| store_error(name, e))
+        blocking(move || store.lock(&owned))
+            .await
+            .map_err(|e| store_error(name, e))
     }
 
     /// A valid access token: the stored one when it is not within `refresh_ahead` of expiry,
@@ -114,10 +125,13 @@ impl Engine {
             return Ok(at);
         }
         let refreshed = self.refresh(name, RefreshMode::IfNeeded).await?;
-        refreshed
-            .record
-            .access_token
-            .ok_or_else(|| EngineError::new(name, FailureKind::Refused, "the token endpoint sent no access_token"))
+        refreshed.record.access_token.ok_or_else(|| {
+            EngineError::new(
+                name,
+                FailureKind::Refused,
+                "the token endpoint sent no access_token",
+            )
+        })
     }
 }
 

@@ -42,10 +42,13 @@ impl Engine {
         let lock = self.lock(name).await?;
         let mut record = self.load(name).await?.unwrap_or_default();
         let now = clock::now();
-        let fresh = record.standing == Standing::Active && !needs_refresh(&record, profile.refresh_ahead, now);
+        let fresh = record.standing == Standing::Active
+            && !needs_refresh(&record, profile.refresh_ahead, now);
         let skip = match mode {
             RefreshMode::IfNeeded => fresh,
-            RefreshMode::Force { seen_generation } => fresh && seen_generation.is_some_and(|g| g != record.generation),
+            RefreshMode::Force { seen_generation } => {
+                fresh && seen_generation.is_some_and(|g| g != record.generation)
+            }
         };
         if skip {
             return Ok(Refreshed {
@@ -106,7 +109,11 @@ impl Engine {
         let idempotent = match profile.grant {
             Grant::RefreshToken => {
                 base.push(("grant_type", "refresh_token".into()));
-                let rt = record.refresh_token.as_ref().map(|t| t.expose().to_string()).unwrap_or_default();
+                let rt = record
+                    .refresh_token
+                    .as_ref()
+                    .map(|t| t.expose().to_string())
+                    .unwrap_or_default();
                 base.push(("refresh_token", rt));
                 if provider::sends_scope_on_refresh(kind) && !profile.scopes.is_empty() {
                     base.push(("scope", profile.scopes.join(" ")));
@@ -124,13 +131,14 @@ impl Engine {
         };
         let http = &self.http;
         let _permit = self.permits.acquire().await;
-        let reply = exchange::send_with_retries(http, self.config.settings.timeout, idempotent, || {
-            let mut form = base.clone();
-            let request = auth.apply(http.client().post(&endpoints.token_url), &mut form);
-            request.form(&form)
-        })
-        .await
-        .map_err(|e| exchange_error(profile, "refresh", e))?;
+        let reply =
+            exchange::send_with_retries(http, self.config.settings.timeout, idempotent, || {
+                let mut form = base.clone();
+                let request = auth.apply(http.client().post(&endpoints.token_url), &mut form);
+                request.form(&form)
+            })
+            .await
+            .map_err(|e| exchange_error(profile, "refresh", e))?;
         let body = reply.body;
         blocking(move || token_response::parse(&body))
             .await
@@ -157,8 +165,12 @@ fn nothing_to_act_with(name: &str, record: &TokenRecord) -> EngineError {
         Standing::NeedsLogin => "the provider rejected the refresh token",
         Standing::Active => "no refresh token is stored",
     };
-    EngineError::new(name, FailureKind::NothingToActWith, format!("cannot refresh: {why}"))
-        .with_hint(format!("run: tokdash login {name}"))
+    EngineError::new(
+        name,
+        FailureKind::NothingToActWith,
+        format!("cannot refresh: {why}"),
+    )
+    .with_hint(format!("run: tokdash login {name}"))
 }
 
 /// Turns a failed exchange into what the user reads: the profile, what happened, the provider's
@@ -179,21 +191,38 @@ pub fn exchange_error(profile: &Profile, action: &str, e: ExchangeError) -> Engi
             let mut out = EngineError::new(
                 name,
                 EngineError::from_class(class),
-                format!("{action} refused (HTTP {}, {})", error.status, error.summary()),
+                format!(
+                    "{action} refused (HTTP {}, {})",
+                    error.status,
+                    error.summary()
+                ),
             );
             out.code = Some(error.error.clone());
             out.hint = retry_hint.or_else(|| provider::hint(class, name, &error.error));
             out
         }
         ExchangeError::NotOAuth { status, what, .. } => {
-            let kind = if transient { FailureKind::Transient } else { FailureKind::Refused };
-            let mut out = EngineError::new(name, kind, format!("{action} failed: the server answered {what}"));
+            let kind = if transient {
+                FailureKind::Transient
+            } else {
+                FailureKind::Refused
+            };
+            let mut out = EngineError::new(
+                name,
+                kind,
+                format!("{action} failed: the server answered {what}"),
+            );
             out.hint = retry_hint.or_else(|| {
-                (status == 404 || status == 405).then(|| format!("check the endpoints of {name}: tokdash config check"))
+                (status == 404 || status == 405)
+                    .then(|| format!("check the endpoints of {name}: tokdash config check"))
             });
             out
         }
-        ExchangeError::Transport(t) => EngineError::new(name, FailureKind::Transient, format!("{action} failed: {t}"))
-            .with_hint("check the network; a retry may succeed"),
+        ExchangeError::Transport(t) => EngineError::new(
+            name,
+            FailureKind::Transient,
+            format!("{action} failed: {t}"),
+        )
+        .with_hint("check the network; a retry may succeed"),
     }
 }

@@ -1,10 +1,10 @@
 //! Revocation (RFC 7009) and the providers' variations (providers.md 1.6, 2.6, 3.6). After a
 //! successful revocation the record keeps no token values and the profile is `revoked`.
 
+use super::Engine;
 use super::error::{EngineError, FailureKind};
 use super::exchange::{self, ExchangeError};
 use super::refresh::exchange_error;
-use super::Engine;
 use crate::config::{Profile, ProviderConfig};
 use crate::oauth::ClientAuth;
 use crate::provider::{self, Endpoints, RevocationStyle};
@@ -22,8 +22,14 @@ pub struct Revoked {
 impl Engine {
     pub async fn revoke(&self, name: &str) -> Result<Revoked, EngineError> {
         let profile = self.profile(name)?;
-        if matches!(profile.provider, ProviderConfig::Microsoft { .. }) && profile.endpoints.revocation_url.is_none() {
-            return Err(EngineError::new(name, FailureKind::Refused, provider::microsoft::NO_REVOCATION));
+        if matches!(profile.provider, ProviderConfig::Microsoft { .. })
+            && profile.endpoints.revocation_url.is_none()
+        {
+            return Err(EngineError::new(
+                name,
+                FailureKind::Refused,
+                provider::microsoft::NO_REVOCATION,
+            ));
         }
         let endpoints = self.endpoints(profile).await?;
         let Some(url) = endpoints.revocation_url.clone() else {
@@ -48,7 +54,11 @@ impl Engine {
             tokens.push(("access_token", at));
         }
         if tokens.is_empty() {
-            return Err(EngineError::new(name, FailureKind::NothingToActWith, "there is no token to revoke"));
+            return Err(EngineError::new(
+                name,
+                FailureKind::NothingToActWith,
+                "there is no token to revoke",
+            ));
         }
         let auth = self.client_auth(profile).await?;
         let mut outcome = Revoked {
@@ -56,7 +66,10 @@ impl Engine {
             already_dead: false,
         };
         for (hint, token) in tokens {
-            match self.revoke_one(profile, &endpoints, &url, &auth, hint, &token).await {
+            match self
+                .revoke_one(profile, &endpoints, &url, &auth, hint, &token)
+                .await
+            {
                 Ok(()) => outcome.revoked.push(hint),
                 Err(ExchangeError::OAuth { error, .. })
                     if endpoints.revocation_style == RevocationStyle::Google
@@ -94,14 +107,20 @@ impl Engine {
         let http = &self.http;
         let _permit = self.permits.acquire().await;
         let _ = profile;
-        exchange::send_with_retries(http, self.config.settings.timeout, true, || match endpoints.revocation_style {
+        exchange::send_with_retries(http, self.config.settings.timeout, true, || match endpoints
+            .revocation_style
+        {
             RevocationStyle::Google => http
                 .client()
                 .post(url)
                 .query(&[("token", token.expose())])
-                .header(reqwest::header::CONTENT_TYPE, "application/x-www-form-urlencoded"),
+                .header(
+                    reqwest::header::CONTENT_TYPE,
+                    "application/x-www-form-urlencoded",
+                ),
             RevocationStyle::Auth0Json => {
-                let mut body = serde_json::json!({ "client_id": auth.client_id, "token": token.expose() });
+                let mut body =
+                    serde_json::json!({ "client_id": auth.client_id, "token": token.expose() });
                 if let Some(secret) = &auth.secret {
                     body["client_secret"] = secret.expose().into();
                 }
@@ -111,7 +130,10 @@ impl Engine {
                     .body(body.to_string())
             }
             RevocationStyle::Rfc7009 => {
-                let mut form = vec![("token", token.expose().to_string()), ("token_type_hint", hint.to_string())];
+                let mut form = vec![
+                    ("token", token.expose().to_string()),
+                    ("token_type_hint", hint.to_string()),
+                ];
                 let request = auth.apply(http.client().post(url), &mut form);
                 request.form(&form)
             }

@@ -16,7 +16,11 @@ pub struct ClientAuth {
 impl ClientAuth {
     /// Adds the client's credentials to a form request: in the body for `client_secret_post`
     /// and `none` (which sends only `client_id`), in an `Authorization: Basic` header otherwise.
-    pub fn apply(&self, request: reqwest::RequestBuilder, form: &mut Vec<(&'static str, String)>) -> reqwest::RequestBuilder {
+    pub fn apply(
+        &self,
+        request: reqwest::RequestBuilder,
+        form: &mut Vec<(&'static str, String)>,
+    ) -> reqwest::RequestBuilder {
         match (self.method, &self.secret) {
             (AuthMethod::ClientSecretBasic, Some(secret)) => request.header(
                 reqwest::header::AUTHORIZATION,
@@ -51,7 +55,8 @@ mod tests {
     fn basic_credentials_are_form_encoded_first() {
         // base64("a%3Ab:s+%2B%25") — ':' → %3A, '+' → %2B, '%' → %25, ' ' → '+'
         let h = basic_header("a:b", "s +%");
-        let decoded = String::from_utf8(STANDARD.decode(h.strip_prefix("Basic ").unwrap()).unwrap()).unwrap();
+        let decoded =
+            String::from_utf8(STANDARD.decode(h.strip_prefix("Basic ").unwrap()).unwrap()).unwrap();
         assert_eq!(decoded, "a%3Ab:s+%2B%25");
     }
 }

@@ -27,22 +27,37 @@ struct CachedDocument {
 }
 
 impl Discovery {
-    pub async fn endpoints(&self, http: &Http, timeout: Duration, store: &Store, issuer: &str) -> Result<Endpoints, String> {
+    pub async fn endpoints(
+        &self,
+        http: &Http,
+        timeout: Duration,
+        store: &Store,
+        issuer: &str,
+    ) -> Result<Endpoints, String> {
         let cell = {
             let mut cells = self.cells.lock().unwrap_or_else(|p| p.into_inner());
             cells.entry(issuer.to_string()).or_default().clone()
         };
-        cell.get_or_try_init(|| load(http, timeout, store, issuer)).await.cloned()
+        cell.get_or_try_init(|| load(http, timeout, store, issuer))
+            .await
+            .cloned()
     }
 }
 
 fn cache_file(issuer: &str) -> String {
     // FNV-1a: stable across runs and builds, unlike std's hasher.
-    let hash = issuer.bytes().fold(0xcbf29ce484222325u64, |h, b| (h ^ b as u64).wrapping_mul(0x100000001b3));
+    let hash = issuer.bytes().fold(0xcbf29ce484222325u64, |h, b| {
+        (h ^ b as u64).wrapping_mul(0x100000001b3)
+    });
     format!(".discovery-{hash:016x}.json")
 }
 
-async fn load(http: &Http, timeout: Duration, store: &Store, issuer: &str) -> Result<Endpoints, String> {
+async fn load(
+    http: &Http,
+    timeout: Duration,
+    store: &Store,
+    issuer: &str,
+) -> Result<Endpoints, String> {
     let file = cache_file(issuer);
     if let Some(bytes) = store.read_file(&file)
         && let Ok(cached) = serde_json::from_slice::<CachedDocument>(&bytes)

@@ -23,7 +23,13 @@ impl OAuthError {
         let missing: Vec<&str> = self
             .error_codes
             .iter()
-            .filter(|c| !self.description.as_deref().unwrap_or("").contains(c.as_str()))
+            .filter(|c| {
+                !self
+                    .description
+                    .as_deref()
+                    .unwrap_or("")
+                    .contains(c.as_str())
+            })
             .map(String::as_str)
             .collect();
         if !missing.is_empty() {
@@ -39,7 +45,9 @@ pub fn parse(status: u16, body: &[u8]) -> Option<OAuthError> {
         return None;
     };
     let text = |key: &str| map.get(key).and_then(Value::as_str).map(one_line);
-    let error = text("error").or_else(|| text("code")).or_else(|| text("error_code"))?;
+    let error = text("error")
+        .or_else(|| text("code"))
+        .or_else(|| text("error_code"))?;
     let description = text("error_description").or_else(|| text("description"));
     let error_codes = match map.get("error_codes") {
         Some(Value::Array(items)) => items
@@ -89,8 +97,11 @@ pub fn describe_non_oauth(status: u16, content_type: Option<&str>, body: &[u8]) 
         .ok()
         .and_then(|s| s.canonical_reason())
         .unwrap_or("");
-    format!("HTTP {status} {reason} with a {kind} body ({} bytes), not an OAuth answer", body.len())
-        .replace("  ", " ")
+    format!(
+        "HTTP {status} {reason} with a {kind} body ({} bytes), not an OAuth answer",
+        body.len()
+    )
+    .replace("  ", " ")
 }
 
 #[cfg(test)]
@@ -111,16 +122,33 @@ mod tests {
 
     #[test]
     fn auth0_legacy_keys_and_google_error_code() {
-        assert_eq!(parse(403, br#"{"code":"access_denied","description":"x"}"#).unwrap().error, "access_denied");
-        assert_eq!(parse(403, br#"{"error_code":"rate_limit_exceeded"}"#).unwrap().error, "rate_limit_exceeded");
+        assert_eq!(
+            parse(403, br#"{"code":"access_denied","description":"x"}"#)
+                .unwrap()
+                .error,
+            "access_denied"
+        );
+        assert_eq!(
+            parse(403, br#"{"error_code":"rate_limit_exceeded"}"#)
+                .unwrap()
+                .error,
+            "rate_limit_exceeded"
+        );
         assert_eq!(parse(502, b"<html>bad gateway</html>"), None);
         assert_eq!(parse(400, br#"{"message":"Too many requests"}"#), None);
     }
 
     #[test]
     fn non_oauth_bodies_are_described_not_dumped() {
-        let d = describe_non_oauth(502, Some("text/html; charset=utf-8"), b"<html>secret page</html>");
-        assert_eq!(d, "HTTP 502 Bad Gateway with a text/html body (24 bytes), not an OAuth answer");
+        let d = describe_non_oauth(
+            502,
+            Some("text/html; charset=utf-8"),
+            b"<html>secret page</html>",
+        );
+        assert_eq!(
+            d,
+            "HTTP 502 Bad Gateway with a text/html body (24 bytes), not an OAuth answer"
+        );
     }
 
     #[test]

@@ -56,14 +56,17 @@ impl Http {
             .user_agent(concat!("tokdash/", env!("CARGO_PKG_VERSION")))
             .pool_idle_timeout(Duration::from_secs(90));
         if let Some(path) = ca_file {
-            let pem = std::fs::read(path).map_err(|e| format!("ca_file {}: {e}", path.display()))?;
+            let pem =
+                std::fs::read(path).map_err(|e| format!("ca_file {}: {e}", path.display()))?;
             for cert in reqwest::Certificate::from_pem_bundle(&pem)
                 .map_err(|e| format!("ca_file {}: not PEM certificates ({e})", path.display()))?
             {
                 builder = builder.add_root_certificate(cert);
             }
         }
-        let client = builder.build().map_err(|e| format!("cannot set up HTTP: {e}"))?;
+        let client = builder
+            .build()
+            .map_err(|e| format!("cannot set up HTTP: {e}"))?;
         Ok(Http { client })
     }
 
@@ -72,8 +75,14 @@ impl Http {
     }
 
     /// Sends a request and reads the response, body capped at [`MAX_BODY`].
-    pub async fn send(&self, request: reqwest::RequestBuilder, timeout: Duration) -> Result<Reply, TransportError> {
-        let request = request.build().map_err(|e| TransportError::Setup(e.to_string()))?;
+    pub async fn send(
+        &self,
+        request: reqwest::RequestBuilder,
+        timeout: Duration,
+    ) -> Result<Reply, TransportError> {
+        let request = request
+            .build()
+            .map_err(|e| TransportError::Setup(e.to_string()))?;
         let host = request.url().host_str().unwrap_or("the server").to_string();
         let classify = |e: reqwest::Error| {
             if e.is_timeout() {
@@ -96,7 +105,10 @@ impl Http {
         let mut response = self.client.execute(request).await.map_err(classify)?;
         let headers = response.headers().clone();
         let status = response.status().as_u16();
-        if response.content_length().is_some_and(|n| n as usize > MAX_BODY) {
+        if response
+            .content_length()
+            .is_some_and(|n| n as usize > MAX_BODY)
+        {
             return Err(TransportError::TooLarge { host });
         }
         let mut body = Vec::new();
@@ -117,7 +129,10 @@ impl Http {
 }
 
 fn header(headers: &HeaderMap, name: reqwest::header::HeaderName) -> Option<String> {
-    headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_string)
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
 }
 
 /// `Retry-After` in seconds (the form Microsoft and most token endpoints use) or an HTTP date.
@@ -136,9 +151,11 @@ fn httpdate_to_unix(text: &str) -> Option<i64> {
     let [_, day, month, year, time, "GMT"] = parts[..] else {
         return None;
     };
-    let month = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
-        .iter()
-        .position(|m| *m == month)?
+    let month = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ]
+    .iter()
+    .position(|m| *m == month)?
         + 1;
     let iso = format!("{year}-{month:02}-{:02}T{time}Z", day.parse::<u32>().ok()?);
     let t = humantime::parse_rfc3339(&iso).ok()?;
@@ -163,7 +180,10 @@ mod tests {
         let mut h = HeaderMap::new();
         h.insert(RETRY_AFTER, "7".parse().unwrap());
         assert_eq!(retry_after(&h), Some(Duration::from_secs(7)));
-        assert_eq!(httpdate_to_unix("Sun, 06 Nov 1994 08:49:37 GMT"), Some(784111777));
+        assert_eq!(
+            httpdate_to_unix("Sun, 06 Nov 1994 08:49:37 GMT"),
+            Some(784111777)
+        );
         h.insert(RETRY_AFTER, "soon".parse().unwrap());
         assert_eq!(retry_after(&h), None);
     }

@@ -1,0 +1,33 @@
+//! What `update` asks the outside world to do. Plain data: tests read them, the worker runs them.
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Effect {
+    /// Refresh now (a key), unless another process refreshed since `seen_generation`.
+    Refresh {
+        name: String,
+        seen_generation: Option<u64>,
+    },
+    /// Refresh if still needed after re-reading under the lock (auto-refresh).
+    RefreshIfNeeded {
+        name: String,
+    },
+    Revoke {
+        name: String,
+    },
+    /// Look for records changed by anyone (another dashboard, `tokdash token` in a script).
+    PollStore,
+    /// Resolve the endpoints for the details pane (may need OIDC discovery).
+    LoadEndpoints {
+        name: String,
+    },
+    StartLogin {
+        name: String,
+    },
+    CancelLogin {
+        name: String,
+    },
+    /// Put text on the clipboard with OSC 52 (works through SSH).
+    Copy {
+        text: String,
+    },
+}

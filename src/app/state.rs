@@ -1,0 +1,194 @@
+//! Everything the dashboard shows, and nothing it does not need to show.
+
+use super::msg::LoginPrompt;
+use crate::config::{Config, Profile};
+use crate::provider::Endpoints;
+use crate::status::{Status, status_of};
+use crate::store::TokenRecord;
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+
+/// The event log keeps this many lines.
+pub const LOG_CAPACITY: usize = 500;
+
+#[derive(Debug, Clone)]
+pub struct Row {
+    pub profile: Arc<Profile>,
+    pub record: Option<TokenRecord>,
+    /// A request for this profile is in flight.
+    pub busy: bool,
+    /// The short text of the MESSAGE column.
+    pub message: String,
+    /// Auto-refresh: not before this instant (unix seconds); set by backoff after failures.
+    pub not_before: i64,
+    /// Consecutive failures, for the backoff.
+    pub failures: u32,
+    pub endpoints: Option<Result<Endpoints, String>>,
+}
+
+impl Row {
+    pub fn name(&self) -> &str {
+        &self.profile.name
+    }
+
+    pub fn status(&self, now: i64) -> Status {
+        if self.busy {
+            return Status::Refreshing;
+        }
+        status_of(
+            self.record.as_ref(),
+            self.profile.grant,
+            self.profile.refresh_ahead,
+            now,
+        )
+    }
+
+    pub fn generation(&self) -> Option<u64> {
+        self.record.as_ref().map(|r| r.generation)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventKind {
+    Info,
+    Good,
+    Bad,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Event {
+    pub at: i64,
+    pub profile: String,
+    pub text: String,
+    pub kind: EventKind,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Mode {
+    Table,
+    /// Typing a filter after `/`.
+    Filter,
+    Details,
+    ConfirmRevoke {
+        name: String,
+    },
+    Help,
+    Login {
+        name: String,
+        prompt: Option<LoginPrompt>,
+    },
+}
+
+#[derive(Debug, Clone)]
+pub struct State {
+    pub config_path: String,
+    pub rows: Vec<Row>,
+    pub index: HashMap<String, usize>,
+    /// Indices into `rows` that pass the filter, in display order.
+    pub visible: Vec<usize>,
+    /// Position in `visible`.
+    pub selected: usize,
+    /// First visible position shown in the table.
+    pub offset: usize,
+    pub filter: String,
+    pub mode: Mode,
+    pub auto_refresh: bool,
+    pub reveal: bool,
+    pub show_log: bool,
+    pub log: VecDeque<Event>,
+    pub now: i64,
+    pub width: u16,
+    pub height: u16,
+    pub quit: bool,
+    /// Something on screen changed since the last draw.
+    pub dirty: bool,
+    /// Shown once in the footer (a copy, a refusal), cleared by the next key.
+    pub flash: Option<String>,
+    /// Colours on; off under `NO_COLOR` (status words still say everything).
+    pub color: bool,
+}
+
+impl State {
+    pub fn new(config: &Config, now: i64, width: u16, height: u16) -> State {
+        let rows: Vec<Row> = config
+            .profiles
+            .iter()
+            .map(|p| Row {
+                profile: Arc::new(p.clone()),
+                record: None,
+                busy: false,
+                message: String::new(),
+                not_before: 0,
+                failures: 0,
+                endpoints: None,
+            })
+            .collect();
+        let index = rows
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (r.profile.name.clone(), i))
+            .collect();
+        let mut state = State {
+            config_path: config.path.display().to_string(),
+            visible: (0..rows.len()).collect(),
+            rows,
+            index,
+            selected: 0,
+            offset: 0,
+            filter: String::new(),
+            mode: Mode::Table,
+            auto_refresh: config.settings.auto_refresh,
+            reveal: false,
+            show_log: false,
+            log: VecDeque::new(),
+            now,
+            width,
+            height,
+            quit: false,
+            dirty: true,
+            flash: None,
+            color: true,
+        };
+        for w in &config.warnings {
+            state.push_event("config", w.clone(), EventKind::Bad);
+        }
+        state
+    }
+
+    pub fn selected_row(&self) -> Option<&Row> {
+        self.visible.get(self.selected).map(|&i| &self.rows[i])
+    }
+
+    pub fn row_mut(&mut self, name: &str) -> Option<&mut Row> {
+        let i = *self.index.get(name)?;
+        self.rows.get_mut(i)
+    }
+
+    pub fn push_event(&mut self, profile: &str, text: String, kind: EventKind) {
+        if self.log.len() == LOG_CAPACITY {
+            self.log.pop_front();
+        }
+        self.log.push_back(Event {
+            at: self.now,
+            profile: profile.to_string(),
+            text,
+            kind,
+        });
+    }
+
+    /// Rows of the table that fit on screen (see `ui::layout`).
+    pub fn table_height(&self) -> usize {
+        crate::ui::table_body_height(self.height, self.show_log) as usize
+    }
+
+    /// Counts by status, for the header.
+    pub fn counts(&self) -> Vec<(Status, usize)> {
+        let mut counts: HashMap<Status, usize> = HashMap::new();
+        for row in &self.rows {
+            *counts.entry(row.status(self.now)).or_default() += 1;
+        }
+        let mut v: Vec<(Status, usize)> = counts.into_iter().collect();
+        v.sort();
+        v
+    }
+}

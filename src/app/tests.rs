@@ -1,0 +1,424 @@
+//! `update()` transition by transition: no terminal, no runtime, no network.
+
+use super::*;
+use crate::config::Config;
+use crate::secret::Secret;
+use crate::status::Status;
+use crate::store::{Standing, TokenRecord};
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use std::path::Path;
+
+const NOW: i64 = 1_000_000;
+
+fn config() -> Config {
+    let src = r#"
+[profiles.alpha]
+provider = "oauth2"
+token_url = "https://a.example.com/t"
+client_id = "c"
+refresh_ahead = "5m"
+[profiles.beta]
+provider = "google"
+client_id = "c"
+[profiles.gamma]
+provider = "auth0"
+domain = "t.auth0.com"
+client_id = "c"
+[profiles.robot]
+provider = "oauth2"
+token_url = "https://a.example.com/t"
+client_id = "c"
+client_secret_env = "X"
+grant = "client_credentials"
+"#;
+    Config::parse(Path::new("p.toml"), src).unwrap()
+}
+
+fn record(expires_in: i64) -> TokenRecord {
+    TokenRecord {
+        access_token: Some(Secret::new("AT")),
+        refresh_token: Some(Secret::new("RT")),
+        expires_at: Some(NOW + expires_in),
+        generation: 1,
+        ..Default::default()
+    }
+}
+
+/// A state with alpha valid for an hour, beta and gamma with no token, robot with none.
+fn state() -> State {
+    let mut s = State::new(&config(), NOW, 100, 30);
+    s.auto_refresh = false;
+    update(
+        &mut s,
+        Msg::worker(WorkerEvent::StoreChanged(vec![(
+            "alpha".into(),
+            Some(record(3600)),
+        )])),
+    );
+    s
+}
+
+fn key(state: &mut State, code: KeyCode) -> Vec<Effect> {
+    update(state, Msg::Key(KeyEvent::new(code, KeyModifiers::NONE)))
+}
+
+fn ch(state: &mut State, c: char) -> Vec<Effect> {
+    key(state, KeyCode::Char(c))
+}
+
+fn row<'a>(s: &'a State, name: &str) -> &'a Row {
+    &s.rows[s.index[name]]
+}
+
+#[test]
+fn moving_stays_within_the_list() {
+    let mut s = state();
+    ch(&mut s, 'k');
+    assert_eq!(s.selected, 0);
+    ch(&mut s, 'j');
+    ch(&mut s, 'j');
+    assert_eq!(s.selected_row().unwrap().name(), "gamma");
+    ch(&mut s, 'G');
+    assert_eq!(s.selected, 3);
+    key(&mut s, KeyCode::Down);
+    assert_eq!(s.selected, 3);
+    ch(&mut s, 'g');
+    assert_eq!(s.selected, 0);
+    key(&mut s, KeyCode::PageDown);
+    assert_eq!(s.selected, 3);
+}
+
+#[test]
+fn r_refreshes_the_selected_profile_with_the_generation_it_shows() {
+    let mut s = state();
+    let effects = ch(&mut s, 'r');
+    assert_eq!(
+        effects,
+        [Effect::Refresh {
+            name: "alpha".into(),
+            seen_generation: Some(1)
+        }]
+    );
+    assert_eq!(row(&s, "alpha").status(NOW), Status::Refreshing);
+    assert!(
+        ch(&mut s, 'r').is_empty(),
+        "one refresh per profile at a time"
+    );
+}
+
+#[test]
+fn r_on_a_profile_without_refresh_token_says_to_log_in() {
+    let mut s = state();
+    ch(&mut s, 'j');
+    assert!(ch(&mut s, 'r').is_empty());
+    assert!(s.flash.as_deref().unwrap().contains("press l to log in"));
+}
+
+#[test]
+fn capital_r_refreshes_everything_that_can_be() {
+    let mut s = state();
+    let effects = ch(&mut s, 'R');
+    let names: Vec<&str> = effects
+        .iter()
+        .map(|e| match e {
+            Effect::Refresh { name, .. } => name.as_str(),
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(names, ["alpha", "robot"]);
+}
+
+#[test]
+fn a_refresh_result_updates_the_row_and_the_log() {
+    let mut s = state();
+    ch(&mut s, 'r');
+    let mut rec = record(7200);
+    rec.generation = 2;
+    update(
+        &mut s,
+        Msg::worker(WorkerEvent::Refreshed {
+            name: "alpha".into(),
+            record: rec,
+            sent: true,
+            rotated: true,
+        }),
+    );
+    let r = row(&s, "alpha");
+    assert!(!r.busy);
+    assert_eq!(r.record.as_ref().unwrap().expires_at, Some(NOW + 7200));
+    assert_eq!(r.message, "refreshed; new refresh token stored");
+    assert_eq!(
+        s.log.back().unwrap().text,
+        "refreshed; new refresh token stored"
+    );
+}
+
+#[test]
+fn a_failed_refresh_backs_off_and_a_dead_refresh_token_stops_auto_refresh() {
+    let mut s = state();
+    s.auto_refresh = true;
+    // alpha enters its refresh window (5 minutes) and is refreshed automatically.
+    let mut expiring = record(60);
+    expiring.generation = 2;
+    update(
+        &mut s,
+        Msg::worker(WorkerEvent::StoreChanged(vec![(
+            "alpha".into(),
+            Some(expiring.clone()),
+        )])),
+    );
+    let effects = update(&mut s, Msg::Tick(NOW + 1));
+    assert!(
+        effects.contains(&Effect::RefreshIfNeeded {
+            name: "alpha".into()
+        }),
+        "{effects:?}"
+    );
+    update(
+        &mut s,
+        Msg::worker(WorkerEvent::RefreshFailed {
+            name: "alpha".into(),
+            error: "timeout".into(),
+            transient: true,
+            record: None,
+        }),
+    );
+    let not_before = row(&s, "alpha").not_before;
+    assert!(
+        not_before >= NOW + 15,
+        "backoff after a failure: {not_before}"
+    );
+    let effects = update(&mut s, Msg::Tick(NOW + 2));
+    assert!(
+        !effects.contains(&Effect::RefreshIfNeeded {
+            name: "alpha".into()
+        }),
+        "no retry before the backoff ends"
+    );
+    let effects = update(&mut s, Msg::Tick(not_before));
+    assert!(effects.contains(&Effect::RefreshIfNeeded {
+        name: "alpha".into()
+    }));
+    // The provider rejects the refresh token: needs_login, and no more automatic attempts.
+    let mut dead = expiring;
+    dead.standing = Standing::NeedsLogin;
+    dead.generation = 3;
+    update(
+        &mut s,
+        Msg::worker(WorkerEvent::RefreshFailed {
+            name: "alpha".into(),
+            error: "invalid_grant".into(),
+            transient: false,
+            record: Some(dead),
+        }),
+    );
+    assert_eq!(row(&s, "alpha").status(NOW), Status::NeedsLogin);
+    let effects = update(&mut s, Msg::Tick(NOW + 100_000));
+    assert!(
+        !effects
+            .iter()
+            .any(|e| matches!(e, Effect::RefreshIfNeeded { name } if name == "alpha"))
+    );
+}
+
+#[test]
+fn auto_refresh_spreads_profiles_with_jitter_and_can_be_turned_off() {
+    let mut s = state();
+    s.auto_refresh = true;
+    // 299 s left of a 300 s window: due only once now passes expiry - ahead + jitter (≤ 10 s).
+    let mut rec = record(299);
+    rec.generation = 5;
+    update(
+        &mut s,
+        Msg::worker(WorkerEvent::StoreChanged(vec![("alpha".into(), Some(rec))])),
+    );
+    let due = (NOW..NOW + 12).find(|&t| {
+        let mut probe = s.clone();
+        update(&mut probe, Msg::Tick(t)).contains(&Effect::RefreshIfNeeded {
+            name: "alpha".into(),
+        })
+    });
+    assert!(due.is_some(), "due within the jitter window");
+    ch(&mut s, 'a');
+    assert!(!s.auto_refresh);
+    let effects = update(&mut s, Msg::Tick(NOW + 200));
+    assert!(
+        !effects
+            .iter()
+            .any(|e| matches!(e, Effect::RefreshIfNeeded { .. }))
+    );
+}
+
+#[test]
+fn every_tick_polls_the_store_and_changes_from_elsewhere_show_up() {
+    let mut s = state();
+    assert!(update(&mut s, Msg::Tick(NOW + 1)).contains(&Effect::PollStore));
+    let mut rec = record(9000);
+    rec.generation = 7;
+    update(
+        &mut s,
+        Msg::worker(WorkerEvent::StoreChanged(vec![("alpha".into(), Some(rec))])),
+    );
+    assert_eq!(row(&s, "alpha").message, "updated by another process");
+    // An older generation never replaces a newer record.
+    let mut old = record(10);
+    old.generation = 3;
+    update(
+        &mut s,
+        Msg::worker(WorkerEvent::StoreChanged(vec![("alpha".into(), Some(old))])),
+    );
+    assert_eq!(row(&s, "alpha").record.as_ref().unwrap().generation, 7);
+}
+
+#[test]
+fn x_asks_and_only_y_revokes() {
+    let mut s = state();
+    ch(&mut s, 'x');
+    assert_eq!(
+        s.mode,
+        Mode::ConfirmRevoke {
+            name: "alpha".into()
+        }
+    );
+    assert!(ch(&mut s, 'n').is_empty());
+    assert_eq!(s.mode, Mode::Table);
+    ch(&mut s, 'x');
+    assert_eq!(
+        ch(&mut s, 'y'),
+        [Effect::Revoke {
+            name: "alpha".into()
+        }]
+    );
+    assert_eq!(s.mode, Mode::Table);
+}
+
+#[test]
+fn filter_as_you_type_enter_keeps_esc_clears() {
+    let mut s = state();
+    ch(&mut s, '/');
+    assert_eq!(s.mode, Mode::Filter);
+    for c in "goo".chars() {
+        ch(&mut s, c);
+    }
+    assert_eq!(s.visible.len(), 1);
+    assert_eq!(
+        s.selected_row().unwrap().name(),
+        "beta",
+        "matches the provider"
+    );
+    key(&mut s, KeyCode::Enter);
+    assert_eq!((s.mode.clone(), s.filter.as_str()), (Mode::Table, "goo"));
+    key(&mut s, KeyCode::Esc);
+    assert_eq!(s.visible.len(), 4);
+    ch(&mut s, '/');
+    for c in "needs".chars() {
+        ch(&mut s, c);
+    }
+    assert_eq!(s.visible.len(), 2, "matches the status: beta and gamma");
+    key(&mut s, KeyCode::Esc);
+    assert!(s.filter.is_empty() && s.mode == Mode::Table);
+}
+
+#[test]
+fn enter_opens_details_and_asks_for_endpoints_once() {
+    let mut s = state();
+    assert_eq!(
+        key(&mut s, KeyCode::Enter),
+        [Effect::LoadEndpoints {
+            name: "alpha".into()
+        }]
+    );
+    assert_eq!(s.mode, Mode::Details);
+    ch(&mut s, 'v');
+    assert!(s.reveal);
+    key(&mut s, KeyCode::Esc);
+    assert_eq!(s.mode, Mode::Table);
+}
+
+#[test]
+fn c_copies_the_access_token_and_l_starts_a_login_that_esc_cancels() {
+    let mut s = state();
+    assert_eq!(ch(&mut s, 'c'), [Effect::Copy { text: "AT".into() }]);
+    ch(&mut s, 'j');
+    assert_eq!(
+        ch(&mut s, 'l'),
+        [Effect::StartLogin {
+            name: "beta".into()
+        }]
+    );
+    assert!(matches!(s.mode, Mode::Login { .. }));
+    assert_eq!(
+        key(&mut s, KeyCode::Esc),
+        [Effect::CancelLogin {
+            name: "beta".into()
+        }]
+    );
+    assert!(!row(&s, "beta").busy);
+}
+
+#[test]
+fn login_done_makes_the_row_valid() {
+    let mut s = state();
+    ch(&mut s, 'j');
+    ch(&mut s, 'l');
+    update(
+        &mut s,
+        Msg::worker(WorkerEvent::LoginDone {
+            name: "beta".into(),
+            record: record(3600),
+        }),
+    );
+    assert_eq!(row(&s, "beta").status(NOW), Status::Valid);
+    assert_eq!(s.mode, Mode::Table);
+}
+
+#[test]
+fn quit_with_q_ctrl_c_or_a_signal() {
+    let mut s = state();
+    ch(&mut s, 'q');
+    assert!(s.quit);
+    let mut s = state();
+    update(
+        &mut s,
+        Msg::Key(KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL)),
+    );
+    assert!(s.quit);
+    let mut s = state();
+    update(&mut s, Msg::Terminate);
+    assert!(s.quit);
+}
+
+#[test]
+fn an_idle_tick_with_no_countdown_on_screen_draws_nothing() {
+    let src = "[profiles.b]\nprovider = \"google\"\nclient_id = \"c\"\n";
+    let mut s = State::new(
+        &Config::parse(Path::new("p.toml"), src).unwrap(),
+        NOW,
+        80,
+        24,
+    );
+    s.dirty = false;
+    update(&mut s, Msg::Tick(NOW + 1));
+    assert!(!s.dirty, "nothing on screen changes by itself");
+    let mut s = state();
+    s.dirty = false;
+    update(&mut s, Msg::Tick(NOW + 1));
+    assert!(s.dirty, "a countdown moves");
+}
+
+#[test]
+fn the_selection_scrolls_into_view() {
+    let mut s = state();
+    update(
+        &mut s,
+        Msg::Resize {
+            width: 80,
+            height: 5,
+        },
+    );
+    assert_eq!(s.table_height(), 2);
+    ch(&mut s, 'G');
+    assert_eq!((s.selected, s.offset), (3, 2));
+    ch(&mut s, 'g');
+    assert_eq!(s.offset, 0);
+}

@@ -1,0 +1,45 @@
+//! The bottom line: the filter being typed, a one-off message, or the main keys.
+
+use super::theme;
+use crate::app::{Mode, State};
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+
+const KEYS: &str = "↑↓ move  ⏎ details  r refresh  R all  x revoke  l login  c copy  / filter  a auto  L log  ? help  q quit";
+/// For terminals narrower than [`KEYS`].
+const KEYS_SHORT: &str =
+    "⏎ details  r/R refresh  x revoke  l login  c copy  / filter  ? help  q quit";
+
+fn keys(width: u16) -> &'static str {
+    if (width as usize) < KEYS.chars().count() {
+        KEYS_SHORT
+    } else {
+        KEYS
+    }
+}
+
+pub fn render(frame: &mut Frame, area: Rect, state: &State) {
+    let line = if state.mode == Mode::Filter {
+        Line::from(vec![
+            Span::styled("/", theme::bold()),
+            Span::raw(state.filter.clone()),
+            Span::styled("▏", theme::bold()),
+            Span::styled("   ⏎ keep  Esc clear", theme::dim()),
+        ])
+    } else if let Some(flash) = &state.flash {
+        Line::from(Span::styled(flash.clone(), theme::bold()))
+    } else if !state.filter.is_empty() {
+        Line::from(vec![
+            Span::styled(format!("filter: {}", state.filter), theme::bold()),
+            Span::styled(
+                format!(" ({} shown, Esc clears)  ", state.visible.len()),
+                theme::dim(),
+            ),
+            Span::styled(keys(area.width), theme::dim()),
+        ])
+    } else {
+        Line::from(Span::styled(keys(area.width), theme::dim()))
+    };
+    frame.render_widget(line, area);
+}

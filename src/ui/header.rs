@@ -1,0 +1,31 @@
+//! The top line: what this is, which config, auto-refresh, counts by status.
+
+use super::theme;
+use crate::app::State;
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+
+pub fn render(frame: &mut Frame, area: Rect, state: &State) {
+    let mut spans = vec![
+        Span::styled(" tokdash ", theme::bold()),
+        Span::raw(format!(
+            " auto-refresh {} ",
+            if state.auto_refresh { "on" } else { "off" }
+        )),
+    ];
+    if area.width >= 100 {
+        spans.insert(1, Span::raw(format!(" {} ", state.config_path)));
+    }
+    for (status, n) in state.counts() {
+        spans.push(Span::raw(" "));
+        spans.push(Span::styled(
+            format!("{n} {}", status.as_str()),
+            theme::status(status, state.color),
+        ));
+    }
+    if area.width >= 100 {
+        spans.push(Span::raw(format!("  ({} profiles)", state.rows.len())));
+    }
+    frame.render_widget(Line::from(spans).style(theme::header(state.color)), area);
+}

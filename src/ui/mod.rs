@@ -1,0 +1,59 @@
+//! Rendering: a pure function of [`State`]. One file per region.
+//!
+//! ```text
+//! ┌──────────────────────────────────────────────────────────────┐
+//! │ tokdash  ~/.config/tokdash/profiles.toml  auto ● 3 valid …    │ header (1 line)
+//! │ NAME        PROVIDER  STATUS     EXPIRES IN  LAST REFRESH  MSG │ table: only the rows
+//! │ google-prod google    valid      42m 10s     3m 02s ago       │ that fit are built
+//! │ …                                                             │
+//! ├─ event log (L) ───────────────────────────────────────────────┤ log (8 lines, optional)
+//! │ 12:00:03 google-prod refreshed                                │
+//! └ ↑↓ move  ⏎ details  r refresh  R all  x revoke  / filter  ? help ┘ footer (1 line)
+//! ```
+//! Popups (details, help, confirmation, login) draw over the table.
+
+mod footer;
+mod header;
+mod log;
+mod popup;
+mod table;
+pub mod theme;
+
+use crate::app::{Mode, State};
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout};
+
+pub const LOG_HEIGHT: u16 = 8;
+
+/// Table rows that fit in a terminal of this height (header, table header and footer take 3).
+pub fn table_body_height(height: u16, show_log: bool) -> u16 {
+    let log = if show_log { LOG_HEIGHT } else { 0 };
+    height.saturating_sub(3 + log)
+}
+
+pub fn render(frame: &mut Frame, state: &State) {
+    let log_height = if state.show_log { LOG_HEIGHT } else { 0 };
+    let [top, body, log_area, bottom] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Min(1),
+        Constraint::Length(log_height),
+        Constraint::Length(1),
+    ])
+    .areas(frame.area());
+    header::render(frame, top, state);
+    table::render(frame, body, state);
+    if state.show_log {
+        log::render(frame, log_area, state);
+    }
+    footer::render(frame, bottom, state);
+    match &state.mode {
+        Mode::Details => popup::details(frame, state),
+        Mode::Help => popup::help(frame, state),
+        Mode::ConfirmRevoke { name } => popup::confirm_revoke(frame, name),
+        Mode::Login { name, prompt } => popup::login(frame, state, name, prompt.as_ref()),
+        Mode::Table | Mode::Filter => {}
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,244 @@
+//! Windows over the table: details, help, revoke confirmation, device login.
+
+use super::theme;
+use crate::app::{LoginPrompt, State};
+use crate::clock;
+use crate::secret::Secret;
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Flex, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
+
+fn centered(frame: &Frame, width_pct: u16, height: u16) -> Rect {
+    let area = frame.area();
+    let [v] = Layout::vertical([Constraint::Length(height.min(area.height))])
+        .flex(Flex::Center)
+        .areas(area);
+    let [h] = Layout::horizontal([Constraint::Percentage(width_pct)])
+        .flex(Flex::Center)
+        .areas(v);
+    h
+}
+
+fn window(frame: &mut Frame, area: Rect, title: &str, lines: Vec<Line>) {
+    frame.render_widget(Clear, area);
+    let block = Block::bordered().title(format!(" {title} "));
+    frame.render_widget(
+        Paragraph::new(lines)
+            .block(block)
+            .wrap(Wrap { trim: false }),
+        area,
+    );
+}
+
+fn field<'a>(label: &str, value: impl Into<String>) -> Line<'a> {
+    Line::from(vec![
+        Span::styled(format!("{label:<14}"), theme::bold()),
+        Span::raw(value.into()),
+    ])
+}
+
+pub fn details(frame: &mut Frame, state: &State) {
+    let Some(row) = state.selected_row() else {
+        return;
+    };
+    let p = &row.profile;
+    let now = state.now;
+    let status = row.status(now);
+    let mut lines = vec![
+        Line::from(vec![
+            Span::styled(p.name.clone(), theme::bold()),
+            Span::raw(format!("  {}  ", p.provider.kind().as_str())),
+            Span::styled(status.as_str(), theme::status(status, state.color)),
+        ]),
+        Line::raw(""),
+    ];
+    match &row.endpoints {
+        None => lines.push(field("endpoints", "resolving…")),
+        Some(Err(e)) => lines.push(field("endpoints", format!("cannot resolve: {e}"))),
+        Some(Ok(e)) => {
+            let none = |u: &Option<String>| u.clone().unwrap_or_else(|| "(none)".into());
+            lines.push(field("token", e.token_url.clone()));
+            lines.push(field("revocation", none(&e.revocation_url)));
+            lines.push(field("device", none(&e.device_authorization_url)));
+            lines.push(field("userinfo", none(&e.userinfo_url)));
+        }
+    }
+    lines.push(field(
+        "client",
+        format!(
+            "{}  ({}, secret {})",
+            p.client_id,
+            p.auth_method.as_str(),
+            p.client_secret.describe()
+        ),
+    ));
+    lines.push(field(
+        "scopes",
+        if p.scopes.is_empty() {
+            "(as granted)".into()
+        } else {
+            p.scopes.join(" ")
+        },
+    ));
+    let record = row.record.clone().unwrap_or_default();
+    lines.push(field(
+        "granted",
+        record.scope.clone().unwrap_or_else(|| "-".into()),
+    ));
+    lines.push(field(
+        "token type",
+        record.token_type.clone().unwrap_or_else(|| "-".into()),
+    ));
+    let shown = |t: &Option<Secret>, reveal: bool| match t {
+        None => "-".to_string(),
+        Some(s) if reveal => s.expose().to_string(),
+        Some(s) => s.masked(),
+    };
+    lines.push(field(
+        "access token",
+        format!(
+            "{}   (v {})",
+            shown(&record.access_token, state.reveal),
+            if state.reveal { "masks" } else { "reveals" }
+        ),
+    ));
+    lines.push(field("refresh token", shown(&record.refresh_token, false)));
+    lines.push(field(
+        "expires",
+        match record.expires_at {
+            Some(at) => format!(
+                "{}  ({})",
+                clock::rfc3339(at),
+                clock::expires_in(Some(at), now)
+            ),
+            None => "unknown".into(),
+        },
+    ));
+    lines.push(field("last refresh", clock::ago(record.last_refresh, now)));
+    for (label, token) in [
+        ("access JWT", &record.access_token),
+        ("id token", &record.id_token),
+    ] {
+        if let Some((_, claims)) = token.as_ref().and_then(|t| crate::jwt::decode(t.expose())) {
+            lines.push(Line::styled(
+                format!("{label} claims (decoded, NOT verified)"),
+                theme::bold(),
+            ));
+            for (k, v) in claims.iter() {
+                lines.push(Line::raw(format!("  {k}: {v}")));
+            }
+        }
+    }
+    if let Some(err) = &record.last_error {
+        lines.push(Line::styled("last error", theme::bold()));
+        lines.push(Line::raw(format!(
+            "  {} ({})",
+            err.message,
+            clock::ago(Some(err.at), now)
+        )));
+    }
+    lines.push(Line::raw(""));
+    lines.push(Line::styled(
+        "Esc close  v reveal/mask  r refresh  c copy  x revoke",
+        theme::dim(),
+    ));
+    let area = centered(frame, 94, frame.area().height.saturating_sub(2));
+    window(frame, area, "details", lines);
+}
+
+const HELP: &[(&str, &str)] = &[
+    ("↑ ↓ j k g G PgUp PgDn", "move"),
+    ("Enter", "details of the selected profile"),
+    ("r / R", "refresh the selected profile / all profiles"),
+    ("x", "revoke the selected profile's tokens (asks y/n)"),
+    ("l", "log in with the device flow"),
+    ("c", "copy the access token (OSC 52, works over SSH)"),
+    ("v", "reveal / mask the token in the details"),
+    ("a", "auto-refresh on / off"),
+    (
+        "/",
+        "filter by name, provider or status; Enter keeps, Esc clears",
+    ),
+    ("L", "event log on / off"),
+    ("?", "this help"),
+    ("q  Ctrl-C", "quit"),
+];
+
+pub fn help(frame: &mut Frame, state: &State) {
+    let mut lines: Vec<Line> = HELP
+        .iter()
+        .map(|(k, v)| {
+            Line::from(vec![
+                Span::styled(format!("{k:<24}"), theme::bold()),
+                Span::raw(*v),
+            ])
+        })
+        .collect();
+    lines.push(Line::raw(""));
+    lines.push(Line::raw("Statuses:"));
+    for s in crate::status::Status::ALL {
+        lines.push(Line::from(vec![
+            Span::raw("  "),
+            Span::styled(s.as_str(), theme::status(s, state.color)),
+        ]));
+    }
+    lines.push(Line::styled("any key closes", theme::dim()));
+    let area = centered(frame, 80, lines.len() as u16 + 2);
+    window(frame, area, "help", lines);
+}
+
+pub fn confirm_revoke(frame: &mut Frame, name: &str) {
+    let lines = vec![
+        Line::raw(format!("Revoke the tokens of {name} at the provider?")),
+        Line::raw("The refresh token stops working; you will need to log in again."),
+        Line::raw(""),
+        Line::styled("y revoke    n / Esc keep", theme::bold()),
+    ];
+    let area = centered(frame, 70, 6);
+    window(frame, area, "revoke", lines);
+}
+
+pub fn login(frame: &mut Frame, state: &State, name: &str, prompt: Option<&LoginPrompt>) {
+    let Some(prompt) = prompt else {
+        let area = centered(frame, 60, 5);
+        window(
+            frame,
+            area,
+            &format!("log in: {name}"),
+            vec![
+                Line::raw("asking the provider for a code…"),
+                Line::styled("Esc cancel", theme::dim()),
+            ],
+        );
+        return;
+    };
+    let mut lines = vec![
+        Line::raw("On any device with a browser, open"),
+        Line::styled(format!("  {}", prompt.verification_uri), theme::bold()),
+        Line::raw("and enter the code"),
+        Line::styled(format!("  {}", prompt.user_code), theme::bold()),
+    ];
+    if let Some(complete) = &prompt.verification_uri_complete {
+        lines.push(Line::raw(format!("or open {complete}")));
+    }
+    if let Some(m) = &prompt.message {
+        lines.push(Line::styled(m.clone(), theme::dim()));
+    }
+    lines.push(Line::raw(format!(
+        "the code expires in {}; waiting for approval…   Esc cancel",
+        clock::short_duration(prompt.expires_at - state.now)
+    )));
+    let qr_target = prompt
+        .verification_uri_complete
+        .as_deref()
+        .unwrap_or(&prompt.verification_uri);
+    let qr = crate::qr::render(qr_target);
+    let room = frame.area().height as usize;
+    if let Some(qr) = qr.filter(|q| q.len() + lines.len() + 3 <= room) {
+        lines.push(Line::raw(""));
+        lines.extend(qr.into_iter().map(Line::raw));
+    }
+    let area = centered(frame, 90, lines.len() as u16 + 2);
+    window(frame, area, &format!("log in: {name}"), lines);
+}

@@ -1,0 +1,107 @@
+//! The profile table. Only the rows that fit are built, so ten thousand profiles cost what
+//! thirty do. Columns give way on narrow terminals: LAST REFRESH first, then PROVIDER.
+
+use super::theme;
+use crate::app::State;
+use crate::clock;
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Rect};
+use ratatui::text::Span;
+use ratatui::widgets::{Cell, Paragraph, Row, Table};
+
+#[derive(Clone, Copy, PartialEq)]
+enum Column {
+    Name,
+    Provider,
+    Status,
+    ExpiresIn,
+    LastRefresh,
+    Message,
+}
+
+fn columns(width: u16) -> Vec<Column> {
+    use Column::*;
+    match width {
+        0..70 => vec![Name, Status, ExpiresIn, Message],
+        70..100 => vec![Name, Provider, Status, ExpiresIn, Message],
+        _ => vec![Name, Provider, Status, ExpiresIn, LastRefresh, Message],
+    }
+}
+
+pub fn render(frame: &mut Frame, area: Rect, state: &State) {
+    if state.rows.is_empty() {
+        let text = format!(
+            "No profiles in {}. Add one (see profiles.example.toml), or try: tokdash demo",
+            state.config_path
+        );
+        frame.render_widget(Paragraph::new(text), area);
+        return;
+    }
+    let name_width = state
+        .rows
+        .iter()
+        .map(|r| r.name().chars().count())
+        .max()
+        .unwrap_or(4)
+        .clamp(8, 28) as u16;
+    let cols = columns(area.width);
+    let widths: Vec<Constraint> = cols
+        .iter()
+        .map(|c| match c {
+            Column::Name => Constraint::Length(name_width),
+            Column::Provider => Constraint::Length(9),
+            Column::Status => Constraint::Length(11),
+            Column::ExpiresIn => Constraint::Length(18),
+            Column::LastRefresh => Constraint::Length(12),
+            Column::Message => Constraint::Fill(1),
+        })
+        .collect();
+    let header = Row::new(cols.iter().map(|c| {
+        Cell::from(match c {
+            Column::Name => "NAME",
+            Column::Provider => "PROVIDER",
+            Column::Status => "STATUS",
+            Column::ExpiresIn => "EXPIRES IN",
+            Column::LastRefresh => "LAST REFRESH",
+            Column::Message => "MESSAGE",
+        })
+    }))
+    .style(theme::bold());
+
+    let height = area.height.saturating_sub(1) as usize;
+    let end = (state.offset + height).min(state.visible.len());
+    let now = state.now;
+    let rows = state.visible[state.offset.min(end)..end]
+        .iter()
+        .enumerate()
+        .map(|(pos, &i)| {
+            let row = &state.rows[i];
+            let status = row.status(now);
+            let record = row.record.as_ref();
+            let cells = cols.iter().map(|c| match c {
+                Column::Name => Cell::from(row.name().to_string()),
+                Column::Provider => Cell::from(row.profile.provider.kind().as_str()),
+                Column::Status => Cell::from(Span::styled(
+                    status.as_str(),
+                    theme::status(status, state.color),
+                )),
+                Column::ExpiresIn => {
+                    Cell::from(match record.filter(|r| r.access_token.is_some()) {
+                        Some(r) => clock::expires_in(r.expires_at, now),
+                        None => "-".into(),
+                    })
+                }
+                Column::LastRefresh => {
+                    Cell::from(clock::ago(record.and_then(|r| r.last_refresh), now))
+                }
+                Column::Message => Cell::from(row.message.clone()),
+            });
+            let mut r = Row::new(cells);
+            if state.offset + pos == state.selected {
+                r = r.style(theme::selected());
+            }
+            r
+        });
+    let table = Table::new(rows, widths).header(header).column_spacing(1);
+    frame.render_widget(table, area);
+}

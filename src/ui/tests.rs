@@ -1,0 +1,270 @@
+//! The rendered screen, read back from ratatui's `TestBackend`: text, and colour where it
+//! carries meaning.
+
+use crate::app::{LoginPrompt, Mode, Msg, State, WorkerEvent, update};
+use crate::config::Config;
+use crate::secret::Secret;
+use crate::store::TokenRecord;
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use ratatui::buffer::Buffer;
+use ratatui::style::Color;
+use std::path::Path;
+
+const NOW: i64 = 1_700_000_000;
+
+fn state(width: u16, height: u16) -> State {
+    let src = r#"
+[profiles.google-prod]
+provider = "google"
+client_id = "c"
+[profiles.auth0-staging]
+provider = "auth0"
+domain = "t.auth0.com"
+client_id = "c"
+[profiles.legacy]
+provider = "oauth2"
+token_url = "https://a.example.com/t"
+client_id = "c"
+"#;
+    let config = Config::parse(Path::new("/home/ops/.config/tokdash/profiles.toml"), src).unwrap();
+    let mut s = State::new(&config, NOW, width, height);
+    s.auto_refresh = false;
+    let claims = serde_json::json!({"sub": "ops@example.com", "exp": NOW + 2530});
+    let jwt = crate::jwt::encode_unsigned(&claims);
+    let valid = TokenRecord {
+        access_token: Some(Secret::new(jwt)),
+        refresh_token: Some(Secret::new("RT-SECRET-VALUE")),
+        expires_at: Some(NOW + 42 * 60 + 10),
+        last_refresh: Some(NOW - 182),
+        generation: 1,
+        ..Default::default()
+    };
+    let expired = TokenRecord {
+        access_token: Some(Secret::new("opaque")),
+        refresh_token: Some(Secret::new("r")),
+        expires_at: Some(NOW - 180),
+        generation: 1,
+        ..Default::default()
+    };
+    update(
+        &mut s,
+        Msg::worker(WorkerEvent::StoreChanged(vec![
+            ("google-prod".into(), Some(valid)),
+            ("auth0-staging".into(), Some(expired)),
+        ])),
+    );
+    s
+}
+
+fn draw(state: &State) -> Buffer {
+    let mut terminal = Terminal::new(TestBackend::new(state.width, state.height)).unwrap();
+    terminal.draw(|f| super::render(f, state)).unwrap();
+    terminal.backend().buffer().clone()
+}
+
+fn lines(buf: &Buffer) -> Vec<String> {
+    (0..buf.area.height)
+        .map(|y| {
+            (0..buf.area.width)
+                .map(|x| buf[(x, y)].symbol())
+                .collect::<String>()
+        })
+        .collect()
+}
+
+fn text(buf: &Buffer) -> String {
+    lines(buf).join("\n")
+}
+
+/// The colour of the first cell of `word` on the line that contains `line_has`.
+fn fg_of(buf: &Buffer, line_has: &str, word: &str) -> Color {
+    let lines = lines(buf);
+    let y = lines.iter().position(|l| l.contains(line_has)).unwrap();
+    let x = lines[y]
+        .chars()
+        .collect::<Vec<_>>()
+        .windows(word.chars().count())
+        .position(|w| w.iter().collect::<String>() == word)
+        .unwrap();
+    buf[(x as u16, y as u16)].fg
+}
+
+#[test]
+fn the_table_at_120x30_has_every_column() {
+    let buf = draw(&state(120, 30));
+    let t = text(&buf);
+    assert!(lines(&buf)[0].contains("/home/ops/.config/tokdash/profiles.toml"));
+    assert!(
+        lines(&buf)[0].contains("1 valid")
+            && lines(&buf)[0].contains("1 expired")
+            && lines(&buf)[0].contains("1 needs_login")
+    );
+    let header = &lines(&buf)[1];
+    for col in [
+        "NAME",
+        "PROVIDER",
+        "STATUS",
+        "EXPIRES IN",
+        "LAST REFRESH",
+        "MESSAGE",
+    ] {
+        assert!(header.contains(col), "{col} in {header}");
+    }
+    assert!(t.contains("42m 10s"), "{t}");
+    assert!(t.contains("expired 3m 00s ago"));
+    assert!(t.contains("3m 02s ago"));
+    assert!(lines(&buf)[29].contains("q quit"));
+}
+
+#[test]
+fn at_80x24_last_refresh_gives_way_and_everything_else_fits() {
+    let buf = draw(&state(80, 24));
+    let header = &lines(&buf)[1];
+    assert!(!header.contains("LAST REFRESH"));
+    for col in ["NAME", "PROVIDER", "STATUS", "EXPIRES IN", "MESSAGE"] {
+        assert!(header.contains(col), "{col} in {header}");
+    }
+    assert!(text(&buf).contains("google-prod") && text(&buf).contains("42m 10s"));
+    assert!(
+        lines(&buf)[23].contains("? help"),
+        "the footer fits: {}",
+        lines(&buf)[23]
+    );
+}
+
+#[test]
+fn status_colours_carry_meaning_and_no_color_removes_them() {
+    let s = state(120, 30);
+    let buf = draw(&s);
+    assert_eq!(fg_of(&buf, "google-prod", "valid"), Color::Green);
+    assert_eq!(fg_of(&buf, "auth0-staging", "expired"), Color::Red);
+    assert_eq!(fg_of(&buf, "legacy", "needs_login"), Color::Magenta);
+    let mut plain = s.clone();
+    plain.color = false;
+    let buf = draw(&plain);
+    assert_eq!(fg_of(&buf, "google-prod", "valid"), Color::Reset);
+    assert!(text(&buf).contains("needs_login"), "the words still say it");
+}
+
+#[test]
+fn the_countdown_moves_with_the_clock() {
+    let mut s = state(120, 30);
+    update(&mut s, Msg::Tick(NOW + 1));
+    assert!(text(&draw(&s)).contains("42m 09s"));
+}
+
+#[test]
+fn details_mask_the_token_until_v_and_mark_claims_unverified() {
+    let mut s = state(120, 40);
+    s.mode = Mode::Details;
+    let t = text(&draw(&s));
+    assert!(t.contains("NOT verified"), "{t}");
+    assert!(t.contains("ops@example.com"));
+    assert!(!t.contains("RT-SECRET-VALUE"));
+    let jwt = s.rows[0]
+        .record
+        .as_ref()
+        .unwrap()
+        .access_token
+        .as_ref()
+        .unwrap()
+        .expose()
+        .to_string();
+    assert!(!t.contains(&jwt[..20]));
+    s.reveal = true;
+    assert!(text(&draw(&s)).contains(&jwt[..20]));
+}
+
+#[test]
+fn help_lists_every_key() {
+    let mut s = state(100, 40);
+    s.mode = Mode::Help;
+    let t = text(&draw(&s));
+    for k in [
+        "Enter",
+        "r / R",
+        "revoke",
+        "OSC 52",
+        "auto-refresh",
+        "filter",
+        "event log",
+        "quit",
+    ] {
+        assert!(t.contains(k), "{k}");
+    }
+}
+
+#[test]
+fn login_popup_shows_url_code_countdown_and_a_qr_when_it_fits() {
+    let mut s = state(100, 50);
+    s.mode = Mode::Login {
+        name: "legacy".into(),
+        prompt: Some(LoginPrompt {
+            verification_uri: "https://idp.example.com/device".into(),
+            verification_uri_complete: Some(
+                "https://idp.example.com/device?user_code=WDJB-MJHT".into(),
+            ),
+            user_code: "WDJB-MJHT".into(),
+            expires_at: NOW + 600,
+            message: None,
+        }),
+    };
+    let t = text(&draw(&s));
+    assert!(t.contains("https://idp.example.com/device") && t.contains("WDJB-MJHT"));
+    assert!(t.contains("10m 00s"));
+    assert!(t.contains('▀') || t.contains('▄'), "a QR code is drawn");
+    s.height = 24;
+    let t = text(&draw(&s));
+    assert!(
+        t.contains("WDJB-MJHT") && !t.contains('▄'),
+        "no QR where it does not fit"
+    );
+}
+
+#[test]
+fn the_event_log_shows_timestamped_events() {
+    let mut s = state(100, 30);
+    s.show_log = true;
+    update(
+        &mut s,
+        Msg::worker(WorkerEvent::RefreshFailed {
+            name: "legacy".into(),
+            error: "timeout".into(),
+            transient: true,
+            record: None,
+        }),
+    );
+    let t = text(&draw(&s));
+    assert!(t.contains("event log"));
+    let secs = NOW.rem_euclid(86_400);
+    assert!(
+        t.contains(&format!(
+            "{:02}:{:02}:{:02} legacy timeout (will retry)",
+            secs / 3600,
+            secs % 3600 / 60,
+            secs % 60
+        )),
+        "{t}"
+    );
+}
+
+#[test]
+fn ten_thousand_profiles_build_only_the_visible_rows() {
+    let mut src = String::new();
+    for i in 0..10_000 {
+        src.push_str(&format!(
+            "[profiles.p{i:05}]\nprovider = \"google\"\nclient_id = \"c\"\n"
+        ));
+    }
+    let config = Config::parse(Path::new("p.toml"), &src).unwrap();
+    let mut s = State::new(&config, NOW, 120, 30);
+    update(
+        &mut s,
+        Msg::Key(crossterm::event::KeyEvent::from(
+            crossterm::event::KeyCode::Char('G'),
+        )),
+    );
+    let t = text(&draw(&s));
+    assert!(t.contains("p09999") && !t.contains("p00000"));
+}

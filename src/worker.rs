@@ -1,0 +1,214 @@
+//! The worker runs the dashboard's effects: HTTP through the engine, store reads and writes.
+//! Every effect becomes a task; results come back to the runner as `Msg::Worker`. Nothing here
+//! blocks the caller: `run` only spawns.
+
+use crate::app::{Effect, Msg, WorkerEvent};
+use crate::engine::{Engine, RefreshMode};
+use crate::store::{Store, TokenRecord};
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
+use tokio::sync::mpsc::UnboundedSender;
+use tokio::task::AbortHandle;
+
+pub struct Worker {
+    engine: Arc<Engine>,
+    tx: UnboundedSender<Msg>,
+    /// In-flight work per profile, aborted on quit.
+    jobs: HashMap<String, AbortHandle>,
+    logins: HashMap<String, AbortHandle>,
+    poller: Arc<Mutex<StorePoller>>,
+    polling: Arc<AtomicBool>,
+}
+
+impl Worker {
+    pub fn new(engine: Arc<Engine>, tx: UnboundedSender<Msg>) -> Worker {
+        let names = engine
+            .config
+            .profiles
+            .iter()
+            .map(|p| p.name.clone())
+            .collect();
+        let poller = StorePoller::new(engine.store.clone(), names);
+        Worker {
+            engine,
+            tx,
+            jobs: HashMap::new(),
+            logins: HashMap::new(),
+            poller: Arc::new(Mutex::new(poller)),
+            polling: Arc::new(AtomicBool::new(false)),
+        }
+    }
+
+    pub fn run(&mut self, effect: Effect) {
+        self.jobs.retain(|_, h| !h.is_finished());
+        let engine = self.engine.clone();
+        let tx = self.tx.clone();
+        let send = move |e: WorkerEvent| {
+            let _ = tx.send(Msg::worker(e));
+        };
+        match effect {
+            Effect::Refresh {
+                name,
+                seen_generation,
+            } => {
+                self.spawn_refresh(name, RefreshMode::Force { seen_generation });
+            }
+            Effect::RefreshIfNeeded { name } => self.spawn_refresh(name, RefreshMode::IfNeeded),
+            Effect::Revoke { name } => {
+                let key = name.clone();
+                let handle = tokio::spawn(async move {
+                    match engine.revoke(&name).await {
+                        Ok(_) => {
+                            let record = engine.load(&name).await.ok().flatten();
+                            send(WorkerEvent::Revoked { name, record });
+                        }
+                        Err(e) => send(WorkerEvent::RevokeFailed {
+                            name,
+                            error: e.detail(),
+                        }),
+                    }
+                });
+                self.jobs.insert(key, handle.abort_handle());
+            }
+            Effect::PollStore => {
+                if self.polling.swap(true, Ordering::AcqRel) {
+                    return; // the previous poll is still reading
+                }
+                let poller = self.poller.clone();
+                let polling = self.polling.clone();
+                tokio::task::spawn_blocking(move || {
+                    let changes = poller.lock().map(|mut p| p.poll()).unwrap_or_default();
+                    polling.store(false, Ordering::Release);
+                    if !changes.is_empty() {
+                        send(WorkerEvent::StoreChanged(changes));
+                    }
+                });
+            }
+            Effect::LoadEndpoints { name } => {
+                tokio::spawn(async move {
+                    let endpoints = match engine.profile(&name) {
+                        Ok(p) => engine.endpoints(p).await.map_err(|e| e.message),
+                        Err(e) => Err(e.message),
+                    };
+                    send(WorkerEvent::Endpoints { name, endpoints });
+                });
+            }
+            Effect::StartLogin { name } => {
+                let key = name.clone();
+                let prompt_send = send.clone();
+                let handle = tokio::spawn(async move {
+                    let prompt_name = name.clone();
+                    let result = engine
+                        .login(&name, move |prompt| {
+                            prompt_send(WorkerEvent::LoginPrompt {
+                                name: prompt_name,
+                                prompt,
+                            });
+                        })
+                        .await;
+                    match result {
+                        Ok(record) => send(WorkerEvent::LoginDone { name, record }),
+                        Err(e) => send(WorkerEvent::LoginFailed {
+                            name,
+                            error: e.detail(),
+                        }),
+                    }
+                });
+                self.logins.insert(key, handle.abort_handle());
+            }
+            Effect::CancelLogin { name } => {
+                // Aborting drops the poll in flight: its request stops with it.
+                if let Some(handle) = self.logins.remove(&name) {
+                    handle.abort();
+                }
+            }
+            Effect::Copy { .. } => {} // terminal output: the runner's job
+        }
+    }
+
+    fn spawn_refresh(&mut self, name: String, mode: RefreshMode) {
+        let engine = self.engine.clone();
+        let tx = self.tx.clone();
+        let key = name.clone();
+        let handle = tokio::spawn(async move {
+            let event = match engine.refresh(&name, mode).await {
+                Ok(r) => WorkerEvent::Refreshed {
+                    name,
+                    record: r.record,
+                    sent: r.sent,
+                    rotated: r.rotated,
+                },
+                Err(e) => {
+                    let record = engine.load(&name).await.ok().flatten();
+                    WorkerEvent::RefreshFailed {
+                        name,
+                        error: e.detail(),
+                        transient: e.is_transient(),
+                        record,
+                    }
+                }
+            };
+            let _ = tx.send(Msg::worker(event));
+        });
+        self.jobs.insert(key, handle.abort_handle());
+    }
+
+    /// Stops everything in flight (quit).
+    pub fn shutdown(&mut self) {
+        for (_, h) in self.jobs.drain().chain(self.logins.drain()) {
+            h.abort();
+        }
+    }
+}
+
+/// Notices records changed by anyone. Cheap when nothing changed: one `stat` of the store
+/// directory, whose mtime moves on every atomic write (a rename into it).
+pub struct StorePoller {
+    store: Store,
+    names: Vec<String>,
+    dir_mtime: Option<SystemTime>,
+    file_mtimes: HashMap<String, Option<SystemTime>>,
+    first: bool,
+}
+
+impl StorePoller {
+    pub fn new(store: Store, names: Vec<String>) -> StorePoller {
+        StorePoller {
+            store,
+            names,
+            dir_mtime: None,
+            file_mtimes: HashMap::new(),
+            first: true,
+        }
+    }
+
+    fn mtime(path: &PathBuf) -> Option<SystemTime> {
+        std::fs::metadata(path).and_then(|m| m.modified()).ok()
+    }
+
+    /// The records whose files changed since the last poll (all of them the first time).
+    pub fn poll(&mut self) -> Vec<(String, Option<TokenRecord>)> {
+        let dir_mtime = Self::mtime(&self.store.dir().to_path_buf());
+        if !self.first && dir_mtime == self.dir_mtime {
+            return Vec::new();
+        }
+        self.dir_mtime = dir_mtime;
+        let first = std::mem::replace(&mut self.first, false);
+        let mut changes = Vec::new();
+        for name in &self.names {
+            let mtime = Self::mtime(&self.store.record_path(name));
+            if !first && self.file_mtimes.get(name) == Some(&mtime) {
+                continue;
+            }
+            self.file_mtimes.insert(name.clone(), mtime);
+            match self.store.load(name) {
+                Ok(record) => changes.push((name.clone(), record)),
+                Err(e) => tracing::warn!(profile = name.as_str(), "cannot read the record: {e}"),
+            }
+        }
+        changes
+    }
+}

@@ -1,0 +1,82 @@
+//! A private world per test: its own config file, store and XDG directories (so the log lands
+//! there too), and a way to run the real `tokdash` binary in it.
+
+use std::path::PathBuf;
+
+pub struct World {
+    pub dir: tempfile::TempDir,
+}
+
+impl World {
+    pub fn new(config: &str) -> World {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("profiles.toml"), config).unwrap();
+        World { dir }
+    }
+
+    pub fn config_path(&self) -> PathBuf {
+        self.dir.path().join("profiles.toml")
+    }
+
+    pub fn write_config(&self, config: &str) {
+        std::fs::write(self.config_path(), config).unwrap();
+    }
+
+    pub fn store(&self) -> PathBuf {
+        self.dir.path().join("store")
+    }
+
+    pub fn log(&self) -> PathBuf {
+        self.dir.path().join("state/tokdash/tokdash.log")
+    }
+
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(self.log()).unwrap_or_default()
+    }
+
+    /// The stored record of a profile, as JSON.
+    pub fn record(&self, name: &str) -> Option<serde_json::Value> {
+        let text = std::fs::read_to_string(self.store().join(format!("{name}.json"))).ok()?;
+        Some(serde_json::from_str(&text).expect("store files are always whole JSON"))
+    }
+
+    /// Environment for running tokdash in this world (for std::process::Command or tmux).
+    pub fn envs(&self) -> Vec<(&'static str, PathBuf)> {
+        vec![
+            ("TOKDASH_CONFIG", self.config_path()),
+            ("TOKDASH_STORE", self.store()),
+            ("XDG_STATE_HOME", self.dir.path().join("state")),
+            ("XDG_DATA_HOME", self.dir.path().join("data")),
+            ("XDG_CONFIG_HOME", self.dir.path().join("config")),
+        ]
+    }
+
+    pub fn cmd(&self, args: &[&str]) -> assert_cmd::Command {
+        let mut cmd = assert_cmd::Command::cargo_bin("tokdash").unwrap();
+        cmd.args(args)
+            .env("TOKDASH_LOG", "trace")
+            .env_remove("TOKDASH_CONFIG")
+            .env_remove("TOKDASH_STORE");
+        for (k, v) in self.envs() {
+            cmd.env(k, v);
+        }
+        cmd
+    }
+
+    pub fn std_cmd(&self, args: &[&str]) -> std::process::Command {
+        let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("tokdash"));
+        cmd.args(args).env("TOKDASH_LOG", "trace");
+        for (k, v) in self.envs() {
+            cmd.env(k, v);
+        }
+        cmd
+    }
+
+    /// Imports a token endpoint response for a profile, as a user would.
+    pub fn import(&self, name: &str, response: &serde_json::Value) {
+        self.cmd(&["import", name])
+            .write_stdin(response.to_string())
+            .assert()
+            .success();
+    }
+}
