@@ -67,6 +67,10 @@ pub enum ConfigCommand {
 }
 
 pub fn run(cli: Cli) -> CmdResult {
+    if let Some(Command::Demo) = cli.command {
+        // The demo touches no user file, not even the log.
+        return commands::demo();
+    }
     let ctx = commands::Context::new(cli.config.as_deref(), cli.store.as_deref())?;
     match cli.command {
         None => commands::dashboard(&ctx),

@@ -26,7 +26,7 @@ pub fn run(config: Config, store: Store) -> Result<(), Failure> {
     runtime.block_on(run_async(config, store))
 }
 
-async fn run_async(config: Config, store: Store) -> Result<(), Failure> {
+pub async fn run_async(config: Config, store: Store) -> Result<(), Failure> {
     let config = Arc::new(config);
     let engine = Arc::new(Engine::new(config.clone(), store)?);
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Msg>();

@@ -68,10 +68,6 @@ pub fn find_profile<'a>(config: &'a Config, name: &str) -> Result<&'a Profile, F
     })
 }
 
-fn not_yet(what: &str) -> CmdResult {
-    Err(Failure::usage(format!("{what} is not implemented yet")))
-}
-
 pub fn dashboard(ctx: &Context) -> CmdResult {
     let config = ctx.config()?;
     let store = ctx.store()?;
@@ -79,5 +75,5 @@ pub fn dashboard(ctx: &Context) -> CmdResult {
 }
 
 pub fn demo() -> CmdResult {
-    not_yet("demo")
+    crate::demo::run()
 }

@@ -14,9 +14,7 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State) {
             if state.auto_refresh { "on" } else { "off" }
         )),
     ];
-    if area.width >= 100 {
-        spans.insert(1, Span::raw(format!(" {} ", state.config_path)));
-    }
+
     for (status, n) in state.counts() {
         spans.push(Span::raw(" "));
         spans.push(Span::styled(
@@ -25,7 +23,11 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State) {
         ));
     }
     if area.width >= 100 {
-        spans.push(Span::raw(format!("  ({} profiles)", state.rows.len())));
+        spans.push(Span::raw(format!(
+            "   {} profiles in {}",
+            state.rows.len(),
+            state.config_path
+        )));
     }
     frame.render_widget(Line::from(spans).style(theme::header(state.color)), area);
 }
