@@ -93,8 +93,10 @@ fn seed(server: &DemoServer, store: &Store) -> Result<(), Failure> {
         // Expired, and nothing to refresh it with: stays `expired` until a login.
         ("demo-expired", record("expired", -95, None)),
     ];
-    let mut revoked = TokenRecord::default();
-    revoked.standing = Standing::Revoked;
+    let revoked = TokenRecord {
+        standing: Standing::Revoked,
+        ..Default::default()
+    };
     records.push(("demo-revoked", revoked));
     for (name, mut rec) in records {
         store.save(name, &mut rec)?;

@@ -202,7 +202,7 @@ fn token(s: &mut ServerState, form: &HashMap<String, String>, now: i64) -> Reply
             let seen = *n;
             *n += 1;
             // Three failures in a row outlast the engine's retries, then three successes.
-            if client == "flaky" && (seen / 3) % 2 == 0 {
+            if client == "flaky" && (seen / 3).is_multiple_of(2) {
                 return oauth_error(
                     StatusCode::SERVICE_UNAVAILABLE,
                     "temporarily_unavailable",
