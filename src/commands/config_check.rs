@@ -1,33 +1,65 @@
 //! `tokdash config check`: validates the config and prints what each profile resolves to.
 
 use super::Context;
+use super::engine_cmds::runtime;
 use crate::config::{Grant, Profile, ProviderConfig};
-use crate::failure::CmdResult;
+use crate::engine::Engine;
+use crate::failure::{CmdResult, Failure};
 use crate::provider;
+use std::sync::Arc;
 
+/// Validates the config, then resolves every profile's endpoints (OIDC discovery included, so
+/// this is also the way to see that an issuer answers).
 pub fn config_check(ctx: &Context) -> CmdResult {
-    let config = ctx.config()?;
+    let config = Arc::new(ctx.config()?);
     println!(
         "{}: ok, {} profile(s)",
         config.path.display(),
         config.profiles.len()
     );
+    let needs_discovery = config
+        .profiles
+        .iter()
+        .any(|p| provider::static_endpoints(p).is_none());
+    let engine = if needs_discovery {
+        Some(Engine::new(config.clone(), ctx.store()?)?)
+    } else {
+        None
+    };
+    let runtime = runtime()?;
+    let mut failed = Vec::new();
     for profile in &config.profiles {
         println!();
         print!("{}", describe(profile));
-        match provider::static_endpoints(profile) {
-            Some(e) => print!("{}", endpoint_lines(&e)),
-            None => {
+        let resolved = match (provider::static_endpoints(profile), &engine) {
+            (Some(e), _) => Ok(e),
+            (None, Some(engine)) => runtime
+                .block_on(engine.endpoints(profile))
+                .map_err(|e| e.message),
+            (None, None) => Err("no engine".into()),
+        };
+        match resolved {
+            Ok(e) => print!("{}", endpoint_lines(&e)),
+            Err(why) => {
                 if let ProviderConfig::Oidc { issuer } = &profile.provider {
                     println!(
                         "  endpoints:      from discovery at {}",
                         provider::oidc::discovery_url(issuer)
                     );
                 }
+                println!("  error:          {why}");
+                failed.push(profile.name.clone());
             }
         }
     }
-    Ok(())
+    if failed.is_empty() {
+        Ok(())
+    } else {
+        Err(Failure::failed(format!(
+            "{}: cannot resolve the endpoints (see above)",
+            failed.join(", ")
+        )))
+    }
 }
 
 fn describe(p: &Profile) -> String {

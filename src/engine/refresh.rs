@@ -13,6 +13,7 @@ use super::exchange::{self, ExchangeError};
 use super::{Engine, blocking};
 use crate::clock;
 use crate::config::{Grant, Profile};
+use crate::oauth::TransportError;
 use crate::provider::{self, ErrorClass};
 use crate::status::needs_refresh;
 use crate::store::{LastError, Standing, TokenRecord};
@@ -212,12 +213,22 @@ pub fn exchange_error(profile: &Profile, action: &str, e: ExchangeError) -> Engi
                 kind,
                 format!("{action} failed: the server answered {what}"),
             );
+            // A redirect is not followed (it would turn the POST into a GET): the URL is wrong.
             out.hint = retry_hint.or_else(|| {
-                (status == 404 || status == 405)
+                (status == 404 || status == 405 || (300..400).contains(&status))
                     .then(|| format!("check the endpoints of {name}: tokdash config check"))
             });
             out
         }
+        // Not the network's fault: something that is not a token endpoint answered.
+        ExchangeError::Transport(t @ TransportError::TooLarge { .. }) => EngineError::new(
+            name,
+            FailureKind::Transient,
+            format!("{action} failed: {t}"),
+        )
+        .with_hint(format!(
+            "check the endpoints of {name}: tokdash config check"
+        )),
         ExchangeError::Transport(t) => EngineError::new(
             name,
             FailureKind::Transient,

@@ -97,8 +97,13 @@ pub fn describe_non_oauth(status: u16, content_type: Option<&str>, body: &[u8]) 
         .ok()
         .and_then(|s| s.canonical_reason())
         .unwrap_or("");
+    let article = if kind.starts_with(['a', 'e', 'i', 'o', 'u']) {
+        "an"
+    } else {
+        "a"
+    };
     format!(
-        "HTTP {status} {reason} with a {kind} body ({} bytes), not an OAuth answer",
+        "HTTP {status} {reason} with {article} {kind} body ({} bytes), not an OAuth answer",
         body.len()
     )
     .replace("  ", " ")
@@ -148,6 +153,14 @@ mod tests {
         assert_eq!(
             d,
             "HTTP 502 Bad Gateway with a text/html body (24 bytes), not an OAuth answer"
+        );
+        assert_eq!(
+            describe_non_oauth(401, None, b""),
+            "HTTP 401 Unauthorized with an empty body (0 bytes), not an OAuth answer"
+        );
+        assert!(
+            describe_non_oauth(429, Some("application/json"), b"{}")
+                .contains("with an application/json body")
         );
     }
 

@@ -29,8 +29,8 @@ pub struct Reply {
 pub enum TransportError {
     #[error("cannot connect to {host}: {reason}")]
     Connect { host: String, reason: String },
-    #[error("no answer from {host} within {seconds}s")]
-    Timeout { host: String, seconds: u64 },
+    #[error("no answer from {host} within {}", humantime::format_duration(*.after))]
+    Timeout { host: String, after: Duration },
     #[error("the response from {host} was cut off: {reason}")]
     Cut { host: String, reason: String },
     #[error("the response from {host} is over {} KiB; not a token endpoint's", MAX_BODY / 1024)]
@@ -88,7 +88,7 @@ impl Http {
             if e.is_timeout() {
                 TransportError::Timeout {
                     host: host.clone(),
-                    seconds: timeout.as_secs(),
+                    after: timeout,
                 }
             } else if e.is_connect() {
                 TransportError::Connect {
