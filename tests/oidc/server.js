@@ -68,7 +68,7 @@ const uids = new Map(); // Session uid -> Session id
 // Only these models belong to a grant and die with it (as in the bundled adapter).
 const GRANTABLE = new Set([
   'AccessToken', 'AuthorizationCode', 'RefreshToken', 'DeviceCode',
-  'BackchannelAuthenticationRequest',
+  'BackchannelAuthenticationRequest', 'PreAuthorizedCode',
 ]);
 
 function live(key) {
@@ -131,7 +131,7 @@ class MapAdapter {
   }
 }
 
-const accessTokenTtl = Number.parseInt(process.env.OIDC_AT_TTL ?? '60', 10);
+const accessTokenTtl = Number(process.env.OIDC_AT_TTL ?? '60');
 if (!Number.isSafeInteger(accessTokenTtl) || accessTokenTtl <= 0) {
   console.error(`OIDC_AT_TTL must be a positive integer, got ${process.env.OIDC_AT_TTL}`);
   process.exit(2);

@@ -1,0 +1,245 @@
+//! A real OAuth 2.0 authorization server for integration tests: oidc-provider (tests/oidc/server.js)
+//! run by node on 127.0.0.1 with an OS-chosen port, one per `OidcServer`.
+//!
+//! Needs `npm ci --prefix tests/oidc` once. Each start makes new keys and an empty token store,
+//! so tokens are minted per server with `mint`. Dropping the server stops it.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// `client_secret_post` client for the device flow and refresh.
+pub const POST_CLIENT: &str = "tokdash-post";
+pub const POST_SECRET: &str = "post-secret";
+/// `client_secret_basic` client; its secret needs RFC 6749 §2.3.1 form-encoding in the header.
+pub const BASIC_CLIENT: &str = "tokdash-basic";
+pub const BASIC_SECRET: &str = "b@sic+sec:ret%/x";
+/// Public client (`token_endpoint_auth_method: none`).
+pub const PUBLIC_CLIENT: &str = "tokdash-public";
+/// `client_secret_post` client allowed only `client_credentials`, scope `api`.
+pub const CC_CLIENT: &str = "tokdash-cc";
+pub const CC_SECRET: &str = "cc-secret";
+
+/// The scope `mint` asks for by default: `offline_access` is what yields a refresh token.
+pub const DEFAULT_SCOPE: &str = "openid offline_access email";
+
+/// Endpoint paths, relative to the issuer (as in its discovery document).
+pub const TOKEN_PATH: &str = "/token";
+pub const DEVICE_AUTH_PATH: &str = "/device/auth";
+pub const REVOCATION_PATH: &str = "/token/revocation";
+pub const INTROSPECTION_PATH: &str = "/token/introspection";
+pub const USERINFO_PATH: &str = "/me";
+pub const DISCOVERY_PATH: &str = "/.well-known/openid-configuration";
+
+const START_DEADLINE: Duration = Duration::from_secs(30);
+
+pub struct OidcServer {
+    /// `http://127.0.0.1:<port>`, no trailing slash.
+    pub issuer: String,
+    child: Child,
+    /// Held, never written: the server exits when this pipe closes, so it dies with the test
+    /// process even if `Drop` never runs (a panic with `panic = abort`, a killed test binary).
+    _stdin: ChildStdin,
+    /// Everything the server wrote to stderr (warnings; error events with OIDC_DEBUG=1).
+    stderr: Arc<Mutex<String>>,
+}
+
+fn oidc_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests")
+        .join("oidc")
+}
+
+fn node() -> Command {
+    // NODE lets a machine with node outside PATH still run these tests.
+    Command::new(std::env::var("NODE").unwrap_or_else(|_| "node".into()))
+}
+
+impl OidcServer {
+    /// Default server: access tokens live 60 s, refresh tokens rotate on every use.
+    pub fn start() -> OidcServer {
+        OidcServer::start_with(&[])
+    }
+
+    /// Server with extra environment, e.g. `[("OIDC_AT_TTL", "2")]`, `[("OIDC_ROTATE", "0")]`,
+    /// `[("OIDC_DEBUG", "1")]` (error events, e.g. the reason for an invalid_grant, then show
+    /// in `stderr()`).
+    pub fn start_with(envs: &[(&str, &str)]) -> OidcServer {
+        let dir = oidc_dir();
+        if !dir.join("node_modules").join("oidc-provider").is_dir() {
+            panic!(
+                "oidc-provider is not installed in {}; run: npm ci --prefix tests/oidc",
+                dir.display()
+            );
+        }
+        let started = Instant::now();
+        let mut child = node()
+            .arg(dir.join("server.js"))
+            .envs(envs.iter().copied())
+            .current_dir(&dir)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot run node (v20 or later is needed): {e}"));
+        let stdin = child.stdin.take().expect("piped stdin");
+
+        // Both pipes are drained for the server's whole life: a full pipe would block it.
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let mut err_pipe = child.stderr.take().expect("piped stderr");
+        let err_buf = Arc::clone(&stderr);
+        let err_thread = std::thread::spawn(move || {
+            let mut chunk = [0u8; 4096];
+            while let Ok(n) = err_pipe.read(&mut chunk) {
+                if n == 0 {
+                    break;
+                }
+                err_buf
+                    .lock()
+                    .unwrap()
+                    .push_str(&String::from_utf8_lossy(&chunk[..n]));
+            }
+        });
+        let (ready_tx, ready_rx) = mpsc::channel();
+        let out_pipe = child.stdout.take().expect("piped stdout");
+        std::thread::spawn(move || {
+            for line in BufReader::new(out_pipe).lines() {
+                let Ok(line) = line else { break };
+                if let Some(issuer) = line.strip_prefix("READY ") {
+                    let _ = ready_tx.send(issuer.trim().to_string());
+                }
+            }
+        });
+
+        let issuer = match ready_rx.recv_timeout(START_DEADLINE) {
+            Ok(issuer) => issuer,
+            Err(e) => {
+                // Timed out, or stdout closed because the server died: show why.
+                let why = match e {
+                    mpsc::RecvTimeoutError::Timeout => {
+                        format!("no READY within {START_DEADLINE:?}")
+                    }
+                    mpsc::RecvTimeoutError::Disconnected => "exited before READY".to_string(),
+                };
+                let _ = child.kill();
+                let status = child.wait();
+                let _ = err_thread.join();
+                panic!(
+                    "oidc test server (node tests/oidc/server.js) failed to start: {why} \
+                     (exit: {status:?}); its stderr:\n{}",
+                    stderr.lock().unwrap()
+                );
+            }
+        };
+        let server = OidcServer {
+            issuer,
+            child,
+            _stdin: stdin,
+            stderr,
+        };
+
+        // READY means listening; the discovery document answering means serving.
+        let addr = server.issuer.trim_start_matches("http://").to_string();
+        super::wait_until(
+            START_DEADLINE.saturating_sub(started.elapsed()),
+            &format!("{}{DISCOVERY_PATH} to answer 200", server.issuer),
+            || http_status(&addr, DISCOVERY_PATH) == Some(200),
+        );
+        server
+    }
+
+    /// `issuer` + `path`.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.issuer)
+    }
+
+    /// What the server wrote to stderr so far.
+    pub fn stderr(&self) -> String {
+        self.stderr.lock().unwrap().clone()
+    }
+
+    /// Runs the whole device flow (request, approval through the server's pages, redemption)
+    /// and returns the token endpoint's JSON: access_token, refresh_token (when `scope` has
+    /// offline_access), expires_in, scope, token_type, id_token (with openid).
+    /// `auth_method`: "client_secret_post", "client_secret_basic" or "none".
+    pub fn mint(
+        &self,
+        client_id: &str,
+        secret: Option<&str>,
+        auth_method: &str,
+        scope: &str,
+    ) -> serde_json::Value {
+        let out = self.script(
+            "mint.js",
+            &[client_id, secret.unwrap_or(""), auth_method, scope],
+        );
+        serde_json::from_str(&out)
+            .unwrap_or_else(|e| panic!("mint.js printed non-JSON ({e}): {out}"))
+    }
+
+    /// Approves a pending device authorization (one that tokdash is polling) as a person would.
+    pub fn approve(&self, user_code: &str) {
+        self.script("approve.js", &[user_code]);
+    }
+
+    /// Denies a pending device authorization: its poller then gets `access_denied` once (and
+    /// `invalid_grant` on any later poll, as the device code is gone).
+    pub fn deny(&self, user_code: &str) {
+        self.script("deny.js", &[user_code]);
+    }
+
+    /// The introspection response for `token`, e.g. `{"active": false}` after a revocation.
+    /// Authenticates with client_secret_post, or as a public client when `secret` is None.
+    pub fn introspect(
+        &self,
+        client_id: &str,
+        secret: Option<&str>,
+        token: &str,
+    ) -> serde_json::Value {
+        let out = self.script("introspect.js", &[client_id, secret.unwrap_or(""), token]);
+        serde_json::from_str(&out)
+            .unwrap_or_else(|e| panic!("introspect.js printed non-JSON ({e}): {out}"))
+    }
+
+    /// Runs `node tests/oidc/<name> <issuer> <args...>`; returns its stdout, panics on failure.
+    fn script(&self, name: &str, args: &[&str]) -> String {
+        let out = node()
+            .arg(oidc_dir().join(name))
+            .arg(&self.issuer)
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run node {name}: {e}"));
+        if !out.status.success() {
+            panic!(
+                "{name} {args:?} failed ({}): {}\nserver stderr:\n{}",
+                out.status,
+                String::from_utf8_lossy(&out.stderr).trim(),
+                self.stderr()
+            );
+        }
+        String::from_utf8(out.stdout).expect("script output is UTF-8")
+    }
+}
+
+impl Drop for OidcServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Status code of a plain HTTP/1.0 GET, or None if the server does not answer (yet).
+fn http_status(addr: &str, path: &str) -> Option<u16> {
+    let mut stream = TcpStream::connect(addr).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").ok()?;
+    let mut status_line = String::new();
+    BufReader::new(stream).read_line(&mut status_line).ok()?;
+    // "HTTP/1.1 200 OK"
+    status_line.split_whitespace().nth(1)?.parse().ok()
+}
