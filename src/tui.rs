@@ -20,6 +20,8 @@ impl Drop for TerminalGuard {
     fn drop(&mut self) {
         // Best effort: after SIGHUP the terminal may be gone, and then there is nothing to restore.
         let _ = ratatui::try_restore();
+        // ratatui's restore leaves the cursor as it was; the shell wants it back.
+        let _ = crossterm::execute!(std::io::stdout(), crossterm::cursor::Show);
     }
 }
 

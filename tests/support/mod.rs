@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod oidc;
+pub mod tmux;
 pub mod world;
 
 use std::time::{Duration, Instant};

@@ -1,0 +1,224 @@
+//! The dashboard end to end: the real binary in tmux against the real authorization server.
+
+mod support;
+
+use std::time::Duration;
+use support::oidc::{self, OidcServer};
+use support::tmux::Tmux;
+use support::world::World;
+
+const WAIT: Duration = Duration::from_secs(20);
+
+fn profile(name: &str, issuer: &str) -> String {
+    format!(
+        "[profiles.{name}]\nprovider = \"oidc\"\nissuer = \"{issuer}\"\nclient_id = \"{}\"\nclient_secret_env = \"TD_SECRET\"\nrefresh_ahead = \"10s\"\n",
+        oidc::POST_CLIENT
+    )
+}
+
+fn setup() -> (OidcServer, World) {
+    let server = OidcServer::start();
+    let config = format!(
+        "[settings]\nauto_refresh = false\n{}{}{}",
+        profile("alpha", &server.issuer),
+        profile("bravo", &server.issuer),
+        profile("charlie", &server.issuer)
+    );
+    let w = World::new(&config);
+    for name in ["alpha", "bravo"] {
+        w.import(
+            name,
+            &server.mint(
+                oidc::POST_CLIENT,
+                Some(oidc::POST_SECRET),
+                "client_secret_post",
+                oidc::DEFAULT_SCOPE,
+            ),
+        );
+    }
+    (server, w)
+}
+
+fn envs(w: &World) -> Vec<(&'static str, std::path::PathBuf)> {
+    let mut envs = w.envs();
+    envs.push(("TD_SECRET", oidc::POST_SECRET.into()));
+    envs
+}
+
+fn line_of<'a>(screen: &'a str, name: &str) -> &'a str {
+    screen.lines().find(|l| l.starts_with(name)).unwrap_or("")
+}
+
+fn rt(w: &World, name: &str) -> String {
+    w.record(name).unwrap()["refresh_token"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+#[test]
+fn dashboard_lists_counts_down_refreshes_filters_revokes_and_quits_cleanly() {
+    let (server, w) = setup();
+    let tmux = Tmux::start(&[], &envs(&w), 100, 24);
+    let screen = tmux.wait_for("three rows", WAIT, |s| {
+        s.contains("alpha") && s.contains("bravo") && s.contains("charlie") && s.contains("valid")
+    });
+    assert!(
+        line_of(&screen, "charlie").contains("needs_login"),
+        "{screen}"
+    );
+    assert_eq!(tmux.var("alternate_on"), "1");
+
+    // The countdown moves by itself.
+    let first = line_of(&screen, "alpha").to_string();
+    tmux.wait_for("the countdown to move", WAIT, |s| {
+        line_of(s, "alpha") != first
+    });
+
+    // r refreshes the selected row (alpha): the server rotates, the store has the new token.
+    let before = rt(&w, "alpha");
+    tmux.keys(&["r"]);
+    tmux.wait_for("alpha refreshed", WAIT, |s| {
+        line_of(s, "alpha").contains("refreshed")
+    });
+    assert_ne!(rt(&w, "alpha"), before);
+
+    // / filters as you type; Esc clears.
+    tmux.keys(&["/", "c", "h", "a"]);
+    let filtered = tmux.wait_for("only charlie", WAIT, |s| {
+        !s.contains("alpha ") && s.contains("charlie")
+    });
+    assert!(!filtered.contains("bravo"));
+    tmux.keys(&["Escape"]);
+    tmux.wait_for("all rows back", WAIT, |s| {
+        line_of(s, "alpha") != "" && line_of(s, "bravo") != ""
+    });
+
+    // x then y revokes the selected row (bravo, one down).
+    let bravo_rt = rt(&w, "bravo");
+    tmux.keys(&["g", "j", "x"]);
+    tmux.wait_for_text("Revoke the tokens of bravo", WAIT);
+    tmux.keys(&["y"]);
+    tmux.wait_for("bravo revoked", WAIT, |s| {
+        line_of(s, "bravo").contains("revoked")
+    });
+    assert_eq!(
+        server.introspect(oidc::POST_CLIENT, Some(oidc::POST_SECRET), &bravo_rt)["active"],
+        false
+    );
+
+    // q quits and gives the terminal back.
+    tmux.keys(&["q"]);
+    assert_eq!(tmux.wait_exit(WAIT), 0);
+    assert_eq!(tmux.var("alternate_on"), "0", "left the alternate screen");
+    assert_eq!(tmux.var("cursor_flag"), "1", "the cursor is visible again");
+}
+
+#[test]
+fn a_refresh_by_another_process_shows_up_without_a_request() {
+    let (_server, w) = setup();
+    let tmux = Tmux::start(&[], &envs(&w), 100, 24);
+    tmux.wait_for_text("alpha", WAIT);
+    w.cmd(&["refresh", "alpha"])
+        .env("TD_SECRET", oidc::POST_SECRET)
+        .assert()
+        .success();
+    tmux.wait_for("the other process's refresh", WAIT, |s| {
+        line_of(s, "alpha").contains("updated by another process")
+    });
+    tmux.keys(&["q"]);
+    tmux.wait_exit(WAIT);
+}
+
+#[test]
+fn c_copies_the_access_token_through_osc_52() {
+    let (_server, w) = setup();
+    let tmux = Tmux::start(&[], &envs(&w), 100, 24);
+    tmux.wait_for_text("alpha", WAIT);
+    tmux.keys(&["c"]);
+    tmux.wait_for_text("access token copied", WAIT);
+    let token = w.record("alpha").unwrap()["access_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    support::wait_until(WAIT, "tmux's buffer to hold the token", || {
+        tmux.run(&["show-buffer"]).contains(&token)
+    });
+    tmux.keys(&["q"]);
+    tmux.wait_exit(WAIT);
+}
+
+#[test]
+fn sigterm_and_sighup_restore_the_terminal() {
+    for signal in ["TERM", "HUP"] {
+        let (_server, w) = setup();
+        let tmux = Tmux::start(&[], &envs(&w), 100, 24);
+        tmux.wait_for_text("alpha", WAIT);
+        let pid = tmux.tokdash_pid();
+        let status = std::process::Command::new("kill")
+            .args([&format!("-{signal}"), &pid])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        tmux.wait_exit(WAIT);
+        assert_eq!(
+            tmux.var("alternate_on"),
+            "0",
+            "SIG{signal}: left the alternate screen"
+        );
+        assert_eq!(tmux.var("cursor_flag"), "1", "SIG{signal}: cursor visible");
+    }
+}
+
+#[test]
+fn login_from_the_dashboard_with_the_popup() {
+    let (server, w) = setup();
+    let tmux = Tmux::start(&[], &envs(&w), 100, 40);
+    tmux.wait_for_text("charlie", WAIT);
+    tmux.keys(&["G", "l"]);
+    let screen = tmux.wait_for_text("and enter the code", WAIT);
+    let code = screen
+        .lines()
+        .skip_while(|l| !l.contains("and enter the code"))
+        .nth(1)
+        .map(|l| {
+            l.trim_matches(|c: char| c == '│' || c.is_whitespace())
+                .to_string()
+        })
+        .unwrap();
+    assert!(screen.contains("expires in"));
+    server.approve(&code);
+    tmux.wait_for("charlie valid", Duration::from_secs(40), |s| {
+        line_of(s, "charlie").contains("valid")
+    });
+    assert!(w.record("charlie").unwrap()["refresh_token"].is_string());
+    tmux.keys(&["q"]);
+    tmux.wait_exit(WAIT);
+}
+
+#[test]
+fn the_demo_runs_with_every_row_counting_down() {
+    let w = World::new("");
+    let tmux = Tmux::start(&["demo"], &w.envs(), 120, 30);
+    let screen = tmux.wait_for("the demo rows", WAIT, |s| {
+        s.contains("demo-rotating") && s.contains("demo-revoked")
+    });
+    for status in ["valid", "expired", "needs_login", "revoked"] {
+        assert!(screen.contains(status), "{status} shown:\n{screen}");
+    }
+    let first = line_of(&screen, "demo-steady").to_string();
+    tmux.wait_for("the countdown to move", WAIT, |s| {
+        line_of(s, "demo-steady") != first
+    });
+    tmux.keys(&["R"]);
+    tmux.wait_for("the refreshes", WAIT, |s| {
+        line_of(s, "demo-steady").contains("refreshed")
+    });
+    tmux.keys(&["q"]);
+    tmux.wait_exit(WAIT);
+    assert_eq!(tmux.var("alternate_on"), "0");
+    assert!(
+        !w.dir.path().join("state").exists() && !w.dir.path().join("data").exists(),
+        "the demo wrote nothing to the user's directories"
+    );
+}
