@@ -91,7 +91,7 @@ fn dashboard_lists_counts_down_refreshes_filters_revokes_and_quits_cleanly() {
     assert!(!filtered.contains("bravo"));
     tmux.keys(&["Escape"]);
     tmux.wait_for("all rows back", WAIT, |s| {
-        line_of(s, "alpha") != "" && line_of(s, "bravo") != ""
+        !line_of(s, "alpha").is_empty() && !line_of(s, "bravo").is_empty()
     });
 
     // x then y revokes the selected row (bravo, one down).
