@@ -44,6 +44,7 @@ pub async fn run_async(config: Config, store: Store) -> Result<(), Failure> {
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
 
+    let mut first_frame = true;
     let result = loop {
         if state.quit {
             break Ok(());
@@ -53,6 +54,13 @@ pub async fn run_async(config: Config, store: Store) -> Result<(), Failure> {
                 break Err(io_err(e));
             }
             state.dirty = false;
+            if std::mem::take(&mut first_frame) {
+                tracing::info!(
+                    profiles = state.rows.len(),
+                    ms = crate::started().elapsed().as_secs_f64() * 1000.0,
+                    "first frame drawn"
+                );
+            }
         }
         let first = tokio::select! {
             event = events.next() => match event {

@@ -25,3 +25,9 @@ pub mod tui;
 pub mod ui;
 pub mod urls;
 pub mod worker;
+
+/// When the program started (the first call, made first thing in `main`), for start-up timings.
+pub fn started() -> std::time::Instant {
+    static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+    *START.get_or_init(std::time::Instant::now)
+}

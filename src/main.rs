@@ -2,6 +2,7 @@ use clap::Parser;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
+    tokdash::started();
     let cli = tokdash::cli::Cli::parse();
     match tokdash::cli::run(cli) {
         Ok(()) => ExitCode::SUCCESS,
