@@ -34,7 +34,7 @@ pub struct LoginPrompt {
 }
 
 #[derive(Debug)]
-struct DeviceAuthorization {
+pub struct DeviceAuthorization {
     device_code: String,
     prompt: LoginPrompt,
     interval: Duration,
@@ -207,7 +207,7 @@ impl Engine {
 
 /// RFC 8628 §3.2, read leniently: `verification_url` (Google) for `verification_uri`,
 /// numbers as numbers or numeric strings, `interval` defaulting to 5 s.
-fn parse_device_authorization(body: &[u8], now: i64) -> Result<DeviceAuthorization, String> {
+pub fn parse_device_authorization(body: &[u8], now: i64) -> Result<DeviceAuthorization, String> {
     let Ok(Value::Object(map)) = serde_json::from_slice::<Value>(body) else {
         return Err("the answer is not a JSON object".into());
     };

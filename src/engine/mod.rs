@@ -10,7 +10,7 @@ mod revoke;
 
 pub use check::CheckReport;
 pub use error::{EngineError, FailureKind};
-pub use login::{DEVICE_CODE_GRANT, LoginPrompt};
+pub use login::{DEVICE_CODE_GRANT, LoginPrompt, parse_device_authorization};
 pub use refresh::{RefreshMode, Refreshed};
 pub use revoke::Revoked;
 
