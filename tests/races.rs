@@ -22,7 +22,15 @@ fn world_with(server: &OidcServer, n: usize) -> (World, Vec<String>) {
         .collect();
     let w = World::new(&config);
     for name in &names {
-        w.import(name, &server.mint(oidc::POST_CLIENT, Some(oidc::POST_SECRET), "client_secret_post", oidc::DEFAULT_SCOPE));
+        w.import(
+            name,
+            &server.mint(
+                oidc::POST_CLIENT,
+                Some(oidc::POST_SECRET),
+                "client_secret_post",
+                oidc::DEFAULT_SCOPE,
+            ),
+        );
     }
     (w, names)
 }
@@ -55,18 +63,32 @@ fn sigkill_during_refresh_all_leaves_every_record_whole() {
         child.wait().unwrap();
         for name in &names {
             // `record` parses the JSON: a torn or empty file fails here.
-            let record = w.record(name).unwrap_or_else(|| panic!("round {round}: {name} lost its record"));
-            assert!(record["refresh_token"].is_string(), "round {round}: {name} has a refresh token");
+            let record = w
+                .record(name)
+                .unwrap_or_else(|| panic!("round {round}: {name} lost its record"));
+            assert!(
+                record["refresh_token"].is_string(),
+                "round {round}: {name} has a refresh token"
+            );
         }
     }
-    assert!(killed_mid_run > 3, "the kills landed during runs: {killed_mid_run}");
+    assert!(
+        killed_mid_run > 3,
+        "the kills landed during runs: {killed_mid_run}"
+    );
     // Nothing else appears in the store: records, locks, the discovery cache, and (after a
     // SIGKILL mid-write) temporary files whose names no profile can have.
     for entry in std::fs::read_dir(w.store()).unwrap() {
         let file = entry.unwrap().file_name().to_string_lossy().into_owned();
-        let known = names.iter().any(|n| file == format!("{n}.json") || file == format!("{n}.lock"));
-        assert!(known || file.starts_with(".discovery-") || file.starts_with(".tmp"), "unexpected {file}");
+        let known = names
+            .iter()
+            .any(|n| file == format!("{n}.json") || file == format!("{n}.lock"));
+        assert!(
+            known || file.starts_with(".discovery-") || file.starts_with(".tmp"),
+            "unexpected {file}"
+        );
     }
+}
 
 #[test]
 fn processes_refreshing_the_same_profiles_lose_no_token_family() {
@@ -75,17 +97,33 @@ fn processes_refreshing_the_same_profiles_lose_no_token_family() {
     for round in 0..3 {
         let children: Vec<_> = (0..4)
             .map(|i| {
-                let args: &[&str] = if i == 3 { &["token", "p00"] } else { &["refresh", "--all"] };
-                w.std_cmd(args).env("TD_SECRET", oidc::POST_SECRET).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap()
+                let args: &[&str] = if i == 3 {
+                    &["token", "p00"]
+                } else {
+                    &["refresh", "--all"]
+                };
+                w.std_cmd(args)
+                    .env("TD_SECRET", oidc::POST_SECRET)
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::piped())
+                    .spawn()
+                    .unwrap()
             })
             .collect();
         for child in children {
             let out = child.wait_with_output().unwrap();
-            assert!(out.status.success(), "round {round}: {}", String::from_utf8_lossy(&out.stderr));
+            assert!(
+                out.status.success(),
+                "round {round}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
         }
     }
     for name in &names {
-        let rt = w.record(name).unwrap()["refresh_token"].as_str().unwrap().to_string();
+        let rt = w.record(name).unwrap()["refresh_token"]
+            .as_str()
+            .unwrap()
+            .to_string();
         let info = server.introspect(oidc::POST_CLIENT, Some(oidc::POST_SECRET), &rt);
         assert_eq!(info["active"], true, "{name}: its family is alive");
     }
