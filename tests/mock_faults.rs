@@ -1,0 +1,605 @@
+//! What a real authorization server cannot be made to do on purpose: gateways answering HTML,
+//! 5xx, rate limits, a server that hangs, bodies too large, truncated or not UTF-8, wrong JSON
+//! types, a plain-text 404, a closed port. Through the real binary, each failure must be:
+//! exit code 1, exactly one stderr line naming the profile, no panic, the body never echoed,
+//! and the stored refresh token unchanged. Last, secrets never leave the store.
+
+mod support;
+
+use serde_json::{Value, json};
+use std::process::Output;
+use std::time::{Duration, Instant};
+use support::world::World;
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+const SECRET_VAR: &str = "TOKDASH_FAULT_CLIENT_SECRET";
+const SECRET: &str = "cs-fault-Zk4";
+const RT: &str = "RT-fault-keep-me";
+/// Put in every faulty body: it must never reach stderr.
+const MARKER: &str = "BODY-MARKER-c81f";
+/// `MAX_ATTEMPTS` of src/engine/exchange.rs.
+const MAX_ATTEMPTS: usize = 3;
+
+async fn server() -> MockServer {
+    MockServer::builder().start().await
+}
+
+fn config(token_url: &str, settings: &str) -> String {
+    format!(
+        r#"
+[settings]
+{settings}
+
+[profiles.f]
+provider = "oauth2"
+client_id = "fault-client"
+client_secret_env = "{SECRET_VAR}"
+token_url = "{token_url}"
+"#
+    )
+}
+
+/// A world whose profile `f` has an expired access token and the refresh token [`RT`].
+fn world(token_url: &str, settings: &str) -> World {
+    let w = World::new(&config(token_url, settings));
+    w.import(
+        "f",
+        &json!({"access_token": "AT-fault-old", "refresh_token": RT, "expires_in": 0}),
+    );
+    w
+}
+
+fn run(w: &World, args: &[&str]) -> (Output, Duration) {
+    let started = Instant::now();
+    let out = w.cmd(args).env(SECRET_VAR, SECRET).output().unwrap();
+    (out, started.elapsed())
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn stored_rt(w: &World) -> Value {
+    w.record("f").expect("the record is kept")["refresh_token"].clone()
+}
+
+fn status(w: &World) -> Value {
+    let out = w.cmd(&["list", "--json"]).output().unwrap();
+    let list: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
+    list[0]["status"].clone()
+}
+
+/// `tokdash token f` failed as a failure must, and left the refresh token alone. Returns the
+/// stderr line.
+fn assert_failed(w: &World, out: &Output) -> String {
+    let err = stderr(out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(!err.contains(MARKER), "the body was echoed: {err}");
+    assert!(out.stdout.is_empty(), "no token on stdout after a failure");
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(lines.len(), 1, "one stderr line: {err}");
+    assert!(
+        lines[0].starts_with("tokdash: f: refresh failed")
+            || lines[0].starts_with("tokdash: f: refresh refused"),
+        "{err}"
+    );
+    assert_eq!(stored_rt(w), RT, "the refresh token survives the failure");
+    assert!(!w.log_text().contains(MARKER), "the body reached the log");
+    lines[0].to_string()
+}
+
+async fn token_calls(server: &MockServer) -> usize {
+    server
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .filter(|r| r.url.path() == "/token")
+        .count()
+}
+
+#[tokio::test]
+async fn html_502_is_retried_then_reported_without_the_page() {
+    let server = server().await;
+    Mock::given(method("POST"))
+        .and(path("/token"))
+        .respond_with(ResponseTemplate::new(502).set_body_raw(
+            format!(
+                "<html><head><title>502 Bad Gateway</title></head><body>{MARKER}</body></html>"
+            ),
+            "text/html; charset=utf-8",
+        ))
+        .expect(MAX_ATTEMPTS as u64)
+        .mount(&server)
+        .await;
+    let w = world(&format!("{}/token", server.uri()), "");
+
+    let (out, _) = run(&w, &["token", "f"]);
+    let line = assert_failed(&w, &out);
+    assert!(
+        line.contains("HTTP 502 Bad Gateway with a text/html body"),
+        "{line}"
+    );
+    assert_eq!(token_calls(&server).await, MAX_ATTEMPTS);
+    assert_eq!(status(&w), "error", "a transient failure");
+}
+
+#[tokio::test]
+async fn json_500_server_error_is_retried_then_reported() {
+    let server = server().await;
+    Mock::given(method("POST"))
+        .and(path("/token"))
+        .respond_with(ResponseTemplate::new(500).set_body_json(json!({
+            "error": "server_error",
+            "error_description": "The server hiccuped",
+            "debug": MARKER
+        })))
+        .expect(MAX_ATTEMPTS as u64)
+        .mount(&server)
+        .await;
+    let w = world(&format!("{}/token", server.uri()), "");
+
+    let (out, _) = run(&w, &["token", "f"]);
+    let line = assert_failed(&w, &out);
+    assert!(
+        line.contains("(HTTP 500, server_error: The server hiccuped)"),
+        "{line}"
+    );
+    assert!(line.ends_with("a retry may succeed"), "{line}");
+    assert_eq!(status(&w), "error");
+}
+
+#[tokio::test]
+async fn rate_limit_with_a_short_retry_after_is_honoured_and_then_succeeds() {
+    let server = server().await;
+    Mock::given(method("POST"))
+        .and(path("/token"))
+        .respond_with(
+            ResponseTemplate::new(429)
+                .insert_header("retry-after", "1")
+                .set_body_json(json!({"error": "too_many_requests", "error_description": MARKER})),
+        )
+        .up_to_n_times(1)
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/token"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"access_token": "AT-after-429", "expires_in": 3600})),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    let w = world(&format!("{}/token", server.uri()), "");
+
+    let (out, elapsed) = run(&w, &["token", "f"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "AT-after-429\n");
+    assert_eq!(stderr(&out), "");
+    // Without Retry-After the first backoff is at most 250 ms.
+    assert!(
+        elapsed >= Duration::from_millis(950),
+        "Retry-After: 1 was not honoured ({elapsed:?})"
+    );
+    assert_eq!(token_calls(&server).await, 2);
+    assert_eq!(stored_rt(&w), RT);
+    assert_eq!(status(&w), "valid");
+}
+
+#[tokio::test]
+async fn rate_limit_with_a_long_retry_after_fails_at_once_with_a_hint() {
+    let server = server().await;
+    Mock::given(method("POST"))
+        .and(path("/token"))
+        .respond_with(
+            ResponseTemplate::new(429)
+                .insert_header("retry-after", "3600")
+                .set_body_json(json!({"error": "too_many_requests", "error_description": "Slow down", "x": MARKER})),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    let w = world(&format!("{}/token", server.uri()), "");
+
+    let (out, elapsed) = run(&w, &["token", "f"]);
+    let line = assert_failed(&w, &out);
+    assert!(
+        line.contains("(HTTP 429, too_many_requests: Slow down)"),
+        "{line}"
+    );
+    assert!(line.contains("retry in 3600s"), "{line}");
+    assert!(
+        elapsed < Duration::from_secs(10),
+        "it did not wait: {elapsed:?}"
+    );
+    assert_eq!(status(&w), "error");
+}
+
+#[tokio::test]
+async fn a_hanging_server_times_out_and_the_refresh_is_not_sent_again() {
+    let server = server().await;
+    Mock::given(method("POST"))
+        .and(path("/token"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"access_token": MARKER, "expires_in": 3600}))
+                .set_delay(Duration::from_secs(30)),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    let w = world(&format!("{}/token", server.uri()), "timeout = \"500ms\"");
+
+    let (out, elapsed) = run(&w, &["token", "f"]);
+    let line = assert_failed(&w, &out);
+    assert!(
+        line.contains("no answer from 127.0.0.1 within 500ms"),
+        "{line}"
+    );
+    // The server may have rotated the token before hanging: a second spend could trip reuse
+    // detection, so exactly one request.
+    assert_eq!(token_calls(&server).await, 1);
+    assert!(elapsed < Duration::from_secs(10), "{elapsed:?}");
+    assert_eq!(status(&w), "error");
+}
+
+#[tokio::test]
+async fn a_five_megabyte_body_is_refused_as_too_large() {
+    let server = server().await;
+    let mut body = format!("{{\"access_token\":\"{MARKER}");
+    body.push_str(&"x".repeat(5 * 1024 * 1024));
+    body.push_str("\"}");
+    Mock::given(method("POST"))
+        .and(path("/token"))
+        .respond_with(ResponseTemplate::new(200).set_body_raw(body, "application/json"))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let w = world(&format!("{}/token", server.uri()), "");
+
+    let (out, _) = run(&w, &["token", "f"]);
+    let line = assert_failed(&w, &out);
+    assert!(line.contains("is over 1024 KiB"), "{line}");
+    assert!(
+        line.ends_with("check the endpoints of f: tokdash config check"),
+        "{line}"
+    );
+    assert!(!w.record("f").unwrap().to_string().contains(MARKER));
+}
+
+/// 200 answers that are not token responses: one request, a failure, nothing stored from them.
+async fn bad_200(body: Vec<u8>, content_type: &str, expected: &str) {
+    let server = server().await;
+    Mock::given(method("POST"))
+        .and(path("/token"))
+        .respond_with(ResponseTemplate::new(200).set_body_raw(body, content_type))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let w = world(&format!("{}/token", server.uri()), "");
+
+    let (out, _) = run(&w, &["token", "f"]);
+    let line = assert_failed(&w, &out);
+    assert!(line.contains("is not a token response"), "{line}");
+    assert!(line.contains(expected), "{line} lacks {expected}");
+    let record = w.record("f").unwrap();
+    assert!(!record.to_string().contains(MARKER), "{record}");
+    assert_eq!(record["access_token"], "AT-fault-old");
+}
+
+#[tokio::test]
+async fn truncated_json_with_200() {
+    bad_200(
+        format!(r#"{{"access_token":"{MARKER}","refresh_token":"{MARKER}","expires_in":36"#)
+            .into_bytes(),
+        "application/json",
+        "not JSON",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn invalid_utf8_with_200() {
+    let mut body = format!(r#"{{"access_token":"{MARKER}"#).into_bytes();
+    body.extend_from_slice(b"\xff\xfe\xfd\",\"expires_in\":3600}");
+    bad_200(body, "application/json", "not JSON").await;
+}
+
+#[tokio::test]
+async fn expires_in_that_is_not_a_number() {
+    let body = json!({"access_token": MARKER, "refresh_token": MARKER, "expires_in": "soon"});
+    bad_200(
+        body.to_string().into_bytes(),
+        "application/json",
+        "`expires_in` is not a number of seconds",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn access_token_that_is_not_a_string() {
+    let body = json!({"access_token": 5, "refresh_token": MARKER, "expires_in": 3600});
+    bad_200(
+        body.to_string().into_bytes(),
+        "application/json",
+        "`access_token` is not a string",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn plain_text_404_points_at_the_endpoints() {
+    let server = server().await;
+    Mock::given(method("POST"))
+        .and(path("/token"))
+        .respond_with(
+            ResponseTemplate::new(404)
+                .set_body_raw(format!("404 page not found {MARKER}"), "text/plain"),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    let w = world(&format!("{}/token", server.uri()), "");
+
+    let (out, _) = run(&w, &["token", "f"]);
+    let line = assert_failed(&w, &out);
+    assert!(
+        line.contains("HTTP 404 Not Found with a text/plain body"),
+        "{line}"
+    );
+    assert!(
+        line.ends_with("check the endpoints of f: tokdash config check"),
+        "{line}"
+    );
+}
+
+#[tokio::test]
+async fn a_redirect_is_not_followed() {
+    let server = server().await;
+    Mock::given(method("POST"))
+        .and(path("/token"))
+        .respond_with(
+            ResponseTemplate::new(307)
+                .insert_header("location", format!("{}/elsewhere", server.uri()))
+                .set_body_raw(MARKER, "text/plain"),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(wiremock::matchers::any())
+        .and(path("/elsewhere"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"access_token": MARKER})))
+        .expect(0)
+        .mount(&server)
+        .await;
+    let w = world(&format!("{}/token", server.uri()), "");
+
+    let (out, _) = run(&w, &["token", "f"]);
+    let line = assert_failed(&w, &out);
+    assert!(line.contains("HTTP 307 Temporary Redirect"), "{line}");
+    assert!(
+        line.ends_with("check the endpoints of f: tokdash config check"),
+        "{line}"
+    );
+}
+
+/// A server that reads the request, writes `reply` (maybe nothing) and hangs up: what a
+/// crashing server or a proxy cutting the connection does. Returns its URL and how many
+/// connections it took.
+fn cutting_server(
+    reply: &'static [u8],
+) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::io::{Read, Write};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/token", listener.local_addr().unwrap());
+    let accepted = std::sync::Arc::new(AtomicUsize::new(0));
+    let counter = accepted.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            counter.fetch_add(1, Ordering::SeqCst);
+            // Read the head and the form body (small: one read after the head is enough here).
+            let mut seen = Vec::new();
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = stream.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                seen.extend_from_slice(&buf[..n]);
+                if let Some(head_end) = seen.windows(4).position(|w| w == b"\r\n\r\n") {
+                    let head = String::from_utf8_lossy(&seen[..head_end]).to_lowercase();
+                    let length: usize = head
+                        .lines()
+                        .find_map(|l| l.strip_prefix("content-length:"))
+                        .and_then(|v| v.trim().parse().ok())
+                        .unwrap_or(0);
+                    if seen.len() >= head_end + 4 + length {
+                        break;
+                    }
+                }
+            }
+            let _ = stream.write_all(reply);
+            // Dropping the stream hangs up.
+        }
+    });
+    (url, accepted)
+}
+
+#[tokio::test]
+async fn a_connection_cut_after_the_request_is_not_retried() {
+    for reply in [
+        &b""[..],
+        b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 200\r\n\r\n{\"access_token\":\"BODY-MARKER-c81f",
+    ] {
+        let (url, accepted) = cutting_server(reply);
+        let w = world(&url, "");
+
+        let (out, _) = run(&w, &["token", "f"]);
+        let line = assert_failed(&w, &out);
+        assert!(line.contains("was cut off"), "{line}");
+        // The server read the refresh token and may have acted on it: sending it again could
+        // trip reuse detection.
+        assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 1, "{line}");
+        assert_eq!(status(&w), "error");
+    }
+}
+
+#[tokio::test]
+async fn a_refused_connection_is_reported_once() {
+    // A port that was just free: nothing listens there.
+    let port = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    let w = world(&format!("http://127.0.0.1:{port}/token"), "");
+
+    let (out, elapsed) = run(&w, &["token", "f"]);
+    let line = assert_failed(&w, &out);
+    assert!(line.contains("cannot connect to 127.0.0.1"), "{line}");
+    assert!(elapsed < Duration::from_secs(10), "{elapsed:?}");
+    assert_eq!(status(&w), "error");
+}
+
+#[tokio::test]
+async fn refresh_command_reports_each_fault_on_one_line_naming_the_profile() {
+    let server = server().await;
+    Mock::given(method("POST"))
+        .and(path("/token"))
+        .respond_with(ResponseTemplate::new(404).set_body_raw(MARKER, "text/plain"))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let w = world(&format!("{}/token", server.uri()), "");
+
+    let (out, _) = run(&w, &["refresh", "f"]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(!err.contains(MARKER) && !err.contains("panicked"), "{err}");
+    let about_f: Vec<&str> = err
+        .lines()
+        .filter(|l| l.starts_with("tokdash: f: "))
+        .collect();
+    assert_eq!(about_f.len(), 1, "{err}");
+    for other in err.lines().filter(|l| !l.starts_with("tokdash: f: ")) {
+        assert_eq!(other, "tokdash: 1 of 1 refreshes failed", "{err}");
+    }
+    assert_eq!(stored_rt(&w), RT);
+}
+
+// ---------------------------------------------------------------------------------------------
+
+/// Known token values and a client secret go through import, refresh (with rotation), list,
+/// token, check, refresh and revoke failures, all at TOKDASH_LOG=trace: none of them may appear
+/// on stdout (but for `token`'s), on stderr or in the log.
+#[tokio::test]
+async fn secrets_never_reach_stdout_stderr_or_the_log() {
+    use base64::Engine;
+    const CLIENT_SECRET: &str = "CS-q7-client-secret";
+    let tokens = [
+        "AT-q7-one",
+        "RT-q7-one",
+        "ID-q7-one",
+        "AT-q7-two",
+        "RT-q7-two",
+        "ID-q7-two",
+    ];
+    let basic =
+        base64::engine::general_purpose::STANDARD.encode(format!("q7-client:{CLIENT_SECRET}"));
+
+    let server = server().await;
+    Mock::given(method("POST"))
+        .and(path("/token"))
+        .and(wiremock::matchers::body_string_contains(
+            "refresh_token=RT-q7-one",
+        ))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "access_token": "AT-q7-two", "refresh_token": "RT-q7-two", "id_token": "ID-q7-two",
+            "expires_in": 3600, "token_type": "Bearer"
+        })))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/token"))
+        .and(wiremock::matchers::body_string_contains(
+            "refresh_token=RT-q7-two",
+        ))
+        .respond_with(ResponseTemplate::new(401).set_body_json(json!({
+            "error": "invalid_client", "error_description": "Client authentication failed"
+        })))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/userinfo"))
+        .respond_with(ResponseTemplate::new(401))
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/revoke"))
+        .respond_with(
+            ResponseTemplate::new(503).set_body_json(json!({"error": "temporarily_unavailable"})),
+        )
+        .mount(&server)
+        .await;
+    let uri = server.uri();
+    let w = World::new(&format!(
+        r#"
+[profiles.s]
+provider = "oauth2"
+client_id = "q7-client"
+client_secret_env = "{SECRET_VAR}"
+auth_method = "client_secret_basic"
+token_url = "{uri}/token"
+revocation_url = "{uri}/revoke"
+userinfo_url = "{uri}/userinfo"
+"#
+    ));
+
+    let mut seen = String::new();
+    let mut step = |args: &[&str], stdin: Option<String>, code: i32, keep_stdout: bool| {
+        let mut cmd = w.cmd(args);
+        cmd.env(SECRET_VAR, CLIENT_SECRET);
+        if let Some(input) = stdin {
+            cmd.write_stdin(input);
+        }
+        let out = cmd.output().unwrap();
+        assert_eq!(out.status.code(), Some(code), "{args:?}: {}", stderr(&out));
+        if keep_stdout {
+            seen.push_str(&String::from_utf8_lossy(&out.stdout));
+        }
+        seen.push_str(&stderr(&out));
+        out
+    };
+    let import = json!({"access_token": "AT-q7-one", "refresh_token": "RT-q7-one", "id_token": "ID-q7-one", "expires_in": 0});
+    step(&["import", "s"], Some(import.to_string()), 0, true);
+    step(&["list"], None, 0, true);
+    step(&["refresh", "s", "--json"], None, 0, true);
+    step(&["list", "--json"], None, 0, true);
+    let token = step(&["token", "s"], None, 0, false);
+    assert_eq!(String::from_utf8_lossy(&token.stdout), "AT-q7-two\n");
+    // userinfo 401 → one refresh → invalid_client: check fails.
+    step(&["check", "s"], None, 1, true);
+    step(&["refresh", "s"], None, 1, true);
+    step(&["revoke", "s", "--yes"], None, 1, true);
+    step(&["config", "check"], None, 0, true);
+
+    let log = w.log_text();
+    assert!(
+        log.contains("refresh failed"),
+        "the log records the failures: {log}"
+    );
+    seen.push_str(&log);
+    for secret in tokens
+        .iter()
+        .copied()
+        .chain([CLIENT_SECRET, basic.as_str()])
+    {
+        assert!(!seen.contains(secret), "{secret} leaked:\n{seen}");
+    }
+    assert_eq!(w.record("s").unwrap()["refresh_token"], "RT-q7-two");
+}

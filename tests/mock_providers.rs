@@ -1,0 +1,1378 @@
+//! The engine through the real binary against mock authorization servers (wiremock), for the
+//! provider quirks of providers.md that a real server cannot be made to show: Google's refresh
+//! without a refresh token and its query-string revocation, Microsoft's scope and AADSTS errors
+//! and missing revocation, Auth0's rotation, 403s and JSON revocation, client authentication
+//! shapes, client credentials, `token`, `refresh --json` and `check`.
+//!
+//! Each test has its own server (its own port) and its own `World`. Profiles keep their provider
+//! and point its endpoints at the mock; plain http:// is allowed because the mock is loopback.
+
+mod support;
+
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::process::Output;
+use support::world::World;
+use wiremock::matchers::{body_string_contains, header, method, path, query_param};
+use wiremock::{Mock, MockServer, Request, ResponseTemplate};
+
+const SECRET_VAR: &str = "TOKDASH_MOCK_CLIENT_SECRET";
+const SECRET: &str = "cs-7Hq2-mock-secret";
+
+/// A server of its own, not one from wiremock's shared pool.
+async fn server() -> MockServer {
+    MockServer::builder().start().await
+}
+
+/// The form parameters of a request body.
+fn form(req: &Request) -> HashMap<String, String> {
+    url::form_urlencoded::parse(&req.body)
+        .into_owned()
+        .collect()
+}
+
+async fn requests_to(server: &MockServer, at: &str) -> Vec<Request> {
+    server
+        .received_requests()
+        .await
+        .expect("request recording is on")
+        .into_iter()
+        .filter(|r| r.url.path() == at)
+        .collect()
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// The one stderr line that reports `name`'s failure. `refresh` may add its count of failures
+/// (`N of M refreshes failed`) as a last line; nothing else may be there.
+fn failure_line(out: &Output, name: &str) -> String {
+    let text = stderr(out);
+    assert!(!text.contains("panicked"), "{text}");
+    let prefix = format!("tokdash: {name}: ");
+    let (ours, others): (Vec<&str>, Vec<&str>) = text.lines().partition(|l| l.starts_with(&prefix));
+    assert_eq!(ours.len(), 1, "exactly one line about {name}:\n{text}");
+    for other in others {
+        assert!(
+            other.starts_with("tokdash: ") && other.ends_with("refreshes failed"),
+            "unexpected stderr line {other:?}:\n{text}"
+        );
+    }
+    ours[0].to_string()
+}
+
+fn list(w: &World) -> Vec<Value> {
+    let out = w.cmd(&["list", "--json"]).output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+fn summary(w: &World, name: &str) -> Value {
+    list(w)
+        .into_iter()
+        .find(|p| p["name"] == name)
+        .unwrap_or_else(|| panic!("{name} is listed"))
+}
+
+fn stored(w: &World, name: &str, key: &str) -> Value {
+    w.record(name)
+        .map(|r| r[key].clone())
+        .unwrap_or(Value::Null)
+}
+
+fn ok_json(body: Value) -> ResponseTemplate {
+    ResponseTemplate::new(200)
+        .insert_header("cache-control", "no-store")
+        .set_body_json(body)
+}
+
+fn error_json(status: u16, body: Value) -> ResponseTemplate {
+    ResponseTemplate::new(status).set_body_raw(body.to_string(), "application/json; charset=utf-8")
+}
+
+fn google_config(uri: &str) -> String {
+    format!(
+        r#"
+[profiles.g]
+provider = "google"
+client_id = "1234.apps.googleusercontent.com"
+client_secret_env = "{SECRET_VAR}"
+scopes = ["openid", "email"]
+token_url = "{uri}/token"
+revocation_url = "{uri}/revoke"
+userinfo_url = "{uri}/userinfo"
+"#
+    )
+}
+
+fn microsoft_config(uri: &str) -> String {
+    format!(
+        r#"
+[profiles.ms]
+provider = "microsoft"
+tenant = "contoso.onmicrosoft.com"
+client_id = "11111111-2222-3333-4444-555555555555"
+scopes = ["https://graph.microsoft.com/User.Read"]
+token_url = "{uri}/contoso.onmicrosoft.com/oauth2/v2.0/token"
+"#
+    )
+}
+
+fn auth0_config(uri: &str) -> String {
+    format!(
+        r#"
+[profiles.a0]
+provider = "auth0"
+domain = "example.eu.auth0.com"
+client_id = "a0-client-id"
+client_secret_env = "{SECRET_VAR}"
+audience = "https://api.example.com"
+token_url = "{uri}/oauth/token"
+revocation_url = "{uri}/oauth/revoke"
+
+[profiles.a0cc]
+provider = "auth0"
+domain = "example.eu.auth0.com"
+client_id = "a0-machine"
+client_secret_env = "{SECRET_VAR}"
+audience = "https://api.example.com"
+grant = "client_credentials"
+token_url = "{uri}/oauth/token"
+"#
+    )
+}
+
+// ---------------------------------------------------------------------------------------------
+// Google
+
+#[tokio::test]
+async fn google_refresh_without_refresh_token_keeps_the_stored_one_and_posts_the_secret() {
+    let server = server().await;
+    Mock::given(method("POST"))
+        .and(path("/token"))
+        .respond_with(ok_json(json!({
+            "access_token": "ya29.AT-new",
+            "expires_in": 3599,
+            "scope": "openid https://www.googleapis.com/auth/userinfo.email",
+            "token_type": "Bearer"
+        })))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let w = World::new(&google_config(&server.uri()));
+    w.import(
+        "g",
+        &json!({"access_token": "ya29.AT-old", "refresh_token": "1//RT-google", "expires_in": 0}),
+    );
+
+    let out = w
+        .cmd(&["refresh", "g"])
+        .env(SECRET_VAR, SECRET)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).starts_with("g: refreshed; expires in "),
+        "{}",
+        stdout(&out)
+    );
+    assert_eq!(stderr(&out), "");
+
+    assert_eq!(stored(&w, "g", "refresh_token"), "1//RT-google");
+    assert_eq!(stored(&w, "g", "access_token"), "ya29.AT-new");
+    let reqs = requests_to(&server, "/token").await;
+    assert_eq!(reqs.len(), 1);
+    assert!(
+        reqs[0].headers["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("application/x-www-form-urlencoded")
+    );
+    assert!(
+        reqs[0].headers.get("authorization").is_none(),
+        "client_secret_post: no Basic header"
+    );
+    let f = form(&reqs[0]);
+    assert_eq!(f["grant_type"], "refresh_token");
+    assert_eq!(f["refresh_token"], "1//RT-google");
+    assert_eq!(f["client_id"], "1234.apps.googleusercontent.com");
+    assert_eq!(f["client_secret"], SECRET);
+    assert!(
+        !f.contains_key("scope"),
+        "Google refresh sends no scope: {f:?}"
+    );
+
+    let s = summary(&w, "g");
+    assert_eq!(s["status"], "valid");
+    assert_eq!(s["has_refresh_token"], true);
+    assert!(s["last_refresh"].is_string());
+    assert!(
+        (3500..=3599).contains(&s["expires_in"].as_i64().unwrap()),
+        "{s}"
+    );
+}
+
+#[tokio::test]
+async fn google_invalid_grant_marks_needs_login_and_keeps_the_refresh_token() {
+    let server = server().await;
+    Mock::given(method("POST"))
+        .and(path("/token"))
+        .respond_with(error_json(
+            400,
+            json!({"error": "invalid_grant", "error_description": "Token has been expired or revoked."}),
+        ))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let w = World::new(&google_config(&server.uri()));
+    w.import(
+        "g",
+        &json!({"access_token": "ya29.AT-old", "refresh_token": "1//RT-dead", "expires_in": 0}),
+    );
+
+    let out = w
+        .cmd(&["refresh", "g"])
+        .env(SECRET_VAR, SECRET)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        failure_line(&out, "g"),
+        "tokdash: g: refresh refused (HTTP 400, invalid_grant: Token has been expired or revoked.); run: tokdash login g"
+    );
+    assert_eq!(stored(&w, "g", "refresh_token"), "1//RT-dead");
+    let s = summary(&w, "g");
+    assert_eq!(s["status"], "needs_login");
+    assert_eq!(s["has_refresh_token"], true);
+    assert!(
+        s["last_error"].as_str().unwrap().contains("invalid_grant"),
+        "{s}"
+    );
+
+    // The dead refresh token is not spent again: `token` fails without a request (expect(1)).
+    let out = w
+        .cmd(&["token", "g"])
+        .env(SECRET_VAR, SECRET)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(stdout(&out), "");
+    assert_eq!(stderr(&out).lines().count(), 1, "{}", stderr(&out));
+    assert!(failure_line(&out, "g").ends_with("run: tokdash login g"));
+    assert_eq!(stored(&w, "g", "refresh_token"), "1//RT-dead");
+}
+
+#[tokio::test]
+async fn google_revoke_sends_the_token_in_the_query_string() {
+    let server = server().await;
+    Mock::given(method("POST"))
+        .and(path("/revoke"))
+        .and(query_param("token", "1//RT-google"))
+        .respond_with(ResponseTemplate::new(200))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let w = World::new(&google_config(&server.uri()));
+    w.import(
+        "g",
+        &json!({"access_token": "ya29.AT", "refresh_token": "1//RT-google", "expires_in": 3600}),
+    );
+
+    let out = w
+        .cmd(&["revoke", "g", "--yes"])
+        .env(SECRET_VAR, SECRET)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "g: revoked (refresh_token)\n");
+    let reqs = requests_to(&server, "/revoke").await;
+    assert_eq!(
+        reqs.len(),
+        1,
+        "revoking Google's refresh token revokes the pair"
+    );
+    assert!(
+        reqs[0].body.is_empty(),
+        "the token goes in the query string, not the body"
+    );
+    assert!(reqs[0].headers.get("authorization").is_none());
+    assert!(!reqs[0].url.as_str().contains(SECRET));
+
+    let record = w.record("g").unwrap();
+    assert_eq!(record["standing"], "revoked");
+    for key in ["access_token", "refresh_token", "id_token"] {
+        assert!(
+            record.get(key).is_none(),
+            "{key} kept after revocation: {record}"
+        );
+    }
+    assert_eq!(summary(&w, "g")["status"], "revoked");
+}
+
+#[tokio::test]
+async fn google_revoke_of_an_already_dead_token_counts_as_revoked() {
+    let server = server().await;
+    Mock::given(method("POST"))
+        .and(path("/revoke"))
+        .respond_with(error_json(
+            400,
+            json!({"error": "invalid_token", "error_description": "Token expired or revoked"}),
+        ))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let w = World::new(&google_config(&server.uri()));
+    w.import("g", &json!({"refresh_token": "1//RT-google"}));
+
+    let out = w
+        .cmd(&["revoke", "g", "--yes"])
+        .env(SECRET_VAR, SECRET)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("already dead"), "{}", stdout(&out));
+    assert_eq!(summary(&w, "g")["status"], "revoked");
+    assert_eq!(stored(&w, "g", "refresh_token"), Value::Null);
+}
+
+#[tokio::test]
+async fn google_revoke_refused_for_another_reason_keeps_the_tokens() {
+    let server = server().await;
+    Mock::given(method("POST"))
+        .and(path("/revoke"))
+        .respond_with(error_json(
+            400,
+            json!({"error": "invalid_request", "error_description": "Bad Request"}),
+        ))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let w = World::new(&google_config(&server.uri()));
+    w.import(
+        "g",
+        &json!({"access_token": "ya29.AT", "refresh_token": "1//RT-google", "expires_in": 3600}),
+    );
+    let before = w.record("g").unwrap();
+
+    let out = w
+        .cmd(&["revoke", "g", "--yes"])
+        .env(SECRET_VAR, SECRET)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(failure_line(&out, "g").contains("(HTTP 400, invalid_request: Bad Request)"));
+    assert_eq!(
+        w.record("g").unwrap(),
+        before,
+        "RFC 7009: assume the token still exists"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Microsoft
+
+#[tokio::test]
+async fn microsoft_refresh_asks_for_offline_access_and_stores_the_rotated_token() {
+    let server = server().await;
+    Mock::given(method("POST"))
+        .and(path("/contoso.onmicrosoft.com/oauth2/v2.0/token"))
+        .respond_with(ok_json(json!({
+            "token_type": "Bearer",
+            "scope": "https://graph.microsoft.com/User.Read",
+            "expires_in": 3599,
+            "ext_expires_in": 3599,
+            "access_token": "eyJ0eXAi.AT-ms-2",
+            "refresh_token": "0.AXoA-RT-ms-2"
+        })))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let w = World::new(&microsoft_config(&server.uri()));
+    w.import("ms", &json!({"refresh_token": "0.AXoA-RT-ms-1"}));
+
+    let out = w.cmd(&["refresh", "ms"]).output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).starts_with("ms: refreshed, new refresh token stored"),
+        "{}",
+        stdout(&out)
+    );
+    assert_eq!(stored(&w, "ms", "refresh_token"), "0.AXoA-RT-ms-2");
+    assert_eq!(stored(&w, "ms", "access_token"), "eyJ0eXAi.AT-ms-2");
+
+    let reqs = requests_to(&server, "/contoso.onmicrosoft.com/oauth2/v2.0/token").await;
+    let f = form(&reqs[0]);
+    assert_eq!(f["grant_type"], "refresh_token");
+    assert_eq!(f["refresh_token"], "0.AXoA-RT-ms-1");
+    assert_eq!(f["client_id"], "11111111-2222-3333-4444-555555555555");
+    assert!(
+        !f.contains_key("client_secret"),
+        "a public client sends no secret (AADSTS700025)"
+    );
+    let scopes: Vec<&str> = f["scope"].split(' ').collect();
+    assert!(scopes.contains(&"offline_access"), "{scopes:?}");
+    assert!(
+        scopes.contains(&"https://graph.microsoft.com/User.Read"),
+        "{scopes:?}"
+    );
+    assert_eq!(summary(&w, "ms")["status"], "valid");
+}
+
+#[tokio::test]
+async fn microsoft_aadsts_error_reaches_stderr_on_one_line() {
+    let server = server().await;
+    let description = "AADSTS700082: The refresh token has expired due to inactivity. The token was issued on 2020-02-26T21:52:54.2810613Z and was inactive for 90.00:00:00.\r\nTrace ID: 6e94ade5-10de-4d67-909a-14d845813500\r\nCorrelation ID: 0e87b495-1e24-4882-be85-d012c216f4f6\r\nTimestamp: 2020-07-06 22:31:52Z";
+    Mock::given(method("POST"))
+        .and(path("/contoso.onmicrosoft.com/oauth2/v2.0/token"))
+        .respond_with(error_json(
+            400,
+            json!({
+                "error": "invalid_grant",
+                "error_description": description,
+                "error_codes": [700082],
+                "timestamp": "2020-07-06 22:31:52Z",
+                "trace_id": "6e94ade5-10de-4d67-909a-14d845813500",
+                "correlation_id": "0e87b495-1e24-4882-be85-d012c216f4f6",
+                "error_uri": "https://login.microsoftonline.com/error?code=700082"
+            }),
+        ))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let w = World::new(&microsoft_config(&server.uri()));
+    w.import("ms", &json!({"refresh_token": "0.AXoA-RT-ms-1"}));
+
+    let out = w.cmd(&["refresh", "ms"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(!stderr(&out).contains('\r'), "{:?}", stderr(&out));
+    let line = failure_line(&out, "ms");
+    assert!(line.starts_with("tokdash: ms: refresh refused (HTTP 400, invalid_grant: AADSTS700082: The refresh token has expired due to inactivity."), "{line}");
+    assert!(
+        line.contains(
+            "90.00:00:00. Trace ID: 6e94ade5-10de-4d67-909a-14d845813500 Correlation ID:"
+        ),
+        "{line}"
+    );
+    assert!(line.ends_with("; run: tokdash login ms"), "{line}");
+    assert_eq!(summary(&w, "ms")["status"], "needs_login");
+    assert_eq!(stored(&w, "ms", "refresh_token"), "0.AXoA-RT-ms-1");
+}
+
+#[tokio::test]
+async fn microsoft_revoke_says_there_is_no_endpoint_and_touches_nothing() {
+    let server = server().await;
+    let w = World::new(&microsoft_config(&server.uri()));
+    w.import(
+        "ms",
+        &json!({"access_token": "AT-ms", "refresh_token": "0.AXoA-RT-ms-1", "expires_in": 3600}),
+    );
+    let before = w.record("ms").unwrap();
+
+    let out = w.cmd(&["revoke", "ms", "--yes"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(stderr(&out).lines().count(), 1, "{}", stderr(&out));
+    let line = failure_line(&out, "ms");
+    assert!(line.contains("has no token revocation endpoint"), "{line}");
+    assert!(line.contains("revokeSignInSessions"), "{line}");
+    assert_eq!(stdout(&out), "");
+    assert_eq!(w.record("ms").unwrap(), before);
+    assert!(server.received_requests().await.unwrap().is_empty());
+    assert_eq!(summary(&w, "ms")["status"], "valid");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Auth0
+
+#[tokio::test]
+async fn auth0_rotation_stores_each_new_refresh_token_and_spends_it_next() {
+    let server = server().await;
+    for (spent, next) in [("v1.RT-a0-1", "v1.RT-a0-2"), ("v1.RT-a0-2", "v1.RT-a0-3")] {
+        Mock::given(method("POST"))
+            .and(path("/oauth/token"))
+            .and(body_string_contains(format!("refresh_token={spent}")))
+            .respond_with(ok_json(json!({
+                "access_token": format!("eyJ.AT-for-{next}"),
+                "refresh_token": next,
+                "scope": "openid profile email offline_access",
+                "expires_in": 86400,
+                "token_type": "Bearer"
+            })))
+            .expect(1)
+            .mount(&server)
+            .await;
+    }
+    let w = World::new(&auth0_config(&server.uri()));
+    w.import("a0", &json!({"refresh_token": "v1.RT-a0-1"}));
+
+    for expected in ["v1.RT-a0-2", "v1.RT-a0-3"] {
+        let out = w
+            .cmd(&["refresh", "a0"])
+            .env(SECRET_VAR, SECRET)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", stderr(&out));
+        assert!(
+            stdout(&out).contains("new refresh token stored"),
+            "{}",
+            stdout(&out)
+        );
+        assert_eq!(stored(&w, "a0", "refresh_token"), expected);
+    }
+    let reqs = requests_to(&server, "/oauth/token").await;
+    assert_eq!(reqs.len(), 2);
+    let f = form(&reqs[0]);
+    assert_eq!(f["client_id"], "a0-client-id");
+    assert_eq!(f["client_secret"], SECRET);
+    assert!(!f.contains_key("scope"));
+}
+
+#[tokio::test]
+async fn auth0_dead_refresh_token_needs_login_whether_invalid_grant_or_access_denied() {
+    for (error, description) in [
+        ("invalid_grant", "Unknown or invalid refresh token."),
+        ("access_denied", "Unknown or invalid refresh token"),
+    ] {
+        let server = server().await;
+        Mock::given(method("POST"))
+            .and(path("/oauth/token"))
+            .respond_with(error_json(
+                403,
+                json!({"error": error, "error_description": description}),
+            ))
+            .expect(1)
+            .mount(&server)
+            .await;
+        let w = World::new(&auth0_config(&server.uri()));
+        w.import("a0", &json!({"refresh_token": "v1.RT-a0-dead"}));
+
+        let out = w
+            .cmd(&["refresh", "a0"])
+            .env(SECRET_VAR, SECRET)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "{error}");
+        assert_eq!(
+            failure_line(&out, "a0"),
+            format!(
+                "tokdash: a0: refresh refused (HTTP 403, {error}: {description}); run: tokdash login a0"
+            )
+        );
+        assert_eq!(summary(&w, "a0")["status"], "needs_login", "{error}");
+        assert_eq!(stored(&w, "a0", "refresh_token"), "v1.RT-a0-dead");
+    }
+}
+
+#[tokio::test]
+async fn auth0_revoke_sends_a_json_body_and_an_empty_200_means_revoked() {
+    let server = server().await;
+    Mock::given(method("POST"))
+        .and(path("/oauth/revoke"))
+        .and(header("content-type", "application/json"))
+        .respond_with(ResponseTemplate::new(200))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let w = World::new(&auth0_config(&server.uri()));
+    w.import(
+        "a0",
+        &json!({"access_token": "eyJ.AT-a0", "refresh_token": "v1.RT-a0-1", "expires_in": 3600}),
+    );
+
+    let out = w
+        .cmd(&["revoke", "a0", "--yes"])
+        .env(SECRET_VAR, SECRET)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "a0: revoked (refresh_token)\n");
+    let reqs = requests_to(&server, "/oauth/revoke").await;
+    assert_eq!(reqs.len(), 1, "Auth0 revokes refresh tokens only");
+    let body: Value = serde_json::from_slice(&reqs[0].body).expect("a JSON body");
+    assert_eq!(
+        body,
+        json!({"client_id": "a0-client-id", "client_secret": SECRET, "token": "v1.RT-a0-1"})
+    );
+    assert_eq!(summary(&w, "a0")["status"], "revoked");
+    assert_eq!(stored(&w, "a0", "refresh_token"), Value::Null);
+}
+
+#[tokio::test]
+async fn auth0_client_credentials_sends_the_audience() {
+    let server = server().await;
+    Mock::given(method("POST"))
+        .and(path("/oauth/token"))
+        .respond_with(ok_json(
+            json!({"access_token": "eyJ.AT-machine", "expires_in": 86400, "token_type": "Bearer"}),
+        ))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let w = World::new(&auth0_config(&server.uri()));
+
+    let out = w
+        .cmd(&["refresh", "a0cc"])
+        .env(SECRET_VAR, SECRET)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let f = form(&requests_to(&server, "/oauth/token").await[0]);
+    assert_eq!(f["grant_type"], "client_credentials");
+    assert_eq!(f["audience"], "https://api.example.com");
+    assert_eq!(f["client_id"], "a0-machine");
+    assert_eq!(f["client_secret"], SECRET);
+    assert!(!f.contains_key("refresh_token"));
+    assert_eq!(stored(&w, "a0cc", "access_token"), "eyJ.AT-machine");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Client authentication
+
+fn oauth2_config(uri: &str, extra: &str) -> String {
+    format!(
+        r#"
+[profiles.o]
+provider = "oauth2"
+client_id = "my:client id"
+token_url = "{uri}/token"
+{extra}
+"#
+    )
+}
+
+#[tokio::test]
+async fn client_secret_basic_form_encodes_id_and_secret_before_base64() {
+    use base64::Engine;
+    let awkward = "p:ss+w%rd /=ä";
+    let server = server().await;
+    Mock::given(method("POST"))
+        .and(path("/token"))
+        .respond_with(ok_json(
+            json!({"access_token": "AT-basic", "expires_in": 600}),
+        ))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let w = World::new(&oauth2_config(
+        &server.uri(),
+        &format!("client_secret_env = \"{SECRET_VAR}\"\nauth_method = \"client_secret_basic\""),
+    ));
+    w.import("o", &json!({"refresh_token": "RT-basic"}));
+
+    let out = w
+        .cmd(&["refresh", "o"])
+        .env(SECRET_VAR, awkward)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let req = &requests_to(&server, "/token").await[0];
+    let auth = req.headers["authorization"].to_str().unwrap();
+    let encoded = auth.strip_prefix("Basic ").expect("a Basic header");
+    let decoded = String::from_utf8(
+        base64::engine::general_purpose::STANDARD
+            .decode(encoded)
+            .unwrap(),
+    )
+    .unwrap();
+    // RFC 6749 §2.3.1: each part form-urlencoded, so the only raw ':' is the separator.
+    assert_eq!(decoded.matches(':').count(), 1, "{decoded}");
+    let (id, secret) = decoded.split_once(':').unwrap();
+    let unform = |s: &str| {
+        url::form_urlencoded::parse(format!("x={s}").as_bytes())
+            .next()
+            .unwrap()
+            .1
+            .into_owned()
+    };
+    assert_eq!(unform(id), "my:client id");
+    assert_eq!(unform(secret), awkward);
+    assert_eq!(decoded, "my%3Aclient+id:p%3Ass%2Bw%25rd+%2F%3D%C3%A4");
+    let f = form(req);
+    assert!(!f.contains_key("client_secret"), "{f:?}");
+    assert_eq!(f["refresh_token"], "RT-basic");
+}
+
+#[tokio::test]
+async fn auth_method_none_sends_the_client_id_and_no_secret() {
+    let server = server().await;
+    Mock::given(method("POST"))
+        .and(path("/token"))
+        .respond_with(ok_json(
+            json!({"access_token": "AT-public", "expires_in": 600}),
+        ))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let w = World::new(&oauth2_config(&server.uri(), "auth_method = \"none\""));
+    w.import("o", &json!({"refresh_token": "RT-public"}));
+
+    let out = w.cmd(&["refresh", "o"]).output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let req = &requests_to(&server, "/token").await[0];
+    assert!(req.headers.get("authorization").is_none());
+    let f = form(req);
+    assert_eq!(f["client_id"], "my:client id");
+    assert!(!f.contains_key("client_secret"), "{f:?}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Client credentials and `token`
+
+fn cc_config(uri: &str) -> String {
+    format!(
+        r#"
+[profiles.cc]
+provider = "oauth2"
+client_id = "svc"
+client_secret_env = "{SECRET_VAR}"
+grant = "client_credentials"
+scopes = ["read", "write"]
+token_url = "{uri}/token"
+"#
+    )
+}
+
+#[tokio::test]
+async fn client_credentials_refresh_asks_for_the_grant_and_stores_the_token() {
+    let server = server().await;
+    Mock::given(method("POST"))
+        .and(path("/token"))
+        .respond_with(ok_json(
+            json!({"access_token": "AT-cc-1", "expires_in": 3600, "token_type": "bearer"}),
+        ))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let w = World::new(&cc_config(&server.uri()));
+    assert_eq!(summary(&w, "cc")["status"], "expired");
+
+    let out = w
+        .cmd(&["refresh", "cc"])
+        .env(SECRET_VAR, SECRET)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let f = form(&requests_to(&server, "/token").await[0]);
+    assert_eq!(f["grant_type"], "client_credentials");
+    assert_eq!(f["scope"], "read write");
+    assert_eq!(f["client_id"], "svc");
+    assert_eq!(f["client_secret"], SECRET);
+    assert!(!f.contains_key("refresh_token"));
+    assert_eq!(stored(&w, "cc", "access_token"), "AT-cc-1");
+    let s = summary(&w, "cc");
+    assert_eq!(s["status"], "valid");
+    assert_eq!(s["has_refresh_token"], false);
+}
+
+#[tokio::test]
+async fn token_of_a_client_credentials_profile_prints_the_token_and_nothing_else() {
+    let server = server().await;
+    Mock::given(method("POST"))
+        .and(path("/token"))
+        .respond_with(ok_json(
+            json!({"access_token": "AT-cc-1", "expires_in": 3600}),
+        ))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let w = World::new(&cc_config(&server.uri()));
+
+    for _ in 0..2 {
+        // The second run finds the stored token valid: still one request in all (expect(1)).
+        let out = w
+            .cmd(&["token", "cc"])
+            .env(SECRET_VAR, SECRET)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", stderr(&out));
+        assert_eq!(stdout(&out), "AT-cc-1\n");
+        assert_eq!(stderr(&out), "");
+    }
+}
+
+#[tokio::test]
+async fn token_of_a_valid_stored_token_sends_no_request() {
+    let server = server().await;
+    Mock::given(method("POST"))
+        .respond_with(ok_json(
+            json!({"access_token": "AT-unwanted", "expires_in": 3600}),
+        ))
+        .expect(0)
+        .mount(&server)
+        .await;
+    let w = World::new(&google_config(&server.uri()));
+    w.import(
+        "g",
+        &json!({"access_token": "ya29.AT-valid", "refresh_token": "1//RT", "expires_in": 3600}),
+    );
+
+    let out = w
+        .cmd(&["token", "g"])
+        .env(SECRET_VAR, SECRET)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "ya29.AT-valid\n");
+    assert_eq!(stderr(&out), "");
+}
+
+#[tokio::test]
+async fn token_refreshes_first_when_expired_or_within_refresh_ahead() {
+    // 0: expired; 120: valid for 2 more minutes, inside the default refresh_ahead of 5m.
+    for expires_in in [0, 120] {
+        let server = server().await;
+        Mock::given(method("POST"))
+            .and(path("/token"))
+            .and(body_string_contains("refresh_token=1%2F%2FRT"))
+            .respond_with(ok_json(
+                json!({"access_token": "ya29.AT-fresh", "expires_in": 3599}),
+            ))
+            .expect(1)
+            .mount(&server)
+            .await;
+        let w = World::new(&google_config(&server.uri()));
+        w.import("g", &json!({"access_token": "ya29.AT-old", "refresh_token": "1//RT", "expires_in": expires_in}));
+
+        let out = w
+            .cmd(&["token", "g"])
+            .env(SECRET_VAR, SECRET)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", stderr(&out));
+        assert_eq!(stdout(&out), "ya29.AT-fresh\n", "expires_in {expires_in}");
+        assert_eq!(stored(&w, "g", "access_token"), "ya29.AT-fresh");
+        assert_eq!(stored(&w, "g", "refresh_token"), "1//RT");
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// refresh --json
+
+const SUMMARY_KEYS: [&str; 8] = [
+    "name",
+    "provider",
+    "status",
+    "expires_at",
+    "expires_in",
+    "has_refresh_token",
+    "last_refresh",
+    "last_error",
+];
+
+fn assert_summary_shape(s: &Value) {
+    let keys: Vec<&str> = s.as_object().unwrap().keys().map(String::as_str).collect();
+    let mut sorted = keys.clone();
+    sorted.sort();
+    let mut wanted = SUMMARY_KEYS.to_vec();
+    wanted.sort();
+    assert_eq!(sorted, wanted, "{s}");
+}
+
+#[tokio::test]
+async fn refresh_json_prints_the_spec_fields_of_the_touched_profiles() {
+    let server = server().await;
+    Mock::given(method("POST"))
+        .and(path("/token"))
+        .respond_with(ok_json(
+            json!({"access_token": "ya29.AT-new", "expires_in": 3599}),
+        ))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/oauth/token"))
+        .respond_with(ok_json(
+            json!({"access_token": "eyJ.AT", "refresh_token": "v1.RT-2", "expires_in": 86400}),
+        ))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let w = World::new(&format!(
+        "{}{}",
+        google_config(&server.uri()),
+        auth0_config(&server.uri())
+    ));
+    w.import("g", &json!({"refresh_token": "1//RT"}));
+    w.import("a0", &json!({"refresh_token": "v1.RT-1"}));
+
+    let out = w
+        .cmd(&["refresh", "g", "a0", "--json"])
+        .env(SECRET_VAR, SECRET)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let touched: Vec<Value> = serde_json::from_slice(&out.stdout).expect("stdout is only the JSON");
+    assert_eq!(touched.len(), 2, "a0cc was not touched");
+    for s in &touched {
+        assert_summary_shape(s);
+        assert_eq!(s["status"], "valid");
+        assert_eq!(s["has_refresh_token"], true);
+        assert!(s["last_error"].is_null());
+        assert!(s["expires_at"].as_str().unwrap().ends_with('Z'));
+        assert!(s["last_refresh"].as_str().unwrap().ends_with('Z'));
+    }
+    assert_eq!(
+        (&touched[0]["name"], &touched[0]["provider"]),
+        (&json!("g"), &json!("google"))
+    );
+    assert_eq!(
+        (&touched[1]["name"], &touched[1]["provider"]),
+        (&json!("a0"), &json!("auth0"))
+    );
+    assert!((86_300..=86_400).contains(&touched[1]["expires_in"].as_i64().unwrap()));
+}
+
+#[tokio::test]
+async fn refresh_json_reports_failures_too_and_exits_1() {
+    let server = server().await;
+    Mock::given(method("POST"))
+        .and(path("/token"))
+        .respond_with(ok_json(
+            json!({"access_token": "ya29.AT-new", "expires_in": 3599}),
+        ))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/oauth/token"))
+        .respond_with(error_json(403, json!({"error": "invalid_grant", "error_description": "Unknown or invalid refresh token."})))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let w = World::new(&format!(
+        "{}{}",
+        google_config(&server.uri()),
+        auth0_config(&server.uri())
+    ));
+    w.import("g", &json!({"refresh_token": "1//RT"}));
+    w.import("a0", &json!({"refresh_token": "v1.RT-1"}));
+
+    let out = w
+        .cmd(&["refresh", "g", "a0", "--json"])
+        .env(SECRET_VAR, SECRET)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let touched: Vec<Value> = serde_json::from_slice(&out.stdout).expect("stdout is only the JSON");
+    assert_eq!(touched.len(), 2);
+    touched.iter().for_each(assert_summary_shape);
+    assert_eq!(touched[0]["status"], "valid");
+    assert_eq!(touched[1]["status"], "needs_login");
+    assert!(
+        touched[1]["last_error"]
+            .as_str()
+            .unwrap()
+            .contains("invalid_grant")
+    );
+    assert!(failure_line(&out, "a0").contains("(HTTP 403, invalid_grant"));
+    assert!(!stderr(&out).contains("tokdash: g:"));
+}
+
+// ---------------------------------------------------------------------------------------------
+// check
+
+#[tokio::test]
+async fn check_refreshes_once_after_a_401_and_retries() {
+    let server = server().await;
+    Mock::given(method("GET"))
+        .and(path("/userinfo"))
+        .and(header("authorization", "Bearer ya29.AT-stale"))
+        .respond_with(
+            ResponseTemplate::new(401)
+                .insert_header("www-authenticate", "Bearer error=\"invalid_token\""),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/userinfo"))
+        .and(header("authorization", "Bearer ya29.AT-new"))
+        .respond_with(ok_json(
+            json!({"sub": "110169484474386276334", "email": "a@example.com"}),
+        ))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/token"))
+        .respond_with(ok_json(
+            json!({"access_token": "ya29.AT-new", "expires_in": 3599}),
+        ))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let w = World::new(&google_config(&server.uri()));
+    w.import(
+        "g",
+        &json!({"access_token": "ya29.AT-stale", "refresh_token": "1//RT", "expires_in": 3600}),
+    );
+
+    let out = w
+        .cmd(&["check", "g"])
+        .env(SECRET_VAR, SECRET)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.starts_with("g: ok, HTTP 200 in "), "{text}");
+    assert!(text.contains("sub 110169484474386276334"), "{text}");
+    assert!(
+        text.trim_end().ends_with("(refreshed after a 401)"),
+        "{text}"
+    );
+    assert_eq!(stored(&w, "g", "access_token"), "ya29.AT-new");
+    assert_eq!(stored(&w, "g", "refresh_token"), "1//RT");
+}
+
+#[tokio::test]
+async fn check_with_a_working_token_does_not_refresh() {
+    let server = server().await;
+    Mock::given(method("GET"))
+        .and(path("/userinfo"))
+        .and(header("authorization", "Bearer ya29.AT-good"))
+        .respond_with(ok_json(json!({"sub": "42"})))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .respond_with(ok_json(
+            json!({"access_token": "AT-unwanted", "expires_in": 3599}),
+        ))
+        .expect(0)
+        .mount(&server)
+        .await;
+    let w = World::new(&google_config(&server.uri()));
+    w.import(
+        "g",
+        &json!({"access_token": "ya29.AT-good", "refresh_token": "1//RT", "expires_in": 3600}),
+    );
+
+    let out = w
+        .cmd(&["check", "g"])
+        .env(SECRET_VAR, SECRET)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        text.starts_with("g: ok, HTTP 200 in ") && text.contains("sub 42"),
+        "{text}"
+    );
+    assert!(!text.contains("refreshed"), "{text}");
+}
+
+#[tokio::test]
+async fn check_that_still_gets_401_after_a_refresh_fails_once() {
+    let server = server().await;
+    Mock::given(method("GET"))
+        .and(path("/userinfo"))
+        .respond_with(ResponseTemplate::new(401))
+        .expect(2)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/token"))
+        .respond_with(ok_json(
+            json!({"access_token": "ya29.AT-new", "expires_in": 3599}),
+        ))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let w = World::new(&google_config(&server.uri()));
+    w.import(
+        "g",
+        &json!({"access_token": "ya29.AT-stale", "refresh_token": "1//RT", "expires_in": 3600}),
+    );
+
+    let out = w
+        .cmd(&["check", "g"])
+        .env(SECRET_VAR, SECRET)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(stderr(&out).lines().count(), 1, "{}", stderr(&out));
+    let line = failure_line(&out, "g");
+    assert!(
+        line.contains("HTTP 401") && line.contains("even after a refresh"),
+        "{line}"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// RFC 7009 revocation (oauth2 / oidc)
+
+#[tokio::test]
+async fn rfc7009_revoke_sends_refresh_then_access_token_with_hints_and_client_auth() {
+    use base64::Engine;
+    let server = server().await;
+    Mock::given(method("POST"))
+        .and(path("/revoke"))
+        .respond_with(ResponseTemplate::new(200))
+        .expect(2)
+        .mount(&server)
+        .await;
+    let w = World::new(&oauth2_config(
+        &server.uri(),
+        &format!(
+            "client_secret_env = \"{SECRET_VAR}\"\nauth_method = \"client_secret_basic\"\nrevocation_url = \"{}/revoke\"",
+            server.uri()
+        ),
+    ));
+    w.import(
+        "o",
+        &json!({"access_token": "AT-o", "refresh_token": "RT-o", "expires_in": 3600}),
+    );
+
+    let out = w
+        .cmd(&["revoke", "o", "--yes"])
+        .env(SECRET_VAR, SECRET)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "o: revoked (refresh_token, access_token)\n");
+    let reqs = requests_to(&server, "/revoke").await;
+    let sent: Vec<(String, String)> = reqs
+        .iter()
+        .map(|r| {
+            let f = form(r);
+            (f["token"].clone(), f["token_type_hint"].clone())
+        })
+        .collect();
+    assert_eq!(
+        sent,
+        [
+            ("RT-o".into(), "refresh_token".into()),
+            ("AT-o".into(), "access_token".into())
+        ]
+    );
+    let basic = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("my%3Aclient+id:{SECRET}"))
+    );
+    for r in &reqs {
+        assert_eq!(r.headers["authorization"].to_str().unwrap(), basic);
+        assert!(!form(r).contains_key("client_secret"));
+    }
+    assert_eq!(summary(&w, "o")["status"], "revoked");
+}
+
+// ---------------------------------------------------------------------------------------------
+// OIDC discovery
+
+fn oidc_config(uri: &str) -> String {
+    format!(
+        r#"
+[profiles.k]
+provider = "oidc"
+issuer = "{uri}/realms/ops"
+client_id = "kc-client"
+"#
+    )
+}
+
+async fn mount_discovery(server: &MockServer, document: Value, times: u64) {
+    Mock::given(method("GET"))
+        .and(path("/realms/ops/.well-known/openid-configuration"))
+        .respond_with(ok_json(document))
+        .expect(times)
+        .mount(server)
+        .await;
+}
+
+#[tokio::test]
+async fn oidc_discovery_is_fetched_once_and_kept_on_disk_between_runs() {
+    let server = server().await;
+    let uri = server.uri();
+    mount_discovery(
+        &server,
+        json!({
+            "issuer": format!("{uri}/realms/ops"),
+            "token_endpoint": format!("{uri}/realms/ops/protocol/openid-connect/token"),
+            "revocation_endpoint": format!("{uri}/realms/ops/protocol/openid-connect/revoke"),
+            "userinfo_endpoint": format!("{uri}/realms/ops/protocol/openid-connect/userinfo"),
+        }),
+        1,
+    )
+    .await;
+    Mock::given(method("POST"))
+        .and(path("/realms/ops/protocol/openid-connect/token"))
+        .respond_with(ok_json(
+            json!({"access_token": "AT-kc", "refresh_token": "RT-kc-2", "expires_in": 300}),
+        ))
+        .expect(2)
+        .mount(&server)
+        .await;
+    let w = World::new(&oidc_config(&uri));
+    w.import("k", &json!({"refresh_token": "RT-kc-1"}));
+
+    for _ in 0..2 {
+        let out = w.cmd(&["refresh", "k"]).output().unwrap();
+        assert!(out.status.success(), "{}", stderr(&out));
+    }
+    assert_eq!(stored(&w, "k", "refresh_token"), "RT-kc-2");
+}
+
+#[tokio::test]
+async fn oidc_discovery_that_cannot_be_trusted_is_refused_before_any_token_is_sent() {
+    type Document = fn(&str) -> Value;
+    let cases: [(Document, &str); 3] = [
+        (
+            |_| json!({"issuer": "https://evil.example.com", "token_endpoint": "https://evil.example.com/token"}),
+            "names another issuer",
+        ),
+        (
+            |uri| json!({"issuer": format!("{uri}/realms/ops"), "token_endpoint": "http://evil.example.com/token"}),
+            "loopback",
+        ),
+        (
+            |uri| json!({"issuer": format!("{uri}/realms/ops")}),
+            "has no token_endpoint",
+        ),
+    ];
+    for (document, expected) in cases {
+        let server = server().await;
+        mount_discovery(&server, document(&server.uri()), 1).await;
+        Mock::given(method("POST"))
+            .respond_with(ok_json(json!({"access_token": "AT-unwanted"})))
+            .expect(0)
+            .mount(&server)
+            .await;
+        let w = World::new(&oidc_config(&server.uri()));
+        w.import("k", &json!({"refresh_token": "RT-kc-1"}));
+
+        let out = w.cmd(&["token", "k"]).output().unwrap();
+        assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+        assert_eq!(stderr(&out).lines().count(), 1, "{}", stderr(&out));
+        assert!(
+            failure_line(&out, "k").contains(expected),
+            "{}",
+            stderr(&out)
+        );
+        assert_eq!(stored(&w, "k", "refresh_token"), "RT-kc-1");
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Device login (RFC 8628) with Google's quirks: `verification_url`, 428 while pending, 403 denied
+
+fn google_device_config(uri: &str) -> String {
+    format!(
+        "{}device_authorization_url = \"{uri}/device/code\"\n",
+        google_config(uri)
+    )
+}
+
+async fn mount_device_code(server: &MockServer) {
+    Mock::given(method("POST"))
+        .and(path("/device/code"))
+        .respond_with(ok_json(json!({
+            "device_code": "4/4-GMMhmHCXhWEzkobqIHGG_EnNYYsAkukHspeYUk9E8",
+            "user_code": "GQVQ-JKEC",
+            "verification_url": "https://www.google.com/device",
+            "expires_in": 1800,
+            "interval": 1
+        })))
+        .expect(1)
+        .mount(server)
+        .await;
+}
+
+#[tokio::test]
+async fn google_device_login_waits_through_428_and_stores_the_tokens() {
+    let server = server().await;
+    mount_device_code(&server).await;
+    Mock::given(method("POST"))
+        .and(path("/token"))
+        .respond_with(error_json(
+            428,
+            json!({"error": "authorization_pending", "error_description": "Precondition Required"}),
+        ))
+        .up_to_n_times(1)
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/token"))
+        .respond_with(ok_json(json!({
+            "access_token": "ya29.AT-device",
+            "expires_in": 3599,
+            "refresh_token": "1//RT-device",
+            "scope": "openid email",
+            "token_type": "Bearer"
+        })))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let w = World::new(&google_device_config(&server.uri()));
+
+    let out = w
+        .cmd(&["login", "g"])
+        .env(SECRET_VAR, SECRET)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains("https://www.google.com/device"), "{text}");
+    assert!(text.contains("GQVQ-JKEC"), "{text}");
+    let last = text.lines().last().unwrap_or_default();
+    assert!(last.starts_with("g: logged in; expires in 59m 5"), "{text}");
+    assert!(last.ends_with("with a refresh token"), "{text}");
+    assert_eq!(stored(&w, "g", "refresh_token"), "1//RT-device");
+    assert_eq!(summary(&w, "g")["status"], "valid");
+
+    let device = form(&requests_to(&server, "/device/code").await[0]);
+    assert_eq!(device["scope"], "openid email");
+    assert_eq!(device["client_id"], "1234.apps.googleusercontent.com");
+    let polls = requests_to(&server, "/token").await;
+    assert_eq!(polls.len(), 2);
+    for p in &polls {
+        let f = form(p);
+        assert_eq!(
+            f["grant_type"],
+            "urn:ietf:params:oauth:grant-type:device_code"
+        );
+        assert_eq!(
+            f["device_code"],
+            "4/4-GMMhmHCXhWEzkobqIHGG_EnNYYsAkukHspeYUk9E8"
+        );
+        assert_eq!(
+            f["client_secret"], SECRET,
+            "Google wants the secret when polling"
+        );
+    }
+}
+
+#[tokio::test]
+async fn google_device_login_denied_with_403_exits_1_and_keeps_the_old_record() {
+    let server = server().await;
+    mount_device_code(&server).await;
+    Mock::given(method("POST"))
+        .and(path("/token"))
+        .respond_with(error_json(
+            403,
+            json!({"error": "access_denied", "error_description": "Forbidden"}),
+        ))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let w = World::new(&google_device_config(&server.uri()));
+    w.import("g", &json!({"refresh_token": "1//RT-old"}));
+
+    let out = w
+        .cmd(&["login", "g"])
+        .env(SECRET_VAR, SECRET)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(stderr(&out).lines().count(), 1, "{}", stderr(&out));
+    assert!(
+        failure_line(&out, "g").contains("login denied (access_denied: Forbidden)"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(stored(&w, "g", "refresh_token"), "1//RT-old");
+}
