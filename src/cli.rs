@@ -72,16 +72,26 @@ pub fn run(cli: Cli) -> CmdResult {
         return commands::demo();
     }
     let ctx = commands::Context::new(cli.config.as_deref(), cli.store.as_deref())?;
-    match cli.command {
-        None => commands::dashboard(&ctx),
+    let result = dispatch(&ctx, cli.command);
+    if let Err(f) = &result
+        && !f.message.is_empty()
+    {
+        tracing::warn!(code = f.code, "{}", f.message);
+    }
+    result
+}
+
+fn dispatch(ctx: &commands::Context, command: Option<Command>) -> CmdResult {
+    match command {
+        None => commands::dashboard(ctx),
         Some(Command::Demo) => commands::demo(),
-        Some(Command::List { json }) => commands::list(&ctx, json),
-        Some(Command::Token { name }) => commands::token(&ctx, &name),
-        Some(Command::Refresh { names, all, json }) => commands::refresh(&ctx, &names, all, json),
-        Some(Command::Revoke { name, yes }) => commands::revoke(&ctx, &name, yes),
-        Some(Command::Login { name }) => commands::login(&ctx, &name),
-        Some(Command::Import { name }) => commands::import(&ctx, &name),
-        Some(Command::Check { name }) => commands::check(&ctx, &name),
-        Some(Command::Config(ConfigCommand::Check)) => commands::config_check(&ctx),
+        Some(Command::List { json }) => commands::list(ctx, json),
+        Some(Command::Token { name }) => commands::token(ctx, &name),
+        Some(Command::Refresh { names, all, json }) => commands::refresh(ctx, &names, all, json),
+        Some(Command::Revoke { name, yes }) => commands::revoke(ctx, &name, yes),
+        Some(Command::Login { name }) => commands::login(ctx, &name),
+        Some(Command::Import { name }) => commands::import(ctx, &name),
+        Some(Command::Check { name }) => commands::check(ctx, &name),
+        Some(Command::Config(ConfigCommand::Check)) => commands::config_check(ctx),
     }
 }

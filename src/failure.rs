@@ -20,6 +20,14 @@ impl Failure {
         }
     }
 
+    /// An exit code whose reasons were already printed.
+    pub fn silent(code: u8) -> Self {
+        Failure {
+            code,
+            message: String::new(),
+        }
+    }
+
     pub fn failed(message: impl Into<String>) -> Self {
         Failure {
             code: 1,

@@ -7,7 +7,9 @@ fn main() -> ExitCode {
     match tokdash::cli::run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => {
-            eprintln!("tokdash: {}", failure.message);
+            if !failure.message.is_empty() {
+                eprintln!("tokdash: {}", failure.message);
+            }
             ExitCode::from(failure.code)
         }
     }

@@ -25,7 +25,17 @@ pub fn engine(ctx: &Context) -> Result<Arc<Engine>, Failure> {
 pub fn token(ctx: &Context, name: &str) -> CmdResult {
     let engine = engine(ctx)?;
     find_profile(&engine.config, name)?;
-    let token = runtime()?.block_on(engine.access_token(name))?;
+    let (token, failed_refresh) = runtime()?.block_on(engine.access_token(name))?;
+    if let Some(e) = failed_refresh {
+        let left = engine
+            .store
+            .load(name)
+            .ok()
+            .flatten()
+            .map(|r| clock::expires_in(r.expires_at, clock::now()))
+            .unwrap_or_default();
+        eprintln!("tokdash: warning: {e}; printing the current access token (expires in {left})");
+    }
     // stdout holds the token and nothing else.
     let mut out = std::io::stdout().lock();
     writeln!(out, "{}", token.expose())
@@ -86,12 +96,10 @@ pub fn refresh(ctx: &Context, names: &[String], all: bool, json: bool) -> CmdRes
             serde_json::to_string_pretty(&summaries).map_err(|e| Failure::usage(e.to_string()))?;
         println!("{text}");
     }
+    tracing::info!(refreshed = targets.len() - failed, failed, "refresh done");
     match worst {
-        // Each failure is already on stderr; exit with the worst code and a count.
-        Some(w) => Err(Failure {
-            code: w.code,
-            message: format!("{failed} of {} refreshes failed", targets.len()),
-        }),
+        // Each failure is already on stderr, one line each: exit with the worst code, say no more.
+        Some(w) => Err(Failure::silent(w.code)),
         None => Ok(()),
     }
 }

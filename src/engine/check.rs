@@ -29,7 +29,7 @@ impl Engine {
                 "the provider has no userinfo endpoint; set userinfo_url in the profile",
             ));
         };
-        let token = self.access_token(name).await?;
+        let (token, _) = self.access_token(name).await?;
         let reply = match self.call(&url, &token).await {
             Err(ExchangeError::OAuth { error, .. }) if error.status == 401 => None,
             Err(ExchangeError::NotOAuth { status: 401, .. }) => None,

@@ -114,24 +114,46 @@ impl Engine {
 
     /// A valid access token: the stored one when it is not within `refresh_ahead` of expiry,
     /// else a refreshed one. What `tokdash token` prints.
-    pub async fn access_token(&self, name: &str) -> Result<Secret, EngineError> {
+    ///
+    /// When the refresh fails but the stored access token has not expired yet, that token is
+    /// returned with the failure beside it: a script is better served by a token that works for
+    /// a few more minutes (and a warning) than by none.
+    pub async fn access_token(
+        &self,
+        name: &str,
+    ) -> Result<(Secret, Option<EngineError>), EngineError> {
         let profile = self.profile(name)?;
         let record = self.load(name).await?;
-        if let Some(record) = record
+        let now = crate::clock::now();
+        if let Some(record) = &record
             && record.standing == crate::store::Standing::Active
-            && !crate::status::needs_refresh(&record, profile.refresh_ahead, crate::clock::now())
-            && let Some(at) = record.access_token
+            && !crate::status::needs_refresh(record, profile.refresh_ahead, now)
+            && let Some(at) = &record.access_token
         {
-            return Ok(at);
+            return Ok((at.clone(), None));
         }
-        let refreshed = self.refresh(name, RefreshMode::IfNeeded).await?;
-        refreshed.record.access_token.ok_or_else(|| {
-            EngineError::new(
-                name,
-                FailureKind::Refused,
-                "the token endpoint sent no access_token",
-            )
-        })
+        match self.refresh(name, RefreshMode::IfNeeded).await {
+            Ok(refreshed) => refreshed
+                .record
+                .access_token
+                .map(|at| (at, None))
+                .ok_or_else(|| {
+                    EngineError::new(
+                        name,
+                        FailureKind::Refused,
+                        "the token endpoint sent no access_token",
+                    )
+                }),
+            Err(e) => match record {
+                Some(r)
+                    if r.expires_at.is_none_or(|at| at > now)
+                        && !matches!(e.kind, FailureKind::Store) =>
+                {
+                    r.access_token.map(|at| (at, Some(e.clone()))).ok_or(e)
+                }
+                _ => Err(e),
+            },
+        }
     }
 }
 

@@ -47,11 +47,15 @@ impl Engine {
         if let Some(rt) = record.refresh_token.clone() {
             tokens.push(("refresh_token", rt));
         }
-        if let Some(at) = record.access_token.clone()
-            && endpoints.revocation_style == RevocationStyle::Rfc7009
-        {
-            // Google revokes the pair from either; Auth0 cannot revoke access tokens at all.
-            tokens.push(("access_token", at));
+        if let Some(at) = record.access_token.clone() {
+            match endpoints.revocation_style {
+                RevocationStyle::Rfc7009 => tokens.push(("access_token", at)),
+                // Google revokes the pair from either token: the access token only matters
+                // when it is all we have.
+                RevocationStyle::Google if tokens.is_empty() => tokens.push(("access_token", at)),
+                // Auth0 cannot revoke access tokens at all.
+                RevocationStyle::Google | RevocationStyle::Auth0Json => {}
+            }
         }
         if tokens.is_empty() {
             return Err(EngineError::new(
@@ -78,21 +82,38 @@ impl Engine {
                     outcome.revoked.push(hint);
                     outcome.already_dead = true;
                 }
+                Err(e) if outcome.revoked.contains(&"refresh_token") => {
+                    // The refresh token is dead already: record that, and say what remains.
+                    let mut err = exchange_error(profile, "revocation of the access token", e);
+                    err.message.push_str(" (the refresh token was revoked)");
+                    self.forget_tokens(name, &mut record).await?;
+                    return Err(err);
+                }
                 Err(e) => {
                     // RFC 7009 §2.2.1: on failure the client must assume the token still exists.
                     return Err(exchange_error(profile, "revocation", e));
                 }
             }
         }
+        self.forget_tokens(name, &mut record).await?;
+        tracing::info!(profile = name, "revoked");
+        Ok(outcome)
+    }
+
+    /// After a revocation the record keeps no token values: they are dead, and dead secrets on
+    /// disk are still secrets.
+    async fn forget_tokens(
+        &self,
+        name: &str,
+        record: &mut crate::store::TokenRecord,
+    ) -> Result<(), EngineError> {
         record.access_token = None;
         record.refresh_token = None;
         record.id_token = None;
         record.expires_at = None;
         record.standing = Standing::Revoked;
         record.last_error = None;
-        self.save(name, &mut record).await?;
-        tracing::info!(profile = name, "revoked");
-        Ok(outcome)
+        self.save(name, record).await
     }
 
     async fn revoke_one(

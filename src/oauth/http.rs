@@ -85,15 +85,17 @@ impl Http {
             .map_err(|e| TransportError::Setup(e.to_string()))?;
         let host = request.url().host_str().unwrap_or("the server").to_string();
         let classify = |e: reqwest::Error| {
-            if e.is_timeout() {
-                TransportError::Timeout {
-                    host: host.clone(),
-                    after: timeout,
-                }
-            } else if e.is_connect() {
+            // A connect timeout is a connect error first: nothing reached the server, so the
+            // request may be sent again safely.
+            if e.is_connect() {
                 TransportError::Connect {
                     host: host.clone(),
                     reason: root_cause(&e),
+                }
+            } else if e.is_timeout() {
+                TransportError::Timeout {
+                    host: host.clone(),
+                    after: timeout,
                 }
             } else {
                 TransportError::Cut {
@@ -137,7 +139,21 @@ fn header(headers: &HeaderMap, name: reqwest::header::HeaderName) -> Option<Stri
 
 /// `Retry-After` in seconds (the form Microsoft and most token endpoints use) or an HTTP date.
 fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    let value = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
+    let Some(value) = headers.get(RETRY_AFTER).and_then(|v| v.to_str().ok()) else {
+        // Auth0 sends no Retry-After on 429, only X-RateLimit-Reset in unix seconds
+        // (providers.md 3.4).
+        let reset: i64 = headers
+            .get("x-ratelimit-reset")?
+            .to_str()
+            .ok()?
+            .trim()
+            .parse()
+            .ok()?;
+        return Some(Duration::from_secs(
+            (reset - crate::clock::now()).max(0) as u64
+        ));
+    };
+    let value = value.trim();
     if let Ok(secs) = value.parse::<u64>() {
         return Some(Duration::from_secs(secs));
     }

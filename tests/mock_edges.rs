@@ -1,0 +1,147 @@
+//! Edge cases of the engine's choices, against a mock server: what `token` does when a refresh
+//! fails while the access token still works, half-done revocations, access-token-only revokes.
+
+mod support;
+
+use serde_json::json;
+use support::world::World;
+use wiremock::matchers::{body_string_contains, method, path, query_param};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+fn oauth2(server: &MockServer) -> World {
+    World::new(&format!(
+        "[profiles.p]\nprovider = \"oauth2\"\ntoken_url = \"{0}/token\"\nrevocation_url = \"{0}/revoke\"\nclient_id = \"c\"\n",
+        server.uri()
+    ))
+}
+
+#[tokio::test]
+async fn token_prints_a_still_valid_access_token_when_the_refresh_fails_and_warns() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/token"))
+        .respond_with(
+            ResponseTemplate::new(503).set_body_json(json!({"error": "temporarily_unavailable"})),
+        )
+        .mount(&server)
+        .await;
+    let w = oauth2(&server);
+    // Two minutes left: inside refresh_ahead (5 min), so tokdash tries to refresh first.
+    w.import(
+        "p",
+        &json!({"access_token": "AT-still-good", "refresh_token": "RT", "expires_in": 120}),
+    );
+    let out = w.cmd(&["token", "p"]).output().unwrap();
+    assert!(out.status.success());
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "AT-still-good\n");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.starts_with("tokdash: warning: p: refresh refused (HTTP 503, temporarily_unavailable)"),
+        "{err}"
+    );
+    assert!(
+        err.contains("printing the current access token (expires in 1m"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn token_after_needs_login_prints_the_access_token_until_it_expires() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/token"))
+        .respond_with(ResponseTemplate::new(400).set_body_json(json!({"error": "invalid_grant"})))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let w = oauth2(&server);
+    w.import(
+        "p",
+        &json!({"access_token": "AT-ok", "refresh_token": "RT", "expires_in": 100}),
+    );
+    w.cmd(&["refresh", "p"]).assert().code(1);
+    // The refresh token is dead, the access token is not: scripts keep working until expiry,
+    // and no further request is sent.
+    w.cmd(&["token", "p"]).assert().success().stdout("AT-ok\n");
+}
+
+#[tokio::test]
+async fn a_half_done_revocation_records_that_the_refresh_token_is_gone() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/revoke"))
+        .and(body_string_contains("token_type_hint=refresh_token"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/revoke"))
+        .and(body_string_contains("token_type_hint=access_token"))
+        .respond_with(
+            ResponseTemplate::new(400).set_body_json(json!({"error": "unsupported_token_type"})),
+        )
+        .mount(&server)
+        .await;
+    let w = oauth2(&server);
+    w.import(
+        "p",
+        &json!({"access_token": "AT", "refresh_token": "RT", "expires_in": 600}),
+    );
+    let out = w.cmd(&["revoke", "p", "--yes"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("unsupported_token_type") && err.contains("(the refresh token was revoked)"),
+        "{err}"
+    );
+    let record = w.record("p").unwrap();
+    assert_eq!(record["standing"], "revoked");
+    assert!(record.get("refresh_token").is_none());
+}
+
+#[tokio::test]
+async fn google_revokes_an_access_token_when_it_is_all_there_is() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/revoke"))
+        .and(query_param("token", "AT-alone"))
+        .respond_with(ResponseTemplate::new(200))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let w = World::new(&format!(
+        "[profiles.g]\nprovider = \"google\"\nclient_id = \"c\"\nrevocation_url = \"{}/revoke\"\n",
+        server.uri()
+    ));
+    w.import("g", &json!({"access_token": "AT-alone", "expires_in": 600}));
+    w.cmd(&["revoke", "g", "--yes"])
+        .assert()
+        .success()
+        .stdout("g: revoked (access_token)\n");
+}
+
+#[tokio::test]
+async fn auth0_rate_limit_reset_is_honoured_like_retry_after() {
+    let server = MockServer::start().await;
+    let reset = tokdash::clock::now() + 3600;
+    Mock::given(method("POST"))
+        .and(path("/token"))
+        .respond_with(
+            ResponseTemplate::new(429)
+                .insert_header("x-ratelimit-reset", reset.to_string().as_str())
+                .set_body_json(json!({"error": "too_many_requests"})),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    let w = World::new(&format!(
+        "[profiles.a]\nprovider = \"auth0\"\ndomain = \"t.auth0.com\"\nclient_id = \"c\"\ntoken_url = \"{}/token\"\n",
+        server.uri()
+    ));
+    w.import("a", &json!({"refresh_token": "RT"}));
+    let out = w.cmd(&["refresh", "a"]).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(err.contains("the server asks to retry in 3"), "{err}");
+}
