@@ -222,3 +222,43 @@ fn the_demo_runs_with_every_row_counting_down() {
         "the demo wrote nothing to the user's directories"
     );
 }
+
+#[test]
+fn keys_answer_while_a_request_hangs_and_q_still_quits() {
+    // A server that accepts connections and never answers.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming() {
+            held.push(stream);
+        }
+    });
+    let w = World::new(&format!(
+        "[settings]\nauto_refresh = false\ntimeout = \"120s\"\n[profiles.stuck]\nprovider = \"oauth2\"\ntoken_url = \"http://127.0.0.1:{port}/token\"\nclient_id = \"c\"\n"
+    ));
+    w.import(
+        "stuck",
+        &serde_json::json!({"access_token": "AT", "refresh_token": "RT", "expires_in": 3600}),
+    );
+    let tmux = Tmux::start(&[], &w.envs(), 100, 24);
+    tmux.wait_for_text("stuck", WAIT);
+    tmux.keys(&["r"]);
+    tmux.wait_for("the refresh in flight", WAIT, |s| {
+        line_of(s, "stuck").contains("refreshing")
+    });
+    tmux.keys(&["?"]);
+    tmux.wait_for_text("any key closes", WAIT);
+    // Esc alone: an Esc followed at once by another key reads as Alt+key in any terminal.
+    tmux.keys(&["Escape"]);
+    tmux.wait_for("the help to close", WAIT, |s| !s.contains("any key closes"));
+    tmux.keys(&["/", "s", "t"]);
+    tmux.wait_for_text("/st", WAIT);
+    tmux.keys(&["Enter", "q"]);
+    assert_eq!(
+        tmux.wait_exit(WAIT),
+        0,
+        "quits with the request still hanging"
+    );
+    assert_eq!(w.record("stuck").unwrap()["refresh_token"], "RT");
+}

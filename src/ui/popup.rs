@@ -156,10 +156,7 @@ const HELP: &[(&str, &str)] = &[
     ("c", "copy the access token (OSC 52, works over SSH)"),
     ("v", "reveal / mask the token in the details"),
     ("a", "auto-refresh on / off"),
-    (
-        "/",
-        "filter by name, provider or status; Enter keeps, Esc clears",
-    ),
+    ("/", "filter as you type; Enter keeps, Esc clears"),
     ("L", "event log on / off"),
     ("?", "this help"),
     ("q  Ctrl-C", "quit"),
@@ -170,21 +167,22 @@ pub fn help(frame: &mut Frame, state: &State) {
         .iter()
         .map(|(k, v)| {
             Line::from(vec![
-                Span::styled(format!("{k:<24}"), theme::bold()),
+                Span::styled(format!("{k:<22}"), theme::bold()),
                 Span::raw(*v),
             ])
         })
         .collect();
     lines.push(Line::raw(""));
-    lines.push(Line::raw("Statuses:"));
+    // One line, so that the help fits a 24-line terminal.
+    let mut statuses = vec![Span::styled("statuses: ", theme::bold())];
     for s in crate::status::Status::ALL {
-        lines.push(Line::from(vec![
-            Span::raw("  "),
-            Span::styled(s.as_str(), theme::status(s, state.color)),
-        ]));
+        statuses.push(Span::styled(s.as_str(), theme::status(s, state.color)));
+        statuses.push(Span::raw(" "));
     }
+    lines.push(Line::from(statuses));
     lines.push(Line::styled("any key closes", theme::dim()));
-    let area = centered(frame, 80, lines.len() as u16 + 2);
+    // 90% of an 80-column terminal leaves 70 columns inside: every line above fits unwrapped.
+    let area = centered(frame, 90, lines.len() as u16 + 2);
     window(frame, area, "help", lines);
 }
 

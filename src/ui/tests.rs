@@ -177,6 +177,17 @@ fn details_mask_the_token_until_v_and_mark_claims_unverified() {
 }
 
 #[test]
+fn help_fits_an_80x24_terminal_whole() {
+    let mut s = state(80, 24);
+    s.mode = Mode::Help;
+    let t = text(&draw(&s));
+    assert!(
+        t.contains("any key closes") && t.contains("refreshing"),
+        "{t}"
+    );
+}
+
+#[test]
 fn help_lists_every_key() {
     let mut s = state(100, 40);
     s.mode = Mode::Help;

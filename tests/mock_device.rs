@@ -1,0 +1,180 @@
+//! Device login polling answers per provider (providers.md 1.7, 2.7, 3.7), against a mock
+//! server. Google's own shapes are in mock_providers.rs.
+
+mod support;
+
+use serde_json::json;
+use std::time::{Duration, Instant};
+use support::world::World;
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+async fn device_answer(server: &MockServer, body: serde_json::Value) {
+    Mock::given(method("POST"))
+        .and(path("/device"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(body))
+        .expect(1)
+        .mount(server)
+        .await;
+}
+
+/// The token endpoint answers `first` once, then `then` for good.
+async fn polls(
+    server: &MockServer,
+    first: (u16, serde_json::Value),
+    then: (u16, serde_json::Value),
+) {
+    Mock::given(method("POST"))
+        .and(path("/token"))
+        .respond_with(ResponseTemplate::new(first.0).set_body_json(first.1))
+        .up_to_n_times(1)
+        .mount(server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/token"))
+        .respond_with(ResponseTemplate::new(then.0).set_body_json(then.1))
+        .mount(server)
+        .await;
+}
+
+fn world(server: &MockServer, provider_keys: &str) -> World {
+    World::new(&format!(
+        "[profiles.d]\n{provider_keys}\nclient_id = \"c\"\ntoken_url = \"{0}/token\"\ndevice_authorization_url = \"{0}/device\"\n",
+        server.uri()
+    ))
+}
+
+fn pending() -> (u16, serde_json::Value) {
+    (400, json!({"error": "authorization_pending"}))
+}
+
+#[tokio::test]
+async fn microsoft_declined_ends_the_login_with_its_words() {
+    let server = MockServer::start().await;
+    device_answer(
+        &server,
+        json!({"user_code": "ABCD1234", "device_code": "DAQ", "verification_uri": "https://microsoft.com/devicelogin",
+               "expires_in": 900, "interval": 1,
+               "message": "To sign in, use a web browser to open the page https://microsoft.com/devicelogin and enter the code ABCD1234 to authenticate."}),
+    )
+    .await;
+    polls(
+        &server,
+        pending(),
+        (400, json!({"error": "authorization_declined", "error_description": "AADSTS70000: user declined", "error_codes": [70000]})),
+    )
+    .await;
+    let w = world(&server, "provider = \"microsoft\"\ntenant = \"common\"");
+    let out = w.cmd(&["login", "d"]).output().unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stdout.contains("To sign in, use a web browser"),
+        "Microsoft's message is shown: {stdout}"
+    );
+    assert!(
+        stderr.starts_with(
+            "tokdash: d: login denied (authorization_declined: AADSTS70000: user declined)"
+        ),
+        "{stderr}"
+    );
+    assert_eq!(stderr.lines().count(), 1);
+    // The device request asked for a refresh token.
+    let device = &server.received_requests().await.unwrap()[0];
+    assert!(String::from_utf8_lossy(&device.body).contains("offline_access"));
+}
+
+#[tokio::test]
+async fn auth0_complete_uri_is_shown_and_an_expired_code_says_to_log_in_again() {
+    let server = MockServer::start().await;
+    device_answer(
+        &server,
+        json!({"device_code": "GmRh", "user_code": "WDJB-MJHT", "verification_uri": "https://t.auth0.com/device",
+               "verification_uri_complete": "https://t.auth0.com/device?user_code=WDJB-MJHT", "expires_in": 900, "interval": 1}),
+    )
+    .await;
+    polls(
+        &server,
+        pending(),
+        (
+            403,
+            json!({"error": "expired_token", "error_description": "..."}),
+        ),
+    )
+    .await;
+    let w = world(
+        &server,
+        "provider = \"auth0\"\ndomain = \"t.auth0.com\"\naudience = \"https://api\"",
+    );
+    let out = w.cmd(&["login", "d"]).output().unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stdout.contains("(or open https://t.auth0.com/device?user_code=WDJB-MJHT)"),
+        "{stdout}"
+    );
+    assert_eq!(
+        stderr,
+        "tokdash: d: the code expired before it was approved; run: tokdash login d\n"
+    );
+    let device = &server.received_requests().await.unwrap()[0];
+    assert!(String::from_utf8_lossy(&device.body).contains("audience=https%3A%2F%2Fapi"));
+}
+
+#[tokio::test]
+async fn slow_down_adds_five_seconds_for_good() {
+    let server = MockServer::start().await;
+    device_answer(
+        &server,
+        json!({"device_code": "dc", "user_code": "U", "verification_uri": "https://x/device", "expires_in": 600, "interval": 1}),
+    )
+    .await;
+    polls(
+        &server,
+        (400, json!({"error": "slow_down"})),
+        (
+            200,
+            json!({"access_token": "AT", "refresh_token": "RT", "expires_in": 60}),
+        ),
+    )
+    .await;
+    let w = world(&server, "provider = \"oauth2\"");
+    let started = Instant::now();
+    w.cmd(&["login", "d"]).assert().success();
+    // 1 s before the first poll, then 1 + 5 s before the second.
+    assert!(
+        started.elapsed() >= Duration::from_secs(7),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(w.record("d").unwrap()["refresh_token"], "RT");
+}
+
+#[tokio::test]
+async fn no_interval_means_five_seconds_and_a_5xx_while_polling_is_survived() {
+    let server = MockServer::start().await;
+    device_answer(&server, json!({"device_code": "dc", "user_code": "U", "verification_uri": "https://x/device", "expires_in": 600})).await;
+    polls(
+        &server,
+        (502, json!({"note": "bad gateway"})),
+        (
+            200,
+            json!({"access_token": "AT", "refresh_token": "RT", "expires_in": 60}),
+        ),
+    )
+    .await;
+    let w = world(&server, "provider = \"oauth2\"");
+    let started = Instant::now();
+    w.cmd(&["login", "d"]).assert().success();
+    assert!(
+        started.elapsed() >= Duration::from_secs(10),
+        "two polls 5 s apart: {:?}",
+        started.elapsed()
+    );
+}
