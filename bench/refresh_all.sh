@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# Issue item 1: refresh throughput and client CPU, three clients against ONE server process
+# (oidc-provider, rotation on; it forgets its tokens on restart, so setup and measurement share it):
+#   tokdash refresh --all   N profiles, each its own grant, max_concurrency 8, fsync on
+#   wrk -c8                 the same refresh request, rotation followed in Lua: the server's limit
+#   python requests.post    the same request, one profile after the other
+# Also counts discovery fetches in one traced run (expected: one per issuer).
+# Env: N (profiles, 300), REPS (tokdash runs, 5), WRK_SECS (10).
+source "$(dirname "$0")/lib.sh"
+N=${N:-300} REPS=${REPS:-5} WRK_SECS=${WRK_SECS:-10} WRK_TOKENS=32
+build
+machine
+start_server
+
+# Setup: N grants for tokdash (the python loop reuses them at the end), 32 for wrk.
+t0=$(date +%s.%N)
+timeout 900 node "$ROOT/bench/mint_many.mjs" "$ISSUER" $((N + WRK_TOKENS)) 8 >"$WORK/minted"
+echo "setup: minted $((N + WRK_TOKENS)) grants in $(echo "$(date +%s.%N) - $t0" | bc) s"
+{
+  echo '[settings]'
+  echo 'max_concurrency = 8'
+  for i in $(seq -w 1 "$N"); do
+    printf '[profiles.p%s]\nprovider = "oidc"\nissuer = "%s"\nclient_id = "tokdash-post"\nclient_secret_env = "BENCH_SECRET"\n' "$i" "$ISSUER"
+  done
+} >"$TOKDASH_CONFIG"
+export BENCH_SECRET=post-secret
+i=0
+head -n "$N" "$WORK/minted" | while read -r response; do
+  i=$((i + 1))
+  printf '%s' "$response" | "$TOKDASH" import "p$(printf "%0${#N}d" $i)" >/dev/null
+done
+tail -n "$WRK_TOKENS" "$WORK/minted" | python3 -c \
+  'import json,sys; [print(json.loads(l)["refresh_token"]) for l in sys.stdin]' >"$WORK/wrk_tokens"
+
+server_cpu() { cpu_ticks "$SERVER_PID"; }
+tick=$(getconf CLK_TCK)
+
+# (a) The server's limit: wrk first, so the tokdash runs below cannot have warmed it up for it.
+s0=$(server_cpu)
+wrk -t1 -c8 -d"${WRK_SECS}s" -s "$ROOT/bench/refresh.lua" "$ISSUER/token" -- "$WORK/wrk_tokens" \
+  >"$WORK/wrk.out"
+s1=$(server_cpu)
+grep -E 'Latency|Non-2xx|WRK' "$WORK/wrk.out"
+wrk_rps=$(awk '/^WRK/{split($3,a,"="); print a[2]}' "$WORK/wrk.out")
+wrk_req=$(awk '/^WRK/{split($2,a,"="); print a[2]}' "$WORK/wrk.out")
+echo "server CPU during wrk: $(echo "scale=3; ($s1 - $s0) * 1000 / $tick / $wrk_req" | bc) ms/request"
+
+# tokdash: REPS runs of refresh --all; each spends and stores every profile's refresh token.
+# The discovery cache is removed before the first run, so that run pays for discovery.
+rm -f "$TOKDASH_STORE"/.discovery-*.json
+for r in $(seq "$REPS"); do
+  s0=$(server_cpu)
+  python3 "$ROOT/bench/rusage.py" "$WORK/tokdash.ru" "$TOKDASH" refresh --all >"$WORK/refresh.out"
+  s1=$(server_cpu)
+  [ "$(tail -n1 "$WORK/tokdash.ru" | cut -d' ' -f4)" = 0 ] || { echo "refresh --all failed"; exit 1; }
+  [ "$(grep -c 'new refresh token stored' "$WORK/refresh.out")" = "$N" ] || { echo "not all rotated"; exit 1; }
+  echo "server CPU during tokdash run $r: $(echo "scale=3; ($s1 - $s0) * 1000 / $tick / $N" | bc) ms/request"
+done
+echo "tokdash runs (wall user sys exit):"; cat "$WORK/tokdash.ru"
+
+# Discovery: one traced run with the cache removed; count requests by what tokdash writes to
+# its sockets (HTTP/1.1 in clear on loopback).
+rm -f "$TOKDASH_STORE"/.discovery-*.json
+strace -f -qq -e trace=write,writev,sendto,sendmsg -s 64 -o "$WORK/strace" \
+  "$TOKDASH" refresh --all >/dev/null
+echo "traced run: $(grep -c 'GET /.well-known/openid-configuration' "$WORK/strace") discovery GET(s)," \
+     "$(grep -c 'POST /token' "$WORK/strace") POST /token, for $N profiles of 1 issuer"
+"$TOKDASH" refresh --all >/dev/null  # cache present now: expect no GET in this one
+echo "log lines 'refreshed': $(grep -c refreshed "$LOG")"
+
+# (b) Python: one requests.post per profile, using the refresh tokens tokdash stored last.
+python3 "$ROOT/bench/rusage.py" "$WORK/python.ru" python3 "$ROOT/bench/refresh_loop.py" \
+  "$ISSUER/token" "$TOKDASH_STORE"
+echo "python (wall user sys exit): $(cat "$WORK/python.ru")"
+
+# Summary: the median tokdash run by wall time, against wrk and python.
+sort -n "$WORK/tokdash.ru" | sed -n "$(( (REPS + 1) / 2 ))p" >"$WORK/median"
+read -r tw tu ts _ <"$WORK/median"
+read -r pw pu ps _ <"$WORK/python.ru"
+awk -v n="$N" -v tw="$tw" -v tu="$tu" -v ts="$ts" -v pw="$pw" -v pu="$pu" -v ps="$ps" -v wrk="$wrk_rps" 'BEGIN {
+  t = n / tw; tc = (tu + ts) * 1000 / n; pc = (pu + ps) * 1000 / n
+  printf "RESULT refresh: wrk %.0f req/s; tokdash %.0f refreshes/s = %.0f%% of wrk (goal >= 80%%)\n", wrk, t, 100 * t / wrk
+  printf "RESULT refresh: CPU per refresh: tokdash %.3f ms (user %.3f sys %.3f), python %.3f ms (%.0f refresh/s); ratio 1/%.1f (goal <= 1/10)\n", tc, tu*1000/n, ts*1000/n, pc, n / pw, pc / tc
+}'
