@@ -1,93 +1,26 @@
 //! What a real authorization server cannot be made to do on purpose: gateways answering HTML,
 //! 5xx, rate limits, a server that hangs, bodies too large, truncated or not UTF-8, wrong JSON
-//! types, a plain-text 404, a closed port. Through the real binary, each failure must be:
-//! exit code 1, exactly one stderr line naming the profile, no panic, the body never echoed,
-//! and the stored refresh token unchanged. Last, secrets never leave the store.
+//! types, a plain-text 404, a closed port, and `refresh --all` where some profiles fail. Through
+//! the real binary, each failure must be: exit code 1, exactly one stderr line naming the
+//! profile, no panic, the body never echoed, and the stored refresh token unchanged. Last,
+//! secrets never leave the store. (The 50 MiB body without `Content-Length` is in big_body.rs.)
 
 mod support;
 
 use serde_json::{Value, json};
-use std::process::Output;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use support::faults::{
+    MARKER, RT, SECRET_VAR, assert_failed, read_request, run, status, stderr, stored_rt, world,
+};
 use support::world::World;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-const SECRET_VAR: &str = "TOKDASH_FAULT_CLIENT_SECRET";
-const SECRET: &str = "cs-fault-Zk4";
-const RT: &str = "RT-fault-keep-me";
-/// Put in every faulty body: it must never reach stderr.
-const MARKER: &str = "BODY-MARKER-c81f";
 /// `MAX_ATTEMPTS` of src/engine/exchange.rs.
 const MAX_ATTEMPTS: usize = 3;
 
 async fn server() -> MockServer {
     MockServer::builder().start().await
-}
-
-fn config(token_url: &str, settings: &str) -> String {
-    format!(
-        r#"
-[settings]
-{settings}
-
-[profiles.f]
-provider = "oauth2"
-client_id = "fault-client"
-client_secret_env = "{SECRET_VAR}"
-token_url = "{token_url}"
-"#
-    )
-}
-
-/// A world whose profile `f` has an expired access token and the refresh token [`RT`].
-fn world(token_url: &str, settings: &str) -> World {
-    let w = World::new(&config(token_url, settings));
-    w.import(
-        "f",
-        &json!({"access_token": "AT-fault-old", "refresh_token": RT, "expires_in": 0}),
-    );
-    w
-}
-
-fn run(w: &World, args: &[&str]) -> (Output, Duration) {
-    let started = Instant::now();
-    let out = w.cmd(args).env(SECRET_VAR, SECRET).output().unwrap();
-    (out, started.elapsed())
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-fn stored_rt(w: &World) -> Value {
-    w.record("f").expect("the record is kept")["refresh_token"].clone()
-}
-
-fn status(w: &World) -> Value {
-    let out = w.cmd(&["list", "--json"]).output().unwrap();
-    let list: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
-    list[0]["status"].clone()
-}
-
-/// `tokdash token f` failed as a failure must, and left the refresh token alone. Returns the
-/// stderr line.
-fn assert_failed(w: &World, out: &Output) -> String {
-    let err = stderr(out);
-    assert_eq!(out.status.code(), Some(1), "{err}");
-    assert!(!err.contains("panicked"), "{err}");
-    assert!(!err.contains(MARKER), "the body was echoed: {err}");
-    assert!(out.stdout.is_empty(), "no token on stdout after a failure");
-    let lines: Vec<&str> = err.lines().collect();
-    assert_eq!(lines.len(), 1, "one stderr line: {err}");
-    assert!(
-        lines[0].starts_with("tokdash: f: refresh failed")
-            || lines[0].starts_with("tokdash: f: refresh refused"),
-        "{err}"
-    );
-    assert_eq!(stored_rt(w), RT, "the refresh token survives the failure");
-    assert!(!w.log_text().contains(MARKER), "the body reached the log");
-    lines[0].to_string()
 }
 
 async fn token_calls(server: &MockServer) -> usize {
@@ -180,7 +113,8 @@ async fn rate_limit_with_a_short_retry_after_is_honoured_and_then_succeeds() {
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(String::from_utf8_lossy(&out.stdout), "AT-after-429\n");
     assert_eq!(stderr(&out), "");
-    // Without Retry-After the first backoff is at most 250 ms.
+    // Without Retry-After the first backoff would be 250–500 ms (`backoff(1)` in
+    // src/engine/exchange.rs: a ceiling of 250 << 1 ms, jittered down to half of it).
     assert!(
         elapsed >= Duration::from_millis(950),
         "Retry-After: 1 was not honoured ({elapsed:?})"
@@ -393,7 +327,7 @@ async fn a_redirect_is_not_followed() {
 fn cutting_server(
     reply: &'static [u8],
 ) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
-    use std::io::{Read, Write};
+    use std::io::Write;
     use std::sync::atomic::{AtomicUsize, Ordering};
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}/token", listener.local_addr().unwrap());
@@ -403,26 +337,7 @@ fn cutting_server(
         for stream in listener.incoming() {
             let Ok(mut stream) = stream else { return };
             counter.fetch_add(1, Ordering::SeqCst);
-            // Read the head and the form body (small: one read after the head is enough here).
-            let mut seen = Vec::new();
-            let mut buf = [0u8; 4096];
-            while let Ok(n) = stream.read(&mut buf) {
-                if n == 0 {
-                    break;
-                }
-                seen.extend_from_slice(&buf[..n]);
-                if let Some(head_end) = seen.windows(4).position(|w| w == b"\r\n\r\n") {
-                    let head = String::from_utf8_lossy(&seen[..head_end]).to_lowercase();
-                    let length: usize = head
-                        .lines()
-                        .find_map(|l| l.strip_prefix("content-length:"))
-                        .and_then(|v| v.trim().parse().ok())
-                        .unwrap_or(0);
-                    if seen.len() >= head_end + 4 + length {
-                        break;
-                    }
-                }
-            }
+            read_request(&mut stream);
             let _ = stream.write_all(reply);
             // Dropping the stream hangs up.
         }
@@ -483,6 +398,115 @@ async fn refresh_command_reports_each_fault_on_one_line_naming_the_profile() {
     assert_eq!(err.lines().count(), 1, "one line: {err}");
     assert!(err.starts_with("tokdash: f: "), "{err}");
     assert_eq!(stored_rt(&w), RT);
+}
+
+/// `refresh --all` over three profiles on one server: `good` succeeds (and rotates), `gateway`
+/// gets an HTML 502 on every attempt, `dead` gets 400 `invalid_grant`. Each failure is one line
+/// naming its profile; the success is stored; the failures keep their refresh tokens.
+#[tokio::test]
+async fn refresh_all_with_some_profiles_failing_reports_each_and_stores_the_others() {
+    let server = server().await;
+    Mock::given(method("POST"))
+        .and(path("/good/token"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "access_token": "AT-good-new", "refresh_token": "RT-good-new", "expires_in": 3600
+        })))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/gateway/token"))
+        .respond_with(ResponseTemplate::new(502).set_body_raw(
+            format!("<html><title>502 Bad Gateway</title><body>{MARKER}</body></html>"),
+            "text/html",
+        ))
+        .expect(MAX_ATTEMPTS as u64)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/dead/token"))
+        .respond_with(ResponseTemplate::new(400).set_body_json(json!({
+            "error": "invalid_grant", "error_description": "Refresh token expired", "trace": MARKER
+        })))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let names = ["good", "gateway", "dead"];
+    let w = World::new(
+        &names
+            .iter()
+            .map(|n| {
+                format!(
+                    "[profiles.{n}]\nprovider = \"oauth2\"\nclient_id = \"c-{n}\"\n\
+                     client_secret_env = \"{SECRET_VAR}\"\ntoken_url = \"{}/{n}/token\"\n\n",
+                    server.uri()
+                )
+            })
+            .collect::<String>(),
+    );
+    for n in names {
+        w.import(
+            n,
+            &json!({"access_token": format!("AT-{n}-old"), "refresh_token": format!("RT-{n}-old"), "expires_in": 0}),
+        );
+    }
+
+    let (out, _) = run(&w, &["refresh", "--all"]);
+    let err = stderr(&out);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(lines.len(), 2, "one line per failed profile:\n{err}");
+    let line_of = |n: &str| {
+        let prefix = format!("tokdash: {n}: ");
+        let of: Vec<&&str> = lines.iter().filter(|l| l.starts_with(&prefix)).collect();
+        assert_eq!(of.len(), 1, "one line about {n}:\n{err}");
+        of[0].to_string()
+    };
+    let gateway = line_of("gateway");
+    assert!(
+        gateway.starts_with("tokdash: gateway: refresh failed")
+            && gateway.contains("HTTP 502 Bad Gateway with a text/html body"),
+        "{gateway}"
+    );
+    assert_eq!(
+        line_of("dead"),
+        "tokdash: dead: refresh refused (HTTP 400, invalid_grant: Refresh token expired); run: tokdash login dead"
+    );
+    assert!(
+        !err.contains("good"),
+        "no stderr line for the profile that succeeded:\n{err}"
+    );
+    // stdout reports the success, and only it.
+    let reported: Vec<&str> = stdout.lines().collect();
+    assert_eq!(reported.len(), 1, "{stdout}");
+    assert!(
+        reported[0].starts_with("good: refreshed, new refresh token stored"),
+        "{stdout}"
+    );
+    for text in [&*err, &*stdout, &w.log_text()] {
+        assert!(!text.contains(MARKER), "a body was echoed:\n{text}");
+    }
+
+    let good = w.record("good").unwrap();
+    assert_eq!(good["access_token"], "AT-good-new");
+    assert_eq!(good["refresh_token"], "RT-good-new");
+    for n in ["gateway", "dead"] {
+        let record = w.record(n).unwrap();
+        assert_eq!(record["refresh_token"], format!("RT-{n}-old"), "{record}");
+        assert_eq!(record["access_token"], format!("AT-{n}-old"), "{record}");
+    }
+    let list = w.cmd(&["list", "--json"]).output().unwrap();
+    let list: Vec<Value> = serde_json::from_slice(&list.stdout).unwrap();
+    let summary = |n: &str| list.iter().find(|p| p["name"] == n).unwrap().clone();
+    assert_eq!(summary("good")["status"], "valid");
+    assert_eq!(summary("good")["last_error"], Value::Null);
+    assert_eq!(summary("gateway")["status"], "error");
+    assert_eq!(summary("dead")["status"], "needs_login");
+    for n in ["gateway", "dead"] {
+        assert!(summary(n)["last_error"].is_string(), "{:?}", summary(n));
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -596,4 +620,141 @@ userinfo_url = "{uri}/userinfo"
         assert!(!seen.contains(secret), "{secret} leaked:\n{seen}");
     }
     assert_eq!(w.record("s").unwrap()["refresh_token"], "RT-q7-two");
+}
+
+/// The sibling of the test above for what succeeds there only in part: a device `login` (one
+/// `authorization_pending`, then tokens) and a successful `revoke --yes` of both tokens, with
+/// known token values, device code and client secret, at TOKDASH_LOG=trace. None of them may
+/// appear on stdout (but for `token`'s), on stderr or in the log.
+#[tokio::test]
+async fn secrets_never_leak_from_a_successful_login_or_revoke() {
+    use base64::Engine;
+    const CLIENT_SECRET: &str = "CS-q8-client-secret";
+    const DEVICE_CODE: &str = "DC-q8-device-code";
+    let tokens = ["AT-q8-one", "RT-q8-one", "ID-q8-one"];
+    let basic =
+        base64::engine::general_purpose::STANDARD.encode(format!("q8-client:{CLIENT_SECRET}"));
+
+    let server = server().await;
+    Mock::given(method("POST"))
+        .and(path("/device"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "device_code": DEVICE_CODE, "user_code": "Q8-USER",
+            "verification_uri": "https://idp.example/device", "expires_in": 600, "interval": 1
+        })))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/token"))
+        .respond_with(
+            ResponseTemplate::new(400).set_body_json(json!({"error": "authorization_pending"})),
+        )
+        .up_to_n_times(1)
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/token"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "access_token": "AT-q8-one", "refresh_token": "RT-q8-one", "id_token": "ID-q8-one",
+            "expires_in": 3600, "token_type": "Bearer"
+        })))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/revoke"))
+        .respond_with(ResponseTemplate::new(200))
+        .expect(2)
+        .mount(&server)
+        .await;
+    let uri = server.uri();
+    let w = World::new(&format!(
+        r#"
+[profiles.s]
+provider = "oauth2"
+client_id = "q8-client"
+client_secret_env = "{SECRET_VAR}"
+auth_method = "client_secret_basic"
+token_url = "{uri}/token"
+device_authorization_url = "{uri}/device"
+revocation_url = "{uri}/revoke"
+"#
+    ));
+
+    let mut seen = String::new();
+    let mut step = |args: &[&str], keep_stdout: bool| {
+        let out = w.cmd(args).env(SECRET_VAR, CLIENT_SECRET).output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {}", stderr(&out));
+        if keep_stdout {
+            seen.push_str(&String::from_utf8_lossy(&out.stdout));
+        }
+        seen.push_str(&stderr(&out));
+        out
+    };
+    let login = step(&["login", "s"], true);
+    assert!(
+        String::from_utf8_lossy(&login.stdout).contains("Q8-USER"),
+        "the user code is shown"
+    );
+    step(&["list"], true);
+    step(&["list", "--json"], true);
+    let token = step(&["token", "s"], false);
+    assert_eq!(String::from_utf8_lossy(&token.stdout), "AT-q8-one\n");
+    let revoke = step(&["revoke", "s", "--yes"], true);
+    assert_eq!(
+        String::from_utf8_lossy(&revoke.stdout),
+        "s: revoked (refresh_token, access_token)\n"
+    );
+    step(&["list", "--json"], true);
+
+    // The values did travel: the polls carried the device code, the revocations both tokens,
+    // every request the Basic header.
+    let requests = server.received_requests().await.unwrap();
+    let form = |r: &wiremock::Request| -> Vec<(String, String)> {
+        url::form_urlencoded::parse(&r.body).into_owned().collect()
+    };
+    let polls: Vec<_> = requests
+        .iter()
+        .filter(|r| r.url.path() == "/token")
+        .collect();
+    assert_eq!(polls.len(), 2);
+    assert!(
+        polls
+            .iter()
+            .all(|r| form(r).contains(&("device_code".into(), DEVICE_CODE.into())))
+    );
+    let revoked: Vec<String> = requests
+        .iter()
+        .filter(|r| r.url.path() == "/revoke")
+        .flat_map(|r| form(r).into_iter().filter(|(k, _)| k == "token"))
+        .map(|(_, v)| v)
+        .collect();
+    assert_eq!(revoked, ["RT-q8-one", "AT-q8-one"]);
+    for r in &requests {
+        assert_eq!(
+            r.headers.get("authorization").map(|v| v.to_str().unwrap()),
+            Some(format!("Basic {basic}").as_str()),
+            "{}",
+            r.url
+        );
+    }
+    let record = w.record("s").unwrap();
+    assert_eq!(record["refresh_token"], Value::Null, "{record}");
+    assert_eq!(record["access_token"], Value::Null, "{record}");
+
+    let log = w.log_text();
+    assert!(
+        log.contains("logged in") && log.contains("revoked"),
+        "the log records both: {log}"
+    );
+    seen.push_str(&log);
+    for secret in tokens
+        .iter()
+        .copied()
+        .chain([DEVICE_CODE, CLIENT_SECRET, basic.as_str()])
+    {
+        assert!(!seen.contains(secret), "{secret} leaked:\n{seen}");
+    }
 }

@@ -2,6 +2,7 @@
 // Each test crate uses a different subset of these helpers.
 #![allow(dead_code)]
 
+pub mod faults;
 pub mod oidc;
 pub mod tmux;
 pub mod world;
