@@ -114,7 +114,7 @@ impl State {
             .profiles
             .iter()
             .map(|p| Row {
-                profile: Arc::new(p.clone()),
+                profile: p.clone(),
                 record: None,
                 busy: false,
                 message: String::new(),

@@ -3,15 +3,20 @@
 
 use super::{Context, find_profile};
 use crate::clock;
-use crate::engine::{Engine, RefreshMode};
+use crate::engine::{DiskWork, Engine, RefreshMode};
 use crate::failure::{CmdResult, Failure};
 use crate::summary::Summary;
 use std::io::{BufRead, IsTerminal, Write};
 use std::sync::Arc;
 
+const BLOCKING_THREADS: usize = 16;
+
 pub fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
+        // Disk work (locks, fsyncs) runs on blocking threads; a few keep the disk busy, and
+        // hundreds (tokio's default cap is 512) would only cost thread start-ups.
+        .max_blocking_threads(BLOCKING_THREADS)
         .build()
         .map_err(|e| Failure::usage(format!("cannot start the async runtime: {e}")))
 }
@@ -19,7 +24,9 @@ pub fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
 pub fn engine(ctx: &Context) -> Result<Arc<Engine>, Failure> {
     let config = Arc::new(ctx.config()?);
     let store = ctx.store()?;
-    Ok(Arc::new(Engine::new(config, store)?))
+    Ok(Arc::new(
+        Engine::new(config, store)?.with_disk_work(DiskWork::Inline),
+    ))
 }
 
 pub fn token(ctx: &Context, name: &str) -> CmdResult {
@@ -110,11 +117,19 @@ pub async fn refresh_many(
     engine: Arc<Engine>,
     names: Vec<String>,
 ) -> Vec<Result<crate::engine::Refreshed, crate::engine::EngineError>> {
+    // Twice `max_concurrency` profiles under way at once: enough that one's fsync overlaps
+    // another's request, few enough that hundreds of profiles do not hold hundreds of locks and
+    // threads at once.
+    let jobs = Arc::new(tokio::sync::Semaphore::new(
+        engine.config.settings.max_concurrency * 2,
+    ));
     let mut set = tokio::task::JoinSet::new();
     for (i, name) in names.iter().enumerate() {
         let engine = engine.clone();
         let name = name.clone();
+        let jobs = jobs.clone();
         set.spawn(async move {
+            let _job = jobs.acquire_owned().await;
             let seen = engine
                 .load(&name)
                 .await

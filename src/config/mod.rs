@@ -13,6 +13,7 @@ pub use error::{ConfigError, line_column};
 pub use secret_source::{SecretError, SecretSource};
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 pub const DEFAULT_REFRESH_AHEAD: Duration = Duration::from_secs(300);
@@ -23,8 +24,8 @@ pub const DEFAULT_MAX_CONCURRENCY: usize = 8;
 pub struct Config {
     pub path: PathBuf,
     pub settings: Settings,
-    /// In the order of the file.
-    pub profiles: Vec<Profile>,
+    /// In the order of the file. Shared, not copied, by the dashboard's rows.
+    pub profiles: Vec<Arc<Profile>>,
     /// Things worth saying that do not stop the program (a literal client secret, say).
     pub warnings: Vec<String>,
 }
@@ -200,7 +201,7 @@ impl Config {
     }
 
     pub fn profile(&self, name: &str) -> Option<&Profile> {
-        self.profiles.iter().find(|p| p.name == name)
+        self.profiles.iter().find(|p| p.name == name).map(|p| &**p)
     }
 
     pub fn names(&self) -> Vec<&str> {

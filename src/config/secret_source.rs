@@ -37,7 +37,12 @@ impl SecretSource {
         }
     }
 
-    /// Blocking: may run a command. Call from a blocking context.
+    /// Whether resolving may block (it runs a command); the others only read memory.
+    pub fn may_block(&self) -> bool {
+        matches!(self, SecretSource::Command(_))
+    }
+
+    /// Blocking when [`may_block`](Self::may_block): call it from a blocking context then.
     pub fn resolve(&self) -> Result<Option<Secret>, SecretError> {
         match self {
             SecretSource::Absent => Ok(None),

@@ -10,6 +10,7 @@ use super::{
 use crate::secret::Secret;
 use crate::urls;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use toml::Spanned;
 
 struct Ctx<'a> {
@@ -40,7 +41,7 @@ pub fn validate(path: &Path, source: &str, raw: RawConfig) -> Result<Config, Con
                 profile.name
             ));
         }
-        profiles.push(profile);
+        profiles.push(Arc::new(profile));
     }
     Ok(Config {
         path: path.to_path_buf(),

@@ -2,10 +2,10 @@
 //! `verification_url` and 428/403 polling answers, Microsoft's `authorization_declined` and
 //! `message`, Auth0's `verification_uri_complete`. Polling branches on the `error` code only.
 
+use super::Engine;
 use super::error::{EngineError, FailureKind};
 use super::exchange::{self, ExchangeError};
 use super::refresh::exchange_error;
-use super::{Engine, blocking};
 use crate::clock;
 use crate::config::Grant;
 use crate::oauth::error::one_line;
@@ -172,16 +172,13 @@ impl Engine {
                     ));
                 }
             };
-            let body = reply.body;
-            let response = blocking(move || token_response::parse(&body))
-                .await
-                .map_err(|why| {
-                    EngineError::new(
-                        name,
-                        FailureKind::Refused,
-                        format!("login failed: the answer is not a token response ({why})"),
-                    )
-                })?;
+            let response = token_response::parse(&reply.body).map_err(|why| {
+                EngineError::new(
+                    name,
+                    FailureKind::Refused,
+                    format!("login failed: the answer is not a token response ({why})"),
+                )
+            })?;
             return self.store_login(name, response).await;
         }
     }
@@ -192,8 +189,7 @@ impl Engine {
         name: &str,
         response: token_response::TokenResponse,
     ) -> Result<TokenRecord, EngineError> {
-        let _lock = self.lock(name).await?;
-        let mut record = self.load(name).await?.unwrap_or_default();
+        let (_lock, mut record) = self.lock_and_load(name).await?;
         let now = clock::now();
         // A login starts a new grant: an old refresh token is not kept when the new one comes.
         response.apply_to(&mut record, now);

@@ -30,6 +30,20 @@ pub struct Engine {
     discovery: Discovery,
     /// `max_concurrency` requests in flight at once, whatever asks for them.
     permits: Arc<Semaphore>,
+    disk: DiskWork,
+}
+
+/// Where the store's quick calls (reading a record, taking a free lock) run. Writes always go to
+/// tokio's blocking threads, where their fsyncs overlap, and so does waiting for a lock that
+/// another process holds, which can last a whole HTTP request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DiskWork {
+    /// On blocking threads too: the dashboard's worker never stalls on a slow disk.
+    Offload,
+    /// On the calling thread: a command has nothing else to keep responsive, and a hand-off to
+    /// another thread costs more than reading a small file (two context switches and wake-ups
+    /// per call, most of the client's CPU in `refresh --all`).
+    Inline,
 }
 
 impl Engine {
@@ -43,7 +57,21 @@ impl Engine {
             http,
             discovery: Discovery::default(),
             permits,
+            disk: DiskWork::Offload,
         })
+    }
+
+    pub fn with_disk_work(mut self, disk: DiskWork) -> Engine {
+        self.disk = disk;
+        self
+    }
+
+    /// Runs a quick store call where [`DiskWork`] says.
+    async fn on_disk<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> T {
+        match self.disk {
+            DiskWork::Offload => blocking(f).await,
+            DiskWork::Inline => f(),
+        }
     }
 
     pub fn profile(&self, name: &str) -> Result<&Profile, EngineError> {
@@ -77,8 +105,12 @@ impl Engine {
     /// The client's credentials; a secret command runs here, off the async threads.
     async fn client_auth(&self, profile: &Profile) -> Result<ClientAuth, EngineError> {
         let source = profile.client_secret.clone();
-        let secret: Option<Secret> = blocking(move || source.resolve())
-            .await
+        let resolved = if source.may_block() {
+            blocking(move || source.resolve()).await
+        } else {
+            source.resolve()
+        };
+        let secret: Option<Secret> = resolved
             .map_err(|e| EngineError::new(&profile.name, FailureKind::Config, e.to_string()))?;
         Ok(ClientAuth {
             client_id: profile.client_id.clone(),
@@ -90,7 +122,7 @@ impl Engine {
     pub async fn load(&self, name: &str) -> Result<Option<TokenRecord>, EngineError> {
         let store = self.store.clone();
         let owned = name.to_string();
-        blocking(move || store.load(&owned))
+        self.on_disk(move || store.load(&owned))
             .await
             .map_err(|e| store_error(name, e))
     }
@@ -104,12 +136,26 @@ impl Engine {
         Ok(())
     }
 
-    async fn lock(&self, name: &str) -> Result<crate::store::ProfileLock, EngineError> {
+    /// Waits for the profile's lock, then reads the record again under it (another process may
+    /// have changed it while we waited).
+    async fn lock_and_load(
+        &self,
+        name: &str,
+    ) -> Result<(crate::store::ProfileLock, TokenRecord), EngineError> {
         let store = self.store.clone();
         let owned = name.to_string();
-        blocking(move || store.lock(&owned))
-            .await
-            .map_err(|e| store_error(name, e))
+        let free = match self.disk {
+            DiskWork::Inline => store.try_lock(name).map_err(|e| store_error(name, e))?,
+            DiskWork::Offload => None,
+        };
+        let lock = match free {
+            Some(lock) => lock,
+            None => blocking(move || store.lock(&owned))
+                .await
+                .map_err(|e| store_error(name, e))?,
+        };
+        let record = self.load(name).await?.unwrap_or_default();
+        Ok((lock, record))
     }
 
     /// A valid access token: the stored one when it is not within `refresh_ahead` of expiry,

@@ -8,9 +8,9 @@
 //!    or store the failure next to the untouched refresh token,
 //! 5. release the lock.
 
+use super::Engine;
 use super::error::{EngineError, FailureKind};
 use super::exchange::{self, ExchangeError};
-use super::{Engine, blocking};
 use crate::clock;
 use crate::config::{Grant, Profile};
 use crate::oauth::TransportError;
@@ -40,8 +40,7 @@ pub struct Refreshed {
 impl Engine {
     pub async fn refresh(&self, name: &str, mode: RefreshMode) -> Result<Refreshed, EngineError> {
         let profile = self.profile(name)?;
-        let lock = self.lock(name).await?;
-        let mut record = self.load(name).await?.unwrap_or_default();
+        let (lock, mut record) = self.lock_and_load(name).await?;
         let now = clock::now();
         let fresh = record.standing == Standing::Active
             && !needs_refresh(&record, profile.refresh_ahead, now);
@@ -140,9 +139,8 @@ impl Engine {
             })
             .await
             .map_err(|e| exchange_error(profile, "refresh", e))?;
-        let body = reply.body;
-        blocking(move || token_response::parse(&body))
-            .await
+        // Small (the body is capped at 1 MiB): parsed here, no trip to a blocking thread.
+        token_response::parse(&reply.body)
             .map_err(|why| {
                 EngineError::new(
                     &profile.name,

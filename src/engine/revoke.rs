@@ -39,8 +39,7 @@ impl Engine {
                 "the provider has no revocation endpoint; set revocation_url in the profile if it has one",
             ));
         };
-        let _lock = self.lock(name).await?;
-        let mut record = self.load(name).await?.unwrap_or_default();
+        let (_lock, mut record) = self.lock_and_load(name).await?;
         // Refresh token first: revoking it ends the grant (RFC 7009 §2.1 "SHOULD also invalidate
         // all access tokens"); the access token follows where the provider can revoke it.
         let mut tokens: Vec<(&'static str, Secret)> = Vec::new();

@@ -11,6 +11,7 @@ pub use lock::ProfileLock;
 pub use record::{LastError, Standing, TokenRecord};
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 #[derive(Debug, thiserror::Error)]
 #[error("{}: {message}", path.display())]
@@ -31,6 +32,8 @@ impl StoreError {
 #[derive(Debug, Clone)]
 pub struct Store {
     dir: PathBuf,
+    /// Shared by every clone, so that the whole process group-commits its directory fsyncs.
+    writer: Arc<atomic::AtomicDir>,
 }
 
 impl Store {
@@ -52,6 +55,7 @@ impl Store {
         refuse_loose_permissions(dir, &meta, 0o700)?;
         Ok(Store {
             dir: dir.to_path_buf(),
+            writer: Arc::new(atomic::AtomicDir::new(dir)),
         })
     }
 
@@ -95,7 +99,8 @@ impl Store {
             path: path.clone(),
             message: format!("cannot encode the token record: {e}"),
         })?;
-        atomic::write_atomically(&self.dir, &path, &bytes)
+        self.writer
+            .write(&path, &bytes)
             .map_err(|e| StoreError::io(&path, "cannot write the token record", e))
     }
 
@@ -115,7 +120,8 @@ impl Store {
     /// Writes any other file of the store (a discovery cache) with the same guarantees.
     pub fn write_file(&self, file_name: &str, bytes: &[u8]) -> Result<(), StoreError> {
         let path = self.dir.join(file_name);
-        atomic::write_atomically(&self.dir, &path, bytes)
+        self.writer
+            .write(&path, bytes)
             .map_err(|e| StoreError::io(&path, "cannot write", e))
     }
 
