@@ -110,8 +110,7 @@ fn big_body_server(framing: Framing) -> (String, mpsc::Receiver<(Sent, TcpListen
 /// Runs `tokdash token f` and waits for it, killing it after [`DEADLINE`].
 fn token_with_deadline(w: &support::world::World) -> Output {
     let mut child = w
-        .std_cmd(&["token", "f"])
-        .env(SECRET_VAR, SECRET)
+        .std_cmd_with_secret(&["token", "f"], SECRET_VAR, SECRET)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

@@ -5,17 +5,12 @@ mod support;
 
 use serde_json::json;
 use std::time::{Duration, Instant};
+use support::mocks::{json, mount, post, post_answers};
 use support::world::World;
-use wiremock::matchers::{method, path};
-use wiremock::{Mock, MockServer, ResponseTemplate};
+use wiremock::MockServer;
 
 async fn device_answer(server: &MockServer, body: serde_json::Value) {
-    Mock::given(method("POST"))
-        .and(path("/device"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(body))
-        .expect(1)
-        .mount(server)
-        .await;
+    post_answers(server, "/device", json(200, body), 1).await;
 }
 
 /// The token endpoint answers `first` once, then `then` for good.
@@ -24,17 +19,12 @@ async fn polls(
     first: (u16, serde_json::Value),
     then: (u16, serde_json::Value),
 ) {
-    Mock::given(method("POST"))
-        .and(path("/token"))
-        .respond_with(ResponseTemplate::new(first.0).set_body_json(first.1))
+    post("/token")
+        .respond_with(json(first.0, first.1))
         .up_to_n_times(1)
         .mount(server)
         .await;
-    Mock::given(method("POST"))
-        .and(path("/token"))
-        .respond_with(ResponseTemplate::new(then.0).set_body_json(then.1))
-        .mount(server)
-        .await;
+    mount(server, post("/token"), json(then.0, then.1), ..).await;
 }
 
 fn world(server: &MockServer, provider_keys: &str) -> World {
@@ -46,6 +36,30 @@ fn world(server: &MockServer, provider_keys: &str) -> World {
 
 fn pending() -> (u16, serde_json::Value) {
     (400, json!({"error": "authorization_pending"}))
+}
+
+fn tokens() -> (u16, serde_json::Value) {
+    (
+        200,
+        json!({"access_token": "AT", "refresh_token": "RT", "expires_in": 60}),
+    )
+}
+
+/// Runs `tokdash login d`; returns its exit code, stdout and stderr.
+fn login(w: &World) -> (Option<i32>, String, String) {
+    let out = w.cmd(&["login", "d"]).output().unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Runs `tokdash login d`, which must succeed; returns how long it took.
+fn timed_login(w: &World) -> Duration {
+    let started = Instant::now();
+    w.cmd(&["login", "d"]).assert().success();
+    started.elapsed()
 }
 
 #[tokio::test]
@@ -65,12 +79,8 @@ async fn microsoft_declined_ends_the_login_with_its_words() {
     )
     .await;
     let w = world(&server, "provider = \"microsoft\"\ntenant = \"common\"");
-    let out = w.cmd(&["login", "d"]).output().unwrap();
-    let (stdout, stderr) = (
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr),
-    );
-    assert_eq!(out.status.code(), Some(1));
+    let (code, stdout, stderr) = login(&w);
+    assert_eq!(code, Some(1));
     assert!(
         stdout.contains("To sign in, use a web browser"),
         "Microsoft's message is shown: {stdout}"
@@ -109,12 +119,8 @@ async fn auth0_complete_uri_is_shown_and_an_expired_code_says_to_log_in_again() 
         &server,
         "provider = \"auth0\"\ndomain = \"t.auth0.com\"\naudience = \"https://api\"",
     );
-    let out = w.cmd(&["login", "d"]).output().unwrap();
-    let (stdout, stderr) = (
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr),
-    );
-    assert_eq!(out.status.code(), Some(1));
+    let (code, stdout, stderr) = login(&w);
+    assert_eq!(code, Some(1));
     assert!(
         stdout.contains("(or open https://t.auth0.com/device?user_code=WDJB-MJHT)"),
         "{stdout}"
@@ -135,24 +141,11 @@ async fn slow_down_adds_five_seconds_for_good() {
         json!({"device_code": "dc", "user_code": "U", "verification_uri": "https://x/device", "expires_in": 600, "interval": 1}),
     )
     .await;
-    polls(
-        &server,
-        (400, json!({"error": "slow_down"})),
-        (
-            200,
-            json!({"access_token": "AT", "refresh_token": "RT", "expires_in": 60}),
-        ),
-    )
-    .await;
+    polls(&server, (400, json!({"error": "slow_down"})), tokens()).await;
     let w = world(&server, "provider = \"oauth2\"");
-    let started = Instant::now();
-    w.cmd(&["login", "d"]).assert().success();
+    let elapsed = timed_login(&w);
     // 1 s before the first poll, then 1 + 5 s before the second.
-    assert!(
-        started.elapsed() >= Duration::from_secs(7),
-        "{:?}",
-        started.elapsed()
-    );
+    assert!(elapsed >= Duration::from_secs(7), "{elapsed:?}");
     assert_eq!(w.record("d").unwrap()["refresh_token"], "RT");
 }
 
@@ -160,21 +153,11 @@ async fn slow_down_adds_five_seconds_for_good() {
 async fn no_interval_means_five_seconds_and_a_5xx_while_polling_is_survived() {
     let server = MockServer::start().await;
     device_answer(&server, json!({"device_code": "dc", "user_code": "U", "verification_uri": "https://x/device", "expires_in": 600})).await;
-    polls(
-        &server,
-        (502, json!({"note": "bad gateway"})),
-        (
-            200,
-            json!({"access_token": "AT", "refresh_token": "RT", "expires_in": 60}),
-        ),
-    )
-    .await;
+    polls(&server, (502, json!({"note": "bad gateway"})), tokens()).await;
     let w = world(&server, "provider = \"oauth2\"");
-    let started = Instant::now();
-    w.cmd(&["login", "d"]).assert().success();
+    let elapsed = timed_login(&w);
     assert!(
-        started.elapsed() >= Duration::from_secs(10),
-        "two polls 5 s apart: {:?}",
-        started.elapsed()
+        elapsed >= Duration::from_secs(10),
+        "two polls 5 s apart: {elapsed:?}"
     );
 }

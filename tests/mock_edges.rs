@@ -4,9 +4,10 @@
 mod support;
 
 use serde_json::json;
+use support::mocks::{json, mount, post, post_answers};
 use support::world::World;
-use wiremock::matchers::{body_string_contains, method, path, query_param};
-use wiremock::{Mock, MockServer, ResponseTemplate};
+use wiremock::matchers::{body_string_contains, query_param};
+use wiremock::{MockServer, ResponseTemplate};
 
 fn oauth2(server: &MockServer) -> World {
     World::new(&format!(
@@ -18,13 +19,13 @@ fn oauth2(server: &MockServer) -> World {
 #[tokio::test]
 async fn token_prints_a_still_valid_access_token_when_the_refresh_fails_and_warns() {
     let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/token"))
-        .respond_with(
-            ResponseTemplate::new(503).set_body_json(json!({"error": "temporarily_unavailable"})),
-        )
-        .mount(&server)
-        .await;
+    post_answers(
+        &server,
+        "/token",
+        json(503, json!({"error": "temporarily_unavailable"})),
+        ..,
+    )
+    .await;
     let w = oauth2(&server);
     // Two minutes left: inside refresh_ahead (5 min), so tokdash tries to refresh first.
     w.import(
@@ -49,12 +50,13 @@ async fn token_prints_a_still_valid_access_token_when_the_refresh_fails_and_warn
 #[tokio::test]
 async fn token_after_needs_login_prints_the_access_token_until_it_expires() {
     let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/token"))
-        .respond_with(ResponseTemplate::new(400).set_body_json(json!({"error": "invalid_grant"})))
-        .expect(1)
-        .mount(&server)
-        .await;
+    post_answers(
+        &server,
+        "/token",
+        json(400, json!({"error": "invalid_grant"})),
+        1,
+    )
+    .await;
     let w = oauth2(&server);
     w.import(
         "p",
@@ -69,20 +71,20 @@ async fn token_after_needs_login_prints_the_access_token_until_it_expires() {
 #[tokio::test]
 async fn a_half_done_revocation_records_that_the_refresh_token_is_gone() {
     let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/revoke"))
-        .and(body_string_contains("token_type_hint=refresh_token"))
-        .respond_with(ResponseTemplate::new(200))
-        .mount(&server)
-        .await;
-    Mock::given(method("POST"))
-        .and(path("/revoke"))
-        .and(body_string_contains("token_type_hint=access_token"))
-        .respond_with(
-            ResponseTemplate::new(400).set_body_json(json!({"error": "unsupported_token_type"})),
-        )
-        .mount(&server)
-        .await;
+    mount(
+        &server,
+        post("/revoke").and(body_string_contains("token_type_hint=refresh_token")),
+        ResponseTemplate::new(200),
+        ..,
+    )
+    .await;
+    mount(
+        &server,
+        post("/revoke").and(body_string_contains("token_type_hint=access_token")),
+        json(400, json!({"error": "unsupported_token_type"})),
+        ..,
+    )
+    .await;
     let w = oauth2(&server);
     w.import(
         "p",
@@ -103,13 +105,13 @@ async fn a_half_done_revocation_records_that_the_refresh_token_is_gone() {
 #[tokio::test]
 async fn google_revokes_an_access_token_when_it_is_all_there_is() {
     let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/revoke"))
-        .and(query_param("token", "AT-alone"))
-        .respond_with(ResponseTemplate::new(200))
-        .expect(1)
-        .mount(&server)
-        .await;
+    mount(
+        &server,
+        post("/revoke").and(query_param("token", "AT-alone")),
+        ResponseTemplate::new(200),
+        1,
+    )
+    .await;
     let w = World::new(&format!(
         "[profiles.g]\nprovider = \"google\"\nclient_id = \"c\"\nrevocation_url = \"{}/revoke\"\n",
         server.uri()
@@ -125,16 +127,14 @@ async fn google_revokes_an_access_token_when_it_is_all_there_is() {
 async fn auth0_rate_limit_reset_is_honoured_like_retry_after() {
     let server = MockServer::start().await;
     let reset = tokdash::clock::now() + 3600;
-    Mock::given(method("POST"))
-        .and(path("/token"))
-        .respond_with(
-            ResponseTemplate::new(429)
-                .insert_header("x-ratelimit-reset", reset.to_string().as_str())
-                .set_body_json(json!({"error": "too_many_requests"})),
-        )
-        .expect(1)
-        .mount(&server)
-        .await;
+    post_answers(
+        &server,
+        "/token",
+        json(429, json!({"error": "too_many_requests"}))
+            .insert_header("x-ratelimit-reset", reset.to_string().as_str()),
+        1,
+    )
+    .await;
     let w = World::new(&format!(
         "[profiles.a]\nprovider = \"auth0\"\ndomain = \"t.auth0.com\"\nclient_id = \"c\"\ntoken_url = \"{}/token\"\n",
         server.uri()

@@ -8,49 +8,58 @@
 mod support;
 
 use serde_json::{Value, json};
+use std::process::Output;
 use std::time::Duration;
 use support::faults::{
-    MARKER, RT, SECRET_VAR, assert_failed, read_request, run, status, stderr, stored_rt, world,
+    MARKER, RT, SECRET_VAR, read_request, run, status, stderr, stored_rt, token_fails, world,
+};
+use support::mocks::{
+    get_answers, json, mount, post, post_answers, post_answers_once, requests_to, server,
 };
 use support::world::World;
-use wiremock::matchers::{method, path};
+use wiremock::matchers::{any, body_string_contains, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 /// `MAX_ATTEMPTS` of src/engine/exchange.rs.
 const MAX_ATTEMPTS: usize = 3;
 
-async fn server() -> MockServer {
-    MockServer::builder().start().await
+async fn token_calls(server: &MockServer) -> usize {
+    requests_to(server, "/token").await.len()
 }
 
-async fn token_calls(server: &MockServer) -> usize {
-    server
-        .received_requests()
-        .await
-        .unwrap()
-        .iter()
-        .filter(|r| r.url.path() == "/token")
-        .count()
+/// A world (with `settings`) whose profile `f` refreshes at `server`'s `/token`.
+fn world_at(server: &MockServer, settings: &str) -> World {
+    world(&format!("{}/token", server.uri()), settings)
+}
+
+/// A server whose `POST /token` answers `response` and must come `times` times, and a world
+/// (with `settings`) whose profile `f` refreshes there.
+async fn token_server(
+    response: ResponseTemplate,
+    times: u64,
+    settings: &str,
+) -> (MockServer, World) {
+    let server = server().await;
+    post_answers(&server, "/token", response, times).await;
+    let w = world_at(&server, settings);
+    (server, w)
 }
 
 #[tokio::test]
 async fn html_502_is_retried_then_reported_without_the_page() {
-    let server = server().await;
-    Mock::given(method("POST"))
-        .and(path("/token"))
-        .respond_with(ResponseTemplate::new(502).set_body_raw(
+    let (server, w) = token_server(
+        ResponseTemplate::new(502).set_body_raw(
             format!(
                 "<html><head><title>502 Bad Gateway</title></head><body>{MARKER}</body></html>"
             ),
             "text/html; charset=utf-8",
-        ))
-        .expect(MAX_ATTEMPTS as u64)
-        .mount(&server)
-        .await;
-    let w = world(&format!("{}/token", server.uri()), "");
+        ),
+        MAX_ATTEMPTS as u64,
+        "",
+    )
+    .await;
 
-    let (out, _) = run(&w, &["token", "f"]);
-    let line = assert_failed(&w, &out);
+    let (line, _) = token_fails(&w);
     assert!(
         line.contains("HTTP 502 Bad Gateway with a text/html body"),
         "{line}"
@@ -61,21 +70,21 @@ async fn html_502_is_retried_then_reported_without_the_page() {
 
 #[tokio::test]
 async fn json_500_server_error_is_retried_then_reported() {
-    let server = server().await;
-    Mock::given(method("POST"))
-        .and(path("/token"))
-        .respond_with(ResponseTemplate::new(500).set_body_json(json!({
-            "error": "server_error",
-            "error_description": "The server hiccuped",
-            "debug": MARKER
-        })))
-        .expect(MAX_ATTEMPTS as u64)
-        .mount(&server)
-        .await;
-    let w = world(&format!("{}/token", server.uri()), "");
+    let (_server, w) = token_server(
+        json(
+            500,
+            json!({
+                "error": "server_error",
+                "error_description": "The server hiccuped",
+                "debug": MARKER
+            }),
+        ),
+        MAX_ATTEMPTS as u64,
+        "",
+    )
+    .await;
 
-    let (out, _) = run(&w, &["token", "f"]);
-    let line = assert_failed(&w, &out);
+    let (line, _) = token_fails(&w);
     assert!(
         line.contains("(HTTP 500, server_error: The server hiccuped)"),
         "{line}"
@@ -87,27 +96,27 @@ async fn json_500_server_error_is_retried_then_reported() {
 #[tokio::test]
 async fn rate_limit_with_a_short_retry_after_is_honoured_and_then_succeeds() {
     let server = server().await;
-    Mock::given(method("POST"))
-        .and(path("/token"))
-        .respond_with(
-            ResponseTemplate::new(429)
-                .insert_header("retry-after", "1")
-                .set_body_json(json!({"error": "too_many_requests", "error_description": MARKER})),
+    post_answers_once(
+        &server,
+        "/token",
+        json(
+            429,
+            json!({"error": "too_many_requests", "error_description": MARKER}),
         )
-        .up_to_n_times(1)
-        .expect(1)
-        .mount(&server)
-        .await;
-    Mock::given(method("POST"))
-        .and(path("/token"))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .set_body_json(json!({"access_token": "AT-after-429", "expires_in": 3600})),
-        )
-        .expect(1)
-        .mount(&server)
-        .await;
-    let w = world(&format!("{}/token", server.uri()), "");
+        .insert_header("retry-after", "1"),
+    )
+    .await;
+    post_answers(
+        &server,
+        "/token",
+        json(
+            200,
+            json!({"access_token": "AT-after-429", "expires_in": 3600}),
+        ),
+        1,
+    )
+    .await;
+    let w = world_at(&server, "");
 
     let (out, elapsed) = run(&w, &["token", "f"]);
     assert!(out.status.success(), "{}", stderr(&out));
@@ -126,21 +135,18 @@ async fn rate_limit_with_a_short_retry_after_is_honoured_and_then_succeeds() {
 
 #[tokio::test]
 async fn rate_limit_with_a_long_retry_after_fails_at_once_with_a_hint() {
-    let server = server().await;
-    Mock::given(method("POST"))
-        .and(path("/token"))
-        .respond_with(
-            ResponseTemplate::new(429)
-                .insert_header("retry-after", "3600")
-                .set_body_json(json!({"error": "too_many_requests", "error_description": "Slow down", "x": MARKER})),
+    let (_server, w) = token_server(
+        json(
+            429,
+            json!({"error": "too_many_requests", "error_description": "Slow down", "x": MARKER}),
         )
-        .expect(1)
-        .mount(&server)
-        .await;
-    let w = world(&format!("{}/token", server.uri()), "");
+        .insert_header("retry-after", "3600"),
+        1,
+        "",
+    )
+    .await;
 
-    let (out, elapsed) = run(&w, &["token", "f"]);
-    let line = assert_failed(&w, &out);
+    let (line, elapsed) = token_fails(&w);
     assert!(
         line.contains("(HTTP 429, too_many_requests: Slow down)"),
         "{line}"
@@ -155,21 +161,15 @@ async fn rate_limit_with_a_long_retry_after_fails_at_once_with_a_hint() {
 
 #[tokio::test]
 async fn a_hanging_server_times_out_and_the_refresh_is_not_sent_again() {
-    let server = server().await;
-    Mock::given(method("POST"))
-        .and(path("/token"))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .set_body_json(json!({"access_token": MARKER, "expires_in": 3600}))
-                .set_delay(Duration::from_secs(30)),
-        )
-        .expect(1)
-        .mount(&server)
-        .await;
-    let w = world(&format!("{}/token", server.uri()), "timeout = \"500ms\"");
+    let (server, w) = token_server(
+        json(200, json!({"access_token": MARKER, "expires_in": 3600}))
+            .set_delay(Duration::from_secs(30)),
+        1,
+        "timeout = \"500ms\"",
+    )
+    .await;
 
-    let (out, elapsed) = run(&w, &["token", "f"]);
-    let line = assert_failed(&w, &out);
+    let (line, elapsed) = token_fails(&w);
     assert!(
         line.contains("no answer from 127.0.0.1 within 500ms"),
         "{line}"
@@ -183,20 +183,17 @@ async fn a_hanging_server_times_out_and_the_refresh_is_not_sent_again() {
 
 #[tokio::test]
 async fn a_five_megabyte_body_is_refused_as_too_large() {
-    let server = server().await;
     let mut body = format!("{{\"access_token\":\"{MARKER}");
     body.push_str(&"x".repeat(5 * 1024 * 1024));
     body.push_str("\"}");
-    Mock::given(method("POST"))
-        .and(path("/token"))
-        .respond_with(ResponseTemplate::new(200).set_body_raw(body, "application/json"))
-        .expect(1)
-        .mount(&server)
-        .await;
-    let w = world(&format!("{}/token", server.uri()), "");
+    let (_server, w) = token_server(
+        ResponseTemplate::new(200).set_body_raw(body, "application/json"),
+        1,
+        "",
+    )
+    .await;
 
-    let (out, _) = run(&w, &["token", "f"]);
-    let line = assert_failed(&w, &out);
+    let (line, _) = token_fails(&w);
     assert!(line.contains("is over 1024 KiB"), "{line}");
     assert!(
         line.ends_with("check the endpoints of f: tokdash config check"),
@@ -207,17 +204,14 @@ async fn a_five_megabyte_body_is_refused_as_too_large() {
 
 /// 200 answers that are not token responses: one request, a failure, nothing stored from them.
 async fn bad_200(body: Vec<u8>, content_type: &str, expected: &str) {
-    let server = server().await;
-    Mock::given(method("POST"))
-        .and(path("/token"))
-        .respond_with(ResponseTemplate::new(200).set_body_raw(body, content_type))
-        .expect(1)
-        .mount(&server)
-        .await;
-    let w = world(&format!("{}/token", server.uri()), "");
+    let (_server, w) = token_server(
+        ResponseTemplate::new(200).set_body_raw(body, content_type),
+        1,
+        "",
+    )
+    .await;
 
-    let (out, _) = run(&w, &["token", "f"]);
-    let line = assert_failed(&w, &out);
+    let (line, _) = token_fails(&w);
     assert!(line.contains("is not a token response"), "{line}");
     assert!(line.contains(expected), "{line} lacks {expected}");
     let record = w.record("f").unwrap();
@@ -267,20 +261,15 @@ async fn access_token_that_is_not_a_string() {
 
 #[tokio::test]
 async fn plain_text_404_points_at_the_endpoints() {
-    let server = server().await;
-    Mock::given(method("POST"))
-        .and(path("/token"))
-        .respond_with(
-            ResponseTemplate::new(404)
-                .set_body_raw(format!("404 page not found {MARKER}"), "text/plain"),
-        )
-        .expect(1)
-        .mount(&server)
-        .await;
-    let w = world(&format!("{}/token", server.uri()), "");
+    let (_server, w) = token_server(
+        ResponseTemplate::new(404)
+            .set_body_raw(format!("404 page not found {MARKER}"), "text/plain"),
+        1,
+        "",
+    )
+    .await;
 
-    let (out, _) = run(&w, &["token", "f"]);
-    let line = assert_failed(&w, &out);
+    let (line, _) = token_fails(&w);
     assert!(
         line.contains("HTTP 404 Not Found with a text/plain body"),
         "{line}"
@@ -294,26 +283,25 @@ async fn plain_text_404_points_at_the_endpoints() {
 #[tokio::test]
 async fn a_redirect_is_not_followed() {
     let server = server().await;
-    Mock::given(method("POST"))
-        .and(path("/token"))
-        .respond_with(
-            ResponseTemplate::new(307)
-                .insert_header("location", format!("{}/elsewhere", server.uri()))
-                .set_body_raw(MARKER, "text/plain"),
-        )
-        .expect(1)
-        .mount(&server)
-        .await;
-    Mock::given(wiremock::matchers::any())
-        .and(path("/elsewhere"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"access_token": MARKER})))
-        .expect(0)
-        .mount(&server)
-        .await;
-    let w = world(&format!("{}/token", server.uri()), "");
+    post_answers(
+        &server,
+        "/token",
+        ResponseTemplate::new(307)
+            .insert_header("location", format!("{}/elsewhere", server.uri()))
+            .set_body_raw(MARKER, "text/plain"),
+        1,
+    )
+    .await;
+    mount(
+        &server,
+        Mock::given(any()).and(path("/elsewhere")),
+        json(200, json!({"access_token": MARKER})),
+        0,
+    )
+    .await;
+    let w = world_at(&server, "");
 
-    let (out, _) = run(&w, &["token", "f"]);
-    let line = assert_failed(&w, &out);
+    let (line, _) = token_fails(&w);
     assert!(line.contains("HTTP 307 Temporary Redirect"), "{line}");
     assert!(
         line.ends_with("check the endpoints of f: tokdash config check"),
@@ -354,8 +342,7 @@ async fn a_connection_cut_after_the_request_is_not_retried() {
         let (url, accepted) = cutting_server(reply);
         let w = world(&url, "");
 
-        let (out, _) = run(&w, &["token", "f"]);
-        let line = assert_failed(&w, &out);
+        let (line, _) = token_fails(&w);
         assert!(line.contains("was cut off"), "{line}");
         // The server read the refresh token and may have acted on it: sending it again could
         // trip reuse detection.
@@ -373,8 +360,7 @@ async fn a_refused_connection_is_reported_once() {
     };
     let w = world(&format!("http://127.0.0.1:{port}/token"), "");
 
-    let (out, elapsed) = run(&w, &["token", "f"]);
-    let line = assert_failed(&w, &out);
+    let (line, elapsed) = token_fails(&w);
     assert!(line.contains("cannot connect to 127.0.0.1"), "{line}");
     assert!(elapsed < Duration::from_secs(10), "{elapsed:?}");
     assert_eq!(status(&w), "error");
@@ -382,14 +368,12 @@ async fn a_refused_connection_is_reported_once() {
 
 #[tokio::test]
 async fn refresh_command_reports_each_fault_on_one_line_naming_the_profile() {
-    let server = server().await;
-    Mock::given(method("POST"))
-        .and(path("/token"))
-        .respond_with(ResponseTemplate::new(404).set_body_raw(MARKER, "text/plain"))
-        .expect(1)
-        .mount(&server)
-        .await;
-    let w = world(&format!("{}/token", server.uri()), "");
+    let (_server, w) = token_server(
+        ResponseTemplate::new(404).set_body_raw(MARKER, "text/plain"),
+        1,
+        "",
+    )
+    .await;
 
     let (out, _) = run(&w, &["refresh", "f"]);
     let err = stderr(&out);
@@ -406,31 +390,40 @@ async fn refresh_command_reports_each_fault_on_one_line_naming_the_profile() {
 #[tokio::test]
 async fn refresh_all_with_some_profiles_failing_reports_each_and_stores_the_others() {
     let server = server().await;
-    Mock::given(method("POST"))
-        .and(path("/good/token"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
-            "access_token": "AT-good-new", "refresh_token": "RT-good-new", "expires_in": 3600
-        })))
-        .expect(1)
-        .mount(&server)
-        .await;
-    Mock::given(method("POST"))
-        .and(path("/gateway/token"))
-        .respond_with(ResponseTemplate::new(502).set_body_raw(
+    post_answers(
+        &server,
+        "/good/token",
+        json(
+            200,
+            json!({
+                "access_token": "AT-good-new", "refresh_token": "RT-good-new", "expires_in": 3600
+            }),
+        ),
+        1,
+    )
+    .await;
+    post_answers(
+        &server,
+        "/gateway/token",
+        ResponseTemplate::new(502).set_body_raw(
             format!("<html><title>502 Bad Gateway</title><body>{MARKER}</body></html>"),
             "text/html",
-        ))
-        .expect(MAX_ATTEMPTS as u64)
-        .mount(&server)
-        .await;
-    Mock::given(method("POST"))
-        .and(path("/dead/token"))
-        .respond_with(ResponseTemplate::new(400).set_body_json(json!({
-            "error": "invalid_grant", "error_description": "Refresh token expired", "trace": MARKER
-        })))
-        .expect(1)
-        .mount(&server)
-        .await;
+        ),
+        MAX_ATTEMPTS as u64,
+    )
+    .await;
+    post_answers(
+        &server,
+        "/dead/token",
+        json(
+            400,
+            json!({
+                "error": "invalid_grant", "error_description": "Refresh token expired", "trace": MARKER
+            }),
+        ),
+        1,
+    )
+    .await;
     let names = ["good", "gateway", "dead"];
     let w = World::new(
         &names
@@ -511,12 +504,85 @@ async fn refresh_all_with_some_profiles_failing_reports_each_and_stores_the_othe
 
 // ---------------------------------------------------------------------------------------------
 
+/// Profile `s` of the secrets tests: an oauth2 client `client_id` of `uri` with
+/// `client_secret_basic`, and its other endpoints (`*_url` lines).
+fn secrets_config(client_id: &str, uri: &str, endpoints: &str) -> String {
+    format!(
+        r#"
+[profiles.s]
+provider = "oauth2"
+client_id = "{client_id}"
+client_secret_env = "{SECRET_VAR}"
+auth_method = "client_secret_basic"
+token_url = "{uri}/token"
+{endpoints}
+"#
+    )
+}
+
+/// The base64 `client_id:secret` of a Basic header: one more thing that must not leak.
+fn basic_credentials(client_id: &str, secret: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(format!("{client_id}:{secret}"))
+}
+
+/// Runs the steps of a secrets test with the client secret set, and gathers what a user could
+/// see of them.
+struct Seen<'w> {
+    w: &'w World,
+    client_secret: &'static str,
+    text: String,
+}
+
+impl<'w> Seen<'w> {
+    fn new(w: &'w World, client_secret: &'static str) -> Self {
+        Seen {
+            w,
+            client_secret,
+            text: String::new(),
+        }
+    }
+
+    /// Runs tokdash with `args` (and `stdin`), which must exit with `code`; keeps its stderr, and
+    /// its stdout when `keep_stdout` (not a token's).
+    fn step(
+        &mut self,
+        args: &[&str],
+        stdin: Option<String>,
+        code: i32,
+        keep_stdout: bool,
+    ) -> Output {
+        let mut cmd = self.w.cmd_with_secret(args, SECRET_VAR, self.client_secret);
+        if let Some(input) = stdin {
+            cmd.write_stdin(input);
+        }
+        let out = cmd.output().unwrap();
+        assert_eq!(out.status.code(), Some(code), "{args:?}: {}", stderr(&out));
+        if keep_stdout {
+            self.text.push_str(&String::from_utf8_lossy(&out.stdout));
+        }
+        self.text.push_str(&stderr(&out));
+        out
+    }
+
+    /// Adds `log` to what was seen, where none of `secrets` may be.
+    fn assert_none_of<'s>(mut self, log: &str, secrets: impl IntoIterator<Item = &'s str>) {
+        self.text.push_str(log);
+        for secret in secrets {
+            assert!(
+                !self.text.contains(secret),
+                "{secret} leaked:\n{}",
+                self.text
+            );
+        }
+    }
+}
+
 /// Known token values and a client secret go through import, refresh (with rotation), list,
 /// token, check, refresh and revoke failures, all at TOKDASH_LOG=trace: none of them may appear
 /// on stdout (but for `token`'s), on stderr or in the log.
 #[tokio::test]
 async fn secrets_never_reach_stdout_stderr_or_the_log() {
-    use base64::Engine;
     const CLIENT_SECRET: &str = "CS-q7-client-secret";
     let tokens = [
         "AT-q7-one",
@@ -526,99 +592,75 @@ async fn secrets_never_reach_stdout_stderr_or_the_log() {
         "RT-q7-two",
         "ID-q7-two",
     ];
-    let basic =
-        base64::engine::general_purpose::STANDARD.encode(format!("q7-client:{CLIENT_SECRET}"));
+    let basic = basic_credentials("q7-client", CLIENT_SECRET);
 
     let server = server().await;
-    Mock::given(method("POST"))
-        .and(path("/token"))
-        .and(wiremock::matchers::body_string_contains(
-            "refresh_token=RT-q7-one",
-        ))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
-            "access_token": "AT-q7-two", "refresh_token": "RT-q7-two", "id_token": "ID-q7-two",
-            "expires_in": 3600, "token_type": "Bearer"
-        })))
-        .expect(1)
-        .mount(&server)
-        .await;
-    Mock::given(method("POST"))
-        .and(path("/token"))
-        .and(wiremock::matchers::body_string_contains(
-            "refresh_token=RT-q7-two",
-        ))
-        .respond_with(ResponseTemplate::new(401).set_body_json(json!({
-            "error": "invalid_client", "error_description": "Client authentication failed"
-        })))
-        .mount(&server)
-        .await;
-    Mock::given(method("GET"))
-        .and(path("/userinfo"))
-        .respond_with(ResponseTemplate::new(401))
-        .mount(&server)
-        .await;
-    Mock::given(method("POST"))
-        .and(path("/revoke"))
-        .respond_with(
-            ResponseTemplate::new(503).set_body_json(json!({"error": "temporarily_unavailable"})),
-        )
-        .mount(&server)
-        .await;
+    mount(
+        &server,
+        post("/token").and(body_string_contains("refresh_token=RT-q7-one")),
+        json(
+            200,
+            json!({
+                "access_token": "AT-q7-two", "refresh_token": "RT-q7-two", "id_token": "ID-q7-two",
+                "expires_in": 3600, "token_type": "Bearer"
+            }),
+        ),
+        1,
+    )
+    .await;
+    mount(
+        &server,
+        post("/token").and(body_string_contains("refresh_token=RT-q7-two")),
+        json(
+            401,
+            json!({
+                "error": "invalid_client", "error_description": "Client authentication failed"
+            }),
+        ),
+        ..,
+    )
+    .await;
+    get_answers(&server, "/userinfo", ResponseTemplate::new(401), ..).await;
+    post_answers(
+        &server,
+        "/revoke",
+        json(503, json!({"error": "temporarily_unavailable"})),
+        ..,
+    )
+    .await;
     let uri = server.uri();
-    let w = World::new(&format!(
-        r#"
-[profiles.s]
-provider = "oauth2"
-client_id = "q7-client"
-client_secret_env = "{SECRET_VAR}"
-auth_method = "client_secret_basic"
-token_url = "{uri}/token"
-revocation_url = "{uri}/revoke"
-userinfo_url = "{uri}/userinfo"
-"#
+    let w = World::new(&secrets_config(
+        "q7-client",
+        &uri,
+        &format!("revocation_url = \"{uri}/revoke\"\nuserinfo_url = \"{uri}/userinfo\""),
     ));
 
-    let mut seen = String::new();
-    let mut step = |args: &[&str], stdin: Option<String>, code: i32, keep_stdout: bool| {
-        let mut cmd = w.cmd(args);
-        cmd.env(SECRET_VAR, CLIENT_SECRET);
-        if let Some(input) = stdin {
-            cmd.write_stdin(input);
-        }
-        let out = cmd.output().unwrap();
-        assert_eq!(out.status.code(), Some(code), "{args:?}: {}", stderr(&out));
-        if keep_stdout {
-            seen.push_str(&String::from_utf8_lossy(&out.stdout));
-        }
-        seen.push_str(&stderr(&out));
-        out
-    };
+    let mut seen = Seen::new(&w, CLIENT_SECRET);
     let import = json!({"access_token": "AT-q7-one", "refresh_token": "RT-q7-one", "id_token": "ID-q7-one", "expires_in": 0});
-    step(&["import", "s"], Some(import.to_string()), 0, true);
-    step(&["list"], None, 0, true);
-    step(&["refresh", "s", "--json"], None, 0, true);
-    step(&["list", "--json"], None, 0, true);
-    let token = step(&["token", "s"], None, 0, false);
+    seen.step(&["import", "s"], Some(import.to_string()), 0, true);
+    seen.step(&["list"], None, 0, true);
+    seen.step(&["refresh", "s", "--json"], None, 0, true);
+    seen.step(&["list", "--json"], None, 0, true);
+    let token = seen.step(&["token", "s"], None, 0, false);
     assert_eq!(String::from_utf8_lossy(&token.stdout), "AT-q7-two\n");
     // userinfo 401 → one refresh → invalid_client: check fails.
-    step(&["check", "s"], None, 1, true);
-    step(&["refresh", "s"], None, 1, true);
-    step(&["revoke", "s", "--yes"], None, 1, true);
-    step(&["config", "check"], None, 0, true);
+    seen.step(&["check", "s"], None, 1, true);
+    seen.step(&["refresh", "s"], None, 1, true);
+    seen.step(&["revoke", "s", "--yes"], None, 1, true);
+    seen.step(&["config", "check"], None, 0, true);
 
     let log = w.log_text();
     assert!(
         log.contains("refresh failed"),
         "the log records the failures: {log}"
     );
-    seen.push_str(&log);
-    for secret in tokens
-        .iter()
-        .copied()
-        .chain([CLIENT_SECRET, basic.as_str()])
-    {
-        assert!(!seen.contains(secret), "{secret} leaked:\n{seen}");
-    }
+    seen.assert_none_of(
+        &log,
+        tokens
+            .iter()
+            .copied()
+            .chain([CLIENT_SECRET, basic.as_str()]),
+    );
     assert_eq!(w.record("s").unwrap()["refresh_token"], "RT-q7-two");
 }
 
@@ -628,86 +670,68 @@ userinfo_url = "{uri}/userinfo"
 /// appear on stdout (but for `token`'s), on stderr or in the log.
 #[tokio::test]
 async fn secrets_never_leak_from_a_successful_login_or_revoke() {
-    use base64::Engine;
     const CLIENT_SECRET: &str = "CS-q8-client-secret";
     const DEVICE_CODE: &str = "DC-q8-device-code";
     let tokens = ["AT-q8-one", "RT-q8-one", "ID-q8-one"];
-    let basic =
-        base64::engine::general_purpose::STANDARD.encode(format!("q8-client:{CLIENT_SECRET}"));
+    let basic = basic_credentials("q8-client", CLIENT_SECRET);
 
     let server = server().await;
-    Mock::given(method("POST"))
-        .and(path("/device"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
-            "device_code": DEVICE_CODE, "user_code": "Q8-USER",
-            "verification_uri": "https://idp.example/device", "expires_in": 600, "interval": 1
-        })))
-        .expect(1)
-        .mount(&server)
-        .await;
-    Mock::given(method("POST"))
-        .and(path("/token"))
-        .respond_with(
-            ResponseTemplate::new(400).set_body_json(json!({"error": "authorization_pending"})),
-        )
-        .up_to_n_times(1)
-        .expect(1)
-        .mount(&server)
-        .await;
-    Mock::given(method("POST"))
-        .and(path("/token"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
-            "access_token": "AT-q8-one", "refresh_token": "RT-q8-one", "id_token": "ID-q8-one",
-            "expires_in": 3600, "token_type": "Bearer"
-        })))
-        .expect(1)
-        .mount(&server)
-        .await;
-    Mock::given(method("POST"))
-        .and(path("/revoke"))
-        .respond_with(ResponseTemplate::new(200))
-        .expect(2)
-        .mount(&server)
-        .await;
+    post_answers(
+        &server,
+        "/device",
+        json(
+            200,
+            json!({
+                "device_code": DEVICE_CODE, "user_code": "Q8-USER",
+                "verification_uri": "https://idp.example/device", "expires_in": 600, "interval": 1
+            }),
+        ),
+        1,
+    )
+    .await;
+    post_answers_once(
+        &server,
+        "/token",
+        json(400, json!({"error": "authorization_pending"})),
+    )
+    .await;
+    post_answers(
+        &server,
+        "/token",
+        json(
+            200,
+            json!({
+                "access_token": "AT-q8-one", "refresh_token": "RT-q8-one", "id_token": "ID-q8-one",
+                "expires_in": 3600, "token_type": "Bearer"
+            }),
+        ),
+        1,
+    )
+    .await;
+    post_answers(&server, "/revoke", ResponseTemplate::new(200), 2).await;
     let uri = server.uri();
-    let w = World::new(&format!(
-        r#"
-[profiles.s]
-provider = "oauth2"
-client_id = "q8-client"
-client_secret_env = "{SECRET_VAR}"
-auth_method = "client_secret_basic"
-token_url = "{uri}/token"
-device_authorization_url = "{uri}/device"
-revocation_url = "{uri}/revoke"
-"#
+    let w = World::new(&secrets_config(
+        "q8-client",
+        &uri,
+        &format!("device_authorization_url = \"{uri}/device\"\nrevocation_url = \"{uri}/revoke\""),
     ));
 
-    let mut seen = String::new();
-    let mut step = |args: &[&str], keep_stdout: bool| {
-        let out = w.cmd(args).env(SECRET_VAR, CLIENT_SECRET).output().unwrap();
-        assert_eq!(out.status.code(), Some(0), "{args:?}: {}", stderr(&out));
-        if keep_stdout {
-            seen.push_str(&String::from_utf8_lossy(&out.stdout));
-        }
-        seen.push_str(&stderr(&out));
-        out
-    };
-    let login = step(&["login", "s"], true);
+    let mut seen = Seen::new(&w, CLIENT_SECRET);
+    let login = seen.step(&["login", "s"], None, 0, true);
     assert!(
         String::from_utf8_lossy(&login.stdout).contains("Q8-USER"),
         "the user code is shown"
     );
-    step(&["list"], true);
-    step(&["list", "--json"], true);
-    let token = step(&["token", "s"], false);
+    seen.step(&["list"], None, 0, true);
+    seen.step(&["list", "--json"], None, 0, true);
+    let token = seen.step(&["token", "s"], None, 0, false);
     assert_eq!(String::from_utf8_lossy(&token.stdout), "AT-q8-one\n");
-    let revoke = step(&["revoke", "s", "--yes"], true);
+    let revoke = seen.step(&["revoke", "s", "--yes"], None, 0, true);
     assert_eq!(
         String::from_utf8_lossy(&revoke.stdout),
         "s: revoked (refresh_token, access_token)\n"
     );
-    step(&["list", "--json"], true);
+    seen.step(&["list", "--json"], None, 0, true);
 
     // The values did travel: the polls carried the device code, the revocations both tokens,
     // every request the Basic header.
@@ -749,12 +773,11 @@ revocation_url = "{uri}/revoke"
         log.contains("logged in") && log.contains("revoked"),
         "the log records both: {log}"
     );
-    seen.push_str(&log);
-    for secret in tokens
-        .iter()
-        .copied()
-        .chain([DEVICE_CODE, CLIENT_SECRET, basic.as_str()])
-    {
-        assert!(!seen.contains(secret), "{secret} leaked:\n{seen}");
-    }
+    seen.assert_none_of(
+        &log,
+        tokens
+            .iter()
+            .copied()
+            .chain([DEVICE_CODE, CLIENT_SECRET, basic.as_str()]),
+    );
 }

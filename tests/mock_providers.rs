@@ -10,35 +10,29 @@
 mod support;
 
 use serde_json::{Value, json};
-use std::collections::HashMap;
 use std::process::Output;
+use support::mocks::{
+    any_post, form, get_answers, get_with_bearer_answers, mount, post, post_answers,
+    post_answers_once, requests_to, server,
+};
 use support::world::World;
-use wiremock::matchers::{body_string_contains, header, method, path, query_param};
-use wiremock::{Mock, MockServer, Request, ResponseTemplate};
+use wiremock::matchers::{body_string_contains, header, query_param};
+use wiremock::{MockServer, ResponseTemplate};
 
 const SECRET_VAR: &str = "TOKDASH_MOCK_CLIENT_SECRET";
 const SECRET: &str = "cs-7Hq2-mock-secret";
 
-/// A server of its own, not one from wiremock's shared pool.
-async fn server() -> MockServer {
-    MockServer::builder().start().await
+/// Runs tokdash with the client secret in [`SECRET_VAR`]; returns its output.
+fn run(w: &World, args: &[&str]) -> Output {
+    w.output_with_secret(args, SECRET_VAR, SECRET)
 }
 
-/// The form parameters of a request body.
-fn form(req: &Request) -> HashMap<String, String> {
-    url::form_urlencoded::parse(&req.body)
-        .into_owned()
-        .collect()
-}
-
-async fn requests_to(server: &MockServer, at: &str) -> Vec<Request> {
-    server
-        .received_requests()
-        .await
-        .expect("request recording is on")
-        .into_iter()
-        .filter(|r| r.url.path() == at)
-        .collect()
+/// [`run`], which must succeed.
+#[track_caller]
+fn run_ok(w: &World, args: &[&str]) -> Output {
+    let out = run(w, args);
+    assert!(out.status.success(), "{}", stderr(&out));
+    out
 }
 
 fn stdout(out: &Output) -> String {
@@ -150,29 +144,25 @@ token_url = "{uri}/oauth/token"
 #[tokio::test]
 async fn google_refresh_without_refresh_token_keeps_the_stored_one_and_posts_the_secret() {
     let server = server().await;
-    Mock::given(method("POST"))
-        .and(path("/token"))
-        .respond_with(ok_json(json!({
+    post_answers(
+        &server,
+        "/token",
+        ok_json(json!({
             "access_token": "ya29.AT-new",
             "expires_in": 3599,
             "scope": "openid https://www.googleapis.com/auth/userinfo.email",
             "token_type": "Bearer"
-        })))
-        .expect(1)
-        .mount(&server)
-        .await;
+        })),
+        1,
+    )
+    .await;
     let w = World::new(&google_config(&server.uri()));
     w.import(
         "g",
         &json!({"access_token": "ya29.AT-old", "refresh_token": "1//RT-google", "expires_in": 0}),
     );
 
-    let out = w
-        .cmd(&["refresh", "g"])
-        .env(SECRET_VAR, SECRET)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
+    let out = run_ok(&w, &["refresh", "g"]);
     assert!(
         stdout(&out).starts_with("g: refreshed; expires in "),
         "{}",
@@ -217,26 +207,23 @@ async fn google_refresh_without_refresh_token_keeps_the_stored_one_and_posts_the
 #[tokio::test]
 async fn google_invalid_grant_marks_needs_login_and_keeps_the_refresh_token() {
     let server = server().await;
-    Mock::given(method("POST"))
-        .and(path("/token"))
-        .respond_with(error_json(
+    post_answers(
+        &server,
+        "/token",
+        error_json(
             400,
             json!({"error": "invalid_grant", "error_description": "Token has been expired or revoked."}),
-        ))
-        .expect(1)
-        .mount(&server)
-        .await;
+        ),
+        1,
+    )
+    .await;
     let w = World::new(&google_config(&server.uri()));
     w.import(
         "g",
         &json!({"access_token": "ya29.AT-old", "refresh_token": "1//RT-dead", "expires_in": 0}),
     );
 
-    let out = w
-        .cmd(&["refresh", "g"])
-        .env(SECRET_VAR, SECRET)
-        .output()
-        .unwrap();
+    let out = run(&w, &["refresh", "g"]);
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(
         failure_line(&out, "g"),
@@ -252,11 +239,7 @@ async fn google_invalid_grant_marks_needs_login_and_keeps_the_refresh_token() {
     );
 
     // The dead refresh token is not spent again: `token` fails without a request (expect(1)).
-    let out = w
-        .cmd(&["token", "g"])
-        .env(SECRET_VAR, SECRET)
-        .output()
-        .unwrap();
+    let out = run(&w, &["token", "g"]);
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(stdout(&out), "");
     assert_eq!(stderr(&out).lines().count(), 1, "{}", stderr(&out));
@@ -267,25 +250,20 @@ async fn google_invalid_grant_marks_needs_login_and_keeps_the_refresh_token() {
 #[tokio::test]
 async fn google_revoke_sends_the_token_in_the_query_string() {
     let server = server().await;
-    Mock::given(method("POST"))
-        .and(path("/revoke"))
-        .and(query_param("token", "1//RT-google"))
-        .respond_with(ResponseTemplate::new(200))
-        .expect(1)
-        .mount(&server)
-        .await;
+    mount(
+        &server,
+        post("/revoke").and(query_param("token", "1//RT-google")),
+        ResponseTemplate::new(200),
+        1,
+    )
+    .await;
     let w = World::new(&google_config(&server.uri()));
     w.import(
         "g",
         &json!({"access_token": "ya29.AT", "refresh_token": "1//RT-google", "expires_in": 3600}),
     );
 
-    let out = w
-        .cmd(&["revoke", "g", "--yes"])
-        .env(SECRET_VAR, SECRET)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
+    let out = run_ok(&w, &["revoke", "g", "--yes"]);
     assert_eq!(stdout(&out), "g: revoked (refresh_token)\n");
     let reqs = requests_to(&server, "/revoke").await;
     assert_eq!(
@@ -314,24 +292,20 @@ async fn google_revoke_sends_the_token_in_the_query_string() {
 #[tokio::test]
 async fn google_revoke_of_an_already_dead_token_counts_as_revoked() {
     let server = server().await;
-    Mock::given(method("POST"))
-        .and(path("/revoke"))
-        .respond_with(error_json(
+    post_answers(
+        &server,
+        "/revoke",
+        error_json(
             400,
             json!({"error": "invalid_token", "error_description": "Token expired or revoked"}),
-        ))
-        .expect(1)
-        .mount(&server)
-        .await;
+        ),
+        1,
+    )
+    .await;
     let w = World::new(&google_config(&server.uri()));
     w.import("g", &json!({"refresh_token": "1//RT-google"}));
 
-    let out = w
-        .cmd(&["revoke", "g", "--yes"])
-        .env(SECRET_VAR, SECRET)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
+    let out = run_ok(&w, &["revoke", "g", "--yes"]);
     assert!(stdout(&out).contains("already dead"), "{}", stdout(&out));
     assert_eq!(summary(&w, "g")["status"], "revoked");
     assert_eq!(stored(&w, "g", "refresh_token"), Value::Null);
@@ -340,15 +314,16 @@ async fn google_revoke_of_an_already_dead_token_counts_as_revoked() {
 #[tokio::test]
 async fn google_revoke_refused_for_another_reason_keeps_the_tokens() {
     let server = server().await;
-    Mock::given(method("POST"))
-        .and(path("/revoke"))
-        .respond_with(error_json(
+    post_answers(
+        &server,
+        "/revoke",
+        error_json(
             400,
             json!({"error": "invalid_request", "error_description": "Bad Request"}),
-        ))
-        .expect(1)
-        .mount(&server)
-        .await;
+        ),
+        1,
+    )
+    .await;
     let w = World::new(&google_config(&server.uri()));
     w.import(
         "g",
@@ -356,11 +331,7 @@ async fn google_revoke_refused_for_another_reason_keeps_the_tokens() {
     );
     let before = w.record("g").unwrap();
 
-    let out = w
-        .cmd(&["revoke", "g", "--yes"])
-        .env(SECRET_VAR, SECRET)
-        .output()
-        .unwrap();
+    let out = run(&w, &["revoke", "g", "--yes"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(failure_line(&out, "g").contains("(HTTP 400, invalid_request: Bad Request)"));
     assert_eq!(
@@ -376,19 +347,20 @@ async fn google_revoke_refused_for_another_reason_keeps_the_tokens() {
 #[tokio::test]
 async fn microsoft_refresh_asks_for_offline_access_and_stores_the_rotated_token() {
     let server = server().await;
-    Mock::given(method("POST"))
-        .and(path("/contoso.onmicrosoft.com/oauth2/v2.0/token"))
-        .respond_with(ok_json(json!({
+    post_answers(
+        &server,
+        "/contoso.onmicrosoft.com/oauth2/v2.0/token",
+        ok_json(json!({
             "token_type": "Bearer",
             "scope": "https://graph.microsoft.com/User.Read",
             "expires_in": 3599,
             "ext_expires_in": 3599,
             "access_token": "eyJ0eXAi.AT-ms-2",
             "refresh_token": "0.AXoA-RT-ms-2"
-        })))
-        .expect(1)
-        .mount(&server)
-        .await;
+        })),
+        1,
+    )
+    .await;
     let w = World::new(&microsoft_config(&server.uri()));
     w.import("ms", &json!({"refresh_token": "0.AXoA-RT-ms-1"}));
 
@@ -424,9 +396,10 @@ async fn microsoft_refresh_asks_for_offline_access_and_stores_the_rotated_token(
 async fn microsoft_aadsts_error_reaches_stderr_on_one_line() {
     let server = server().await;
     let description = "AADSTS700082: The refresh token has expired due to inactivity. The token was issued on 2020-02-26T21:52:54.2810613Z and was inactive for 90.00:00:00.\r\nTrace ID: 6e94ade5-10de-4d67-909a-14d845813500\r\nCorrelation ID: 0e87b495-1e24-4882-be85-d012c216f4f6\r\nTimestamp: 2020-07-06 22:31:52Z";
-    Mock::given(method("POST"))
-        .and(path("/contoso.onmicrosoft.com/oauth2/v2.0/token"))
-        .respond_with(error_json(
+    post_answers(
+        &server,
+        "/contoso.onmicrosoft.com/oauth2/v2.0/token",
+        error_json(
             400,
             json!({
                 "error": "invalid_grant",
@@ -437,10 +410,10 @@ async fn microsoft_aadsts_error_reaches_stderr_on_one_line() {
                 "correlation_id": "0e87b495-1e24-4882-be85-d012c216f4f6",
                 "error_uri": "https://login.microsoftonline.com/error?code=700082"
             }),
-        ))
-        .expect(1)
-        .mount(&server)
-        .await;
+        ),
+        1,
+    )
+    .await;
     let w = World::new(&microsoft_config(&server.uri()));
     w.import("ms", &json!({"refresh_token": "0.AXoA-RT-ms-1"}));
 
@@ -489,30 +462,25 @@ async fn microsoft_revoke_says_there_is_no_endpoint_and_touches_nothing() {
 async fn auth0_rotation_stores_each_new_refresh_token_and_spends_it_next() {
     let server = server().await;
     for (spent, next) in [("v1.RT-a0-1", "v1.RT-a0-2"), ("v1.RT-a0-2", "v1.RT-a0-3")] {
-        Mock::given(method("POST"))
-            .and(path("/oauth/token"))
-            .and(body_string_contains(format!("refresh_token={spent}")))
-            .respond_with(ok_json(json!({
+        mount(
+            &server,
+            post("/oauth/token").and(body_string_contains(format!("refresh_token={spent}"))),
+            ok_json(json!({
                 "access_token": format!("eyJ.AT-for-{next}"),
                 "refresh_token": next,
                 "scope": "openid profile email offline_access",
                 "expires_in": 86400,
                 "token_type": "Bearer"
-            })))
-            .expect(1)
-            .mount(&server)
-            .await;
+            })),
+            1,
+        )
+        .await;
     }
     let w = World::new(&auth0_config(&server.uri()));
     w.import("a0", &json!({"refresh_token": "v1.RT-a0-1"}));
 
     for expected in ["v1.RT-a0-2", "v1.RT-a0-3"] {
-        let out = w
-            .cmd(&["refresh", "a0"])
-            .env(SECRET_VAR, SECRET)
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "{}", stderr(&out));
+        let out = run_ok(&w, &["refresh", "a0"]);
         assert!(
             stdout(&out).contains("new refresh token stored"),
             "{}",
@@ -535,23 +503,20 @@ async fn auth0_dead_refresh_token_needs_login_whether_invalid_grant_or_access_de
         ("access_denied", "Unknown or invalid refresh token"),
     ] {
         let server = server().await;
-        Mock::given(method("POST"))
-            .and(path("/oauth/token"))
-            .respond_with(error_json(
+        post_answers(
+            &server,
+            "/oauth/token",
+            error_json(
                 403,
                 json!({"error": error, "error_description": description}),
-            ))
-            .expect(1)
-            .mount(&server)
-            .await;
+            ),
+            1,
+        )
+        .await;
         let w = World::new(&auth0_config(&server.uri()));
         w.import("a0", &json!({"refresh_token": "v1.RT-a0-dead"}));
 
-        let out = w
-            .cmd(&["refresh", "a0"])
-            .env(SECRET_VAR, SECRET)
-            .output()
-            .unwrap();
+        let out = run(&w, &["refresh", "a0"]);
         assert_eq!(out.status.code(), Some(1), "{error}");
         assert_eq!(
             failure_line(&out, "a0"),
@@ -567,25 +532,20 @@ async fn auth0_dead_refresh_token_needs_login_whether_invalid_grant_or_access_de
 #[tokio::test]
 async fn auth0_revoke_sends_a_json_body_and_an_empty_200_means_revoked() {
     let server = server().await;
-    Mock::given(method("POST"))
-        .and(path("/oauth/revoke"))
-        .and(header("content-type", "application/json"))
-        .respond_with(ResponseTemplate::new(200))
-        .expect(1)
-        .mount(&server)
-        .await;
+    mount(
+        &server,
+        post("/oauth/revoke").and(header("content-type", "application/json")),
+        ResponseTemplate::new(200),
+        1,
+    )
+    .await;
     let w = World::new(&auth0_config(&server.uri()));
     w.import(
         "a0",
         &json!({"access_token": "eyJ.AT-a0", "refresh_token": "v1.RT-a0-1", "expires_in": 3600}),
     );
 
-    let out = w
-        .cmd(&["revoke", "a0", "--yes"])
-        .env(SECRET_VAR, SECRET)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
+    let out = run_ok(&w, &["revoke", "a0", "--yes"]);
     assert_eq!(stdout(&out), "a0: revoked (refresh_token)\n");
     let reqs = requests_to(&server, "/oauth/revoke").await;
     assert_eq!(reqs.len(), 1, "Auth0 revokes refresh tokens only");
@@ -601,22 +561,18 @@ async fn auth0_revoke_sends_a_json_body_and_an_empty_200_means_revoked() {
 #[tokio::test]
 async fn auth0_client_credentials_sends_the_audience() {
     let server = server().await;
-    Mock::given(method("POST"))
-        .and(path("/oauth/token"))
-        .respond_with(ok_json(
+    post_answers(
+        &server,
+        "/oauth/token",
+        ok_json(
             json!({"access_token": "eyJ.AT-machine", "expires_in": 86400, "token_type": "Bearer"}),
-        ))
-        .expect(1)
-        .mount(&server)
-        .await;
+        ),
+        1,
+    )
+    .await;
     let w = World::new(&auth0_config(&server.uri()));
 
-    let out = w
-        .cmd(&["refresh", "a0cc"])
-        .env(SECRET_VAR, SECRET)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
+    run_ok(&w, &["refresh", "a0cc"]);
     let f = form(&requests_to(&server, "/oauth/token").await[0]);
     assert_eq!(f["grant_type"], "client_credentials");
     assert_eq!(f["audience"], "https://api.example.com");
@@ -646,14 +602,13 @@ async fn client_secret_basic_form_encodes_id_and_secret_before_base64() {
     use base64::Engine;
     let awkward = "p:ss+w%rd /=ä";
     let server = server().await;
-    Mock::given(method("POST"))
-        .and(path("/token"))
-        .respond_with(ok_json(
-            json!({"access_token": "AT-basic", "expires_in": 600}),
-        ))
-        .expect(1)
-        .mount(&server)
-        .await;
+    post_answers(
+        &server,
+        "/token",
+        ok_json(json!({"access_token": "AT-basic", "expires_in": 600})),
+        1,
+    )
+    .await;
     let w = World::new(&oauth2_config(
         &server.uri(),
         &format!("client_secret_env = \"{SECRET_VAR}\"\nauth_method = \"client_secret_basic\""),
@@ -696,14 +651,13 @@ async fn client_secret_basic_form_encodes_id_and_secret_before_base64() {
 #[tokio::test]
 async fn auth_method_none_sends_the_client_id_and_no_secret() {
     let server = server().await;
-    Mock::given(method("POST"))
-        .and(path("/token"))
-        .respond_with(ok_json(
-            json!({"access_token": "AT-public", "expires_in": 600}),
-        ))
-        .expect(1)
-        .mount(&server)
-        .await;
+    post_answers(
+        &server,
+        "/token",
+        ok_json(json!({"access_token": "AT-public", "expires_in": 600})),
+        1,
+    )
+    .await;
     let w = World::new(&oauth2_config(&server.uri(), "auth_method = \"none\""));
     w.import("o", &json!({"refresh_token": "RT-public"}));
 
@@ -736,23 +690,17 @@ token_url = "{uri}/token"
 #[tokio::test]
 async fn client_credentials_refresh_asks_for_the_grant_and_stores_the_token() {
     let server = server().await;
-    Mock::given(method("POST"))
-        .and(path("/token"))
-        .respond_with(ok_json(
-            json!({"access_token": "AT-cc-1", "expires_in": 3600, "token_type": "bearer"}),
-        ))
-        .expect(1)
-        .mount(&server)
-        .await;
+    post_answers(
+        &server,
+        "/token",
+        ok_json(json!({"access_token": "AT-cc-1", "expires_in": 3600, "token_type": "bearer"})),
+        1,
+    )
+    .await;
     let w = World::new(&cc_config(&server.uri()));
     assert_eq!(summary(&w, "cc")["status"], "expired");
 
-    let out = w
-        .cmd(&["refresh", "cc"])
-        .env(SECRET_VAR, SECRET)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
+    run_ok(&w, &["refresh", "cc"]);
     let f = form(&requests_to(&server, "/token").await[0]);
     assert_eq!(f["grant_type"], "client_credentials");
     assert_eq!(f["scope"], "read write");
@@ -768,24 +716,18 @@ async fn client_credentials_refresh_asks_for_the_grant_and_stores_the_token() {
 #[tokio::test]
 async fn token_of_a_client_credentials_profile_prints_the_token_and_nothing_else() {
     let server = server().await;
-    Mock::given(method("POST"))
-        .and(path("/token"))
-        .respond_with(ok_json(
-            json!({"access_token": "AT-cc-1", "expires_in": 3600}),
-        ))
-        .expect(1)
-        .mount(&server)
-        .await;
+    post_answers(
+        &server,
+        "/token",
+        ok_json(json!({"access_token": "AT-cc-1", "expires_in": 3600})),
+        1,
+    )
+    .await;
     let w = World::new(&cc_config(&server.uri()));
 
     for _ in 0..2 {
         // The second run finds the stored token valid: still one request in all (expect(1)).
-        let out = w
-            .cmd(&["token", "cc"])
-            .env(SECRET_VAR, SECRET)
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "{}", stderr(&out));
+        let out = run_ok(&w, &["token", "cc"]);
         assert_eq!(stdout(&out), "AT-cc-1\n");
         assert_eq!(stderr(&out), "");
     }
@@ -794,25 +736,20 @@ async fn token_of_a_client_credentials_profile_prints_the_token_and_nothing_else
 #[tokio::test]
 async fn token_of_a_valid_stored_token_sends_no_request() {
     let server = server().await;
-    Mock::given(method("POST"))
-        .respond_with(ok_json(
-            json!({"access_token": "AT-unwanted", "expires_in": 3600}),
-        ))
-        .expect(0)
-        .mount(&server)
-        .await;
+    mount(
+        &server,
+        any_post(),
+        ok_json(json!({"access_token": "AT-unwanted", "expires_in": 3600})),
+        0,
+    )
+    .await;
     let w = World::new(&google_config(&server.uri()));
     w.import(
         "g",
         &json!({"access_token": "ya29.AT-valid", "refresh_token": "1//RT", "expires_in": 3600}),
     );
 
-    let out = w
-        .cmd(&["token", "g"])
-        .env(SECRET_VAR, SECRET)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
+    let out = run_ok(&w, &["token", "g"]);
     assert_eq!(stdout(&out), "ya29.AT-valid\n");
     assert_eq!(stderr(&out), "");
 }
@@ -822,24 +759,17 @@ async fn token_refreshes_first_when_expired_or_within_refresh_ahead() {
     // 0: expired; 120: valid for 2 more minutes, inside the default refresh_ahead of 5m.
     for expires_in in [0, 120] {
         let server = server().await;
-        Mock::given(method("POST"))
-            .and(path("/token"))
-            .and(body_string_contains("refresh_token=1%2F%2FRT"))
-            .respond_with(ok_json(
-                json!({"access_token": "ya29.AT-fresh", "expires_in": 3599}),
-            ))
-            .expect(1)
-            .mount(&server)
-            .await;
+        mount(
+            &server,
+            post("/token").and(body_string_contains("refresh_token=1%2F%2FRT")),
+            ok_json(json!({"access_token": "ya29.AT-fresh", "expires_in": 3599})),
+            1,
+        )
+        .await;
         let w = World::new(&google_config(&server.uri()));
         w.import("g", &json!({"access_token": "ya29.AT-old", "refresh_token": "1//RT", "expires_in": expires_in}));
 
-        let out = w
-            .cmd(&["token", "g"])
-            .env(SECRET_VAR, SECRET)
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "{}", stderr(&out));
+        let out = run_ok(&w, &["token", "g"]);
         assert_eq!(stdout(&out), "ya29.AT-fresh\n", "expires_in {expires_in}");
         assert_eq!(stored(&w, "g", "access_token"), "ya29.AT-fresh");
         assert_eq!(stored(&w, "g", "refresh_token"), "1//RT");
@@ -872,22 +802,20 @@ fn assert_summary_shape(s: &Value) {
 #[tokio::test]
 async fn refresh_json_prints_the_spec_fields_of_the_touched_profiles() {
     let server = server().await;
-    Mock::given(method("POST"))
-        .and(path("/token"))
-        .respond_with(ok_json(
-            json!({"access_token": "ya29.AT-new", "expires_in": 3599}),
-        ))
-        .expect(1)
-        .mount(&server)
-        .await;
-    Mock::given(method("POST"))
-        .and(path("/oauth/token"))
-        .respond_with(ok_json(
-            json!({"access_token": "eyJ.AT", "refresh_token": "v1.RT-2", "expires_in": 86400}),
-        ))
-        .expect(1)
-        .mount(&server)
-        .await;
+    post_answers(
+        &server,
+        "/token",
+        ok_json(json!({"access_token": "ya29.AT-new", "expires_in": 3599})),
+        1,
+    )
+    .await;
+    post_answers(
+        &server,
+        "/oauth/token",
+        ok_json(json!({"access_token": "eyJ.AT", "refresh_token": "v1.RT-2", "expires_in": 86400})),
+        1,
+    )
+    .await;
     let w = World::new(&format!(
         "{}{}",
         google_config(&server.uri()),
@@ -896,12 +824,7 @@ async fn refresh_json_prints_the_spec_fields_of_the_touched_profiles() {
     w.import("g", &json!({"refresh_token": "1//RT"}));
     w.import("a0", &json!({"refresh_token": "v1.RT-1"}));
 
-    let out = w
-        .cmd(&["refresh", "g", "a0", "--json"])
-        .env(SECRET_VAR, SECRET)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
+    let out = run_ok(&w, &["refresh", "g", "a0", "--json"]);
     let touched: Vec<Value> = serde_json::from_slice(&out.stdout).expect("stdout is only the JSON");
     assert_eq!(touched.len(), 2, "a0cc was not touched");
     for s in &touched {
@@ -926,20 +849,23 @@ async fn refresh_json_prints_the_spec_fields_of_the_touched_profiles() {
 #[tokio::test]
 async fn refresh_json_reports_failures_too_and_exits_1() {
     let server = server().await;
-    Mock::given(method("POST"))
-        .and(path("/token"))
-        .respond_with(ok_json(
-            json!({"access_token": "ya29.AT-new", "expires_in": 3599}),
-        ))
-        .expect(1)
-        .mount(&server)
-        .await;
-    Mock::given(method("POST"))
-        .and(path("/oauth/token"))
-        .respond_with(error_json(403, json!({"error": "invalid_grant", "error_description": "Unknown or invalid refresh token."})))
-        .expect(1)
-        .mount(&server)
-        .await;
+    post_answers(
+        &server,
+        "/token",
+        ok_json(json!({"access_token": "ya29.AT-new", "expires_in": 3599})),
+        1,
+    )
+    .await;
+    post_answers(
+        &server,
+        "/oauth/token",
+        error_json(
+            403,
+            json!({"error": "invalid_grant", "error_description": "Unknown or invalid refresh token."}),
+        ),
+        1,
+    )
+    .await;
     let w = World::new(&format!(
         "{}{}",
         google_config(&server.uri()),
@@ -948,11 +874,7 @@ async fn refresh_json_reports_failures_too_and_exits_1() {
     w.import("g", &json!({"refresh_token": "1//RT"}));
     w.import("a0", &json!({"refresh_token": "v1.RT-1"}));
 
-    let out = w
-        .cmd(&["refresh", "g", "a0", "--json"])
-        .env(SECRET_VAR, SECRET)
-        .output()
-        .unwrap();
+    let out = run(&w, &["refresh", "g", "a0", "--json"]);
     assert_eq!(out.status.code(), Some(1));
     let touched: Vec<Value> = serde_json::from_slice(&out.stdout).expect("stdout is only the JSON");
     assert_eq!(touched.len(), 2);
@@ -975,45 +897,37 @@ async fn refresh_json_reports_failures_too_and_exits_1() {
 #[tokio::test]
 async fn check_refreshes_once_after_a_401_and_retries() {
     let server = server().await;
-    Mock::given(method("GET"))
-        .and(path("/userinfo"))
-        .and(header("authorization", "Bearer ya29.AT-stale"))
-        .respond_with(
-            ResponseTemplate::new(401)
-                .insert_header("www-authenticate", "Bearer error=\"invalid_token\""),
-        )
-        .expect(1)
-        .mount(&server)
-        .await;
-    Mock::given(method("GET"))
-        .and(path("/userinfo"))
-        .and(header("authorization", "Bearer ya29.AT-new"))
-        .respond_with(ok_json(
-            json!({"sub": "110169484474386276334", "email": "a@example.com"}),
-        ))
-        .expect(1)
-        .mount(&server)
-        .await;
-    Mock::given(method("POST"))
-        .and(path("/token"))
-        .respond_with(ok_json(
-            json!({"access_token": "ya29.AT-new", "expires_in": 3599}),
-        ))
-        .expect(1)
-        .mount(&server)
-        .await;
+    get_with_bearer_answers(
+        &server,
+        "/userinfo",
+        "ya29.AT-stale",
+        ResponseTemplate::new(401)
+            .insert_header("www-authenticate", "Bearer error=\"invalid_token\""),
+        1,
+    )
+    .await;
+    get_with_bearer_answers(
+        &server,
+        "/userinfo",
+        "ya29.AT-new",
+        ok_json(json!({"sub": "110169484474386276334", "email": "a@example.com"})),
+        1,
+    )
+    .await;
+    post_answers(
+        &server,
+        "/token",
+        ok_json(json!({"access_token": "ya29.AT-new", "expires_in": 3599})),
+        1,
+    )
+    .await;
     let w = World::new(&google_config(&server.uri()));
     w.import(
         "g",
         &json!({"access_token": "ya29.AT-stale", "refresh_token": "1//RT", "expires_in": 3600}),
     );
 
-    let out = w
-        .cmd(&["check", "g"])
-        .env(SECRET_VAR, SECRET)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
+    let out = run_ok(&w, &["check", "g"]);
     let text = stdout(&out);
     assert!(text.starts_with("g: ok, HTTP 200 in "), "{text}");
     assert!(text.contains("sub 110169484474386276334"), "{text}");
@@ -1028,32 +942,28 @@ async fn check_refreshes_once_after_a_401_and_retries() {
 #[tokio::test]
 async fn check_with_a_working_token_does_not_refresh() {
     let server = server().await;
-    Mock::given(method("GET"))
-        .and(path("/userinfo"))
-        .and(header("authorization", "Bearer ya29.AT-good"))
-        .respond_with(ok_json(json!({"sub": "42"})))
-        .expect(1)
-        .mount(&server)
-        .await;
-    Mock::given(method("POST"))
-        .respond_with(ok_json(
-            json!({"access_token": "AT-unwanted", "expires_in": 3599}),
-        ))
-        .expect(0)
-        .mount(&server)
-        .await;
+    get_with_bearer_answers(
+        &server,
+        "/userinfo",
+        "ya29.AT-good",
+        ok_json(json!({"sub": "42"})),
+        1,
+    )
+    .await;
+    mount(
+        &server,
+        any_post(),
+        ok_json(json!({"access_token": "AT-unwanted", "expires_in": 3599})),
+        0,
+    )
+    .await;
     let w = World::new(&google_config(&server.uri()));
     w.import(
         "g",
         &json!({"access_token": "ya29.AT-good", "refresh_token": "1//RT", "expires_in": 3600}),
     );
 
-    let out = w
-        .cmd(&["check", "g"])
-        .env(SECRET_VAR, SECRET)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
+    let out = run_ok(&w, &["check", "g"]);
     let text = stdout(&out);
     assert!(
         text.starts_with("g: ok, HTTP 200 in ") && text.contains("sub 42"),
@@ -1065,31 +975,21 @@ async fn check_with_a_working_token_does_not_refresh() {
 #[tokio::test]
 async fn check_that_still_gets_401_after_a_refresh_fails_once() {
     let server = server().await;
-    Mock::given(method("GET"))
-        .and(path("/userinfo"))
-        .respond_with(ResponseTemplate::new(401))
-        .expect(2)
-        .mount(&server)
-        .await;
-    Mock::given(method("POST"))
-        .and(path("/token"))
-        .respond_with(ok_json(
-            json!({"access_token": "ya29.AT-new", "expires_in": 3599}),
-        ))
-        .expect(1)
-        .mount(&server)
-        .await;
+    get_answers(&server, "/userinfo", ResponseTemplate::new(401), 2).await;
+    post_answers(
+        &server,
+        "/token",
+        ok_json(json!({"access_token": "ya29.AT-new", "expires_in": 3599})),
+        1,
+    )
+    .await;
     let w = World::new(&google_config(&server.uri()));
     w.import(
         "g",
         &json!({"access_token": "ya29.AT-stale", "refresh_token": "1//RT", "expires_in": 3600}),
     );
 
-    let out = w
-        .cmd(&["check", "g"])
-        .env(SECRET_VAR, SECRET)
-        .output()
-        .unwrap();
+    let out = run(&w, &["check", "g"]);
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(stderr(&out).lines().count(), 1, "{}", stderr(&out));
     let line = failure_line(&out, "g");
@@ -1106,12 +1006,7 @@ async fn check_that_still_gets_401_after_a_refresh_fails_once() {
 async fn rfc7009_revoke_sends_refresh_then_access_token_with_hints_and_client_auth() {
     use base64::Engine;
     let server = server().await;
-    Mock::given(method("POST"))
-        .and(path("/revoke"))
-        .respond_with(ResponseTemplate::new(200))
-        .expect(2)
-        .mount(&server)
-        .await;
+    post_answers(&server, "/revoke", ResponseTemplate::new(200), 2).await;
     let w = World::new(&oauth2_config(
         &server.uri(),
         &format!(
@@ -1124,12 +1019,7 @@ async fn rfc7009_revoke_sends_refresh_then_access_token_with_hints_and_client_au
         &json!({"access_token": "AT-o", "refresh_token": "RT-o", "expires_in": 3600}),
     );
 
-    let out = w
-        .cmd(&["revoke", "o", "--yes"])
-        .env(SECRET_VAR, SECRET)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
+    let out = run_ok(&w, &["revoke", "o", "--yes"]);
     assert_eq!(stdout(&out), "o: revoked (refresh_token, access_token)\n");
     let reqs = requests_to(&server, "/revoke").await;
     let sent: Vec<(String, String)> = reqs
@@ -1172,12 +1062,13 @@ client_id = "kc-client"
 }
 
 async fn mount_discovery(server: &MockServer, document: Value, times: u64) {
-    Mock::given(method("GET"))
-        .and(path("/realms/ops/.well-known/openid-configuration"))
-        .respond_with(ok_json(document))
-        .expect(times)
-        .mount(server)
-        .await;
+    get_answers(
+        server,
+        "/realms/ops/.well-known/openid-configuration",
+        ok_json(document),
+        times,
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -1195,14 +1086,13 @@ async fn oidc_discovery_is_fetched_once_and_kept_on_disk_between_runs() {
         1,
     )
     .await;
-    Mock::given(method("POST"))
-        .and(path("/realms/ops/protocol/openid-connect/token"))
-        .respond_with(ok_json(
-            json!({"access_token": "AT-kc", "refresh_token": "RT-kc-2", "expires_in": 300}),
-        ))
-        .expect(2)
-        .mount(&server)
-        .await;
+    post_answers(
+        &server,
+        "/realms/ops/protocol/openid-connect/token",
+        ok_json(json!({"access_token": "AT-kc", "refresh_token": "RT-kc-2", "expires_in": 300})),
+        2,
+    )
+    .await;
     let w = World::new(&oidc_config(&uri));
     w.import("k", &json!({"refresh_token": "RT-kc-1"}));
 
@@ -1233,11 +1123,13 @@ async fn oidc_discovery_that_cannot_be_trusted_is_refused_before_any_token_is_se
     for (document, expected) in cases {
         let server = server().await;
         mount_discovery(&server, document(&server.uri()), 1).await;
-        Mock::given(method("POST"))
-            .respond_with(ok_json(json!({"access_token": "AT-unwanted"})))
-            .expect(0)
-            .mount(&server)
-            .await;
+        mount(
+            &server,
+            any_post(),
+            ok_json(json!({"access_token": "AT-unwanted"})),
+            0,
+        )
+        .await;
         let w = World::new(&oidc_config(&server.uri()));
         w.import("k", &json!({"refresh_token": "RT-kc-1"}));
 
@@ -1264,54 +1156,50 @@ fn google_device_config(uri: &str) -> String {
 }
 
 async fn mount_device_code(server: &MockServer) {
-    Mock::given(method("POST"))
-        .and(path("/device/code"))
-        .respond_with(ok_json(json!({
+    post_answers(
+        server,
+        "/device/code",
+        ok_json(json!({
             "device_code": "4/4-GMMhmHCXhWEzkobqIHGG_EnNYYsAkukHspeYUk9E8",
             "user_code": "GQVQ-JKEC",
             "verification_url": "https://www.google.com/device",
             "expires_in": 1800,
             "interval": 1
-        })))
-        .expect(1)
-        .mount(server)
-        .await;
+        })),
+        1,
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn google_device_login_waits_through_428_and_stores_the_tokens() {
     let server = server().await;
     mount_device_code(&server).await;
-    Mock::given(method("POST"))
-        .and(path("/token"))
-        .respond_with(error_json(
+    post_answers_once(
+        &server,
+        "/token",
+        error_json(
             428,
             json!({"error": "authorization_pending", "error_description": "Precondition Required"}),
-        ))
-        .up_to_n_times(1)
-        .expect(1)
-        .mount(&server)
-        .await;
-    Mock::given(method("POST"))
-        .and(path("/token"))
-        .respond_with(ok_json(json!({
+        ),
+    )
+    .await;
+    post_answers(
+        &server,
+        "/token",
+        ok_json(json!({
             "access_token": "ya29.AT-device",
             "expires_in": 3599,
             "refresh_token": "1//RT-device",
             "scope": "openid email",
             "token_type": "Bearer"
-        })))
-        .expect(1)
-        .mount(&server)
-        .await;
+        })),
+        1,
+    )
+    .await;
     let w = World::new(&google_device_config(&server.uri()));
 
-    let out = w
-        .cmd(&["login", "g"])
-        .env(SECRET_VAR, SECRET)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
+    let out = run_ok(&w, &["login", "g"]);
     let text = stdout(&out);
     assert!(text.contains("https://www.google.com/device"), "{text}");
     assert!(text.contains("GQVQ-JKEC"), "{text}");
@@ -1347,23 +1235,20 @@ async fn google_device_login_waits_through_428_and_stores_the_tokens() {
 async fn google_device_login_denied_with_403_exits_1_and_keeps_the_old_record() {
     let server = server().await;
     mount_device_code(&server).await;
-    Mock::given(method("POST"))
-        .and(path("/token"))
-        .respond_with(error_json(
+    post_answers(
+        &server,
+        "/token",
+        error_json(
             403,
             json!({"error": "access_denied", "error_description": "Forbidden"}),
-        ))
-        .expect(1)
-        .mount(&server)
-        .await;
+        ),
+        1,
+    )
+    .await;
     let w = World::new(&google_device_config(&server.uri()));
     w.import("g", &json!({"refresh_token": "1//RT-old"}));
 
-    let out = w
-        .cmd(&["login", "g"])
-        .env(SECRET_VAR, SECRET)
-        .output()
-        .unwrap();
+    let out = run(&w, &["login", "g"]);
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(stderr(&out).lines().count(), 1, "{}", stderr(&out));
     assert!(

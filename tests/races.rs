@@ -5,43 +5,14 @@ mod support;
 
 use std::process::Stdio;
 use std::time::{Duration, Instant};
-use support::oidc::{self, OidcServer};
-use support::world::World;
-
-fn world_with(server: &OidcServer, n: usize) -> (World, Vec<String>) {
-    let names: Vec<String> = (0..n).map(|i| format!("p{i:02}")).collect();
-    let config: String = names
-        .iter()
-        .map(|name| {
-            format!(
-                "[profiles.{name}]\nprovider = \"oidc\"\nissuer = \"{}\"\nclient_id = \"{}\"\nclient_secret_env = \"TD_SECRET\"\nrefresh_ahead = \"10s\"\n",
-                server.issuer,
-                oidc::POST_CLIENT
-            )
-        })
-        .collect();
-    let w = World::new(&config);
-    for name in &names {
-        w.import(
-            name,
-            &server.mint(
-                oidc::POST_CLIENT,
-                Some(oidc::POST_SECRET),
-                "client_secret_post",
-                oidc::DEFAULT_SCOPE,
-            ),
-        );
-    }
-    (w, names)
-}
+use support::oidc::{self, OidcServer, post_std_cmd};
 
 #[test]
 fn sigkill_during_refresh_all_leaves_every_record_whole() {
     let server = OidcServer::start();
-    let (w, names) = world_with(&server, 10);
+    let (w, names) = server.minted_numbered(10);
     let spawn_refresh_all = || {
-        w.std_cmd(&["refresh", "--all"])
-            .env("TD_SECRET", oidc::POST_SECRET)
+        post_std_cmd(&w, &["refresh", "--all"])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -103,7 +74,7 @@ fn sigkill_during_refresh_all_leaves_every_record_whole() {
 #[test]
 fn processes_refreshing_the_same_profiles_lose_no_token_family() {
     let server = OidcServer::start();
-    let (w, names) = world_with(&server, 8);
+    let (w, names) = server.minted_numbered(8);
     for round in 0..3 {
         let children: Vec<_> = (0..4)
             .map(|i| {
@@ -112,8 +83,7 @@ fn processes_refreshing_the_same_profiles_lose_no_token_family() {
                 } else {
                     &["refresh", "--all"]
                 };
-                w.std_cmd(args)
-                    .env("TD_SECRET", oidc::POST_SECRET)
+                post_std_cmd(&w, args)
                     .stdout(Stdio::null())
                     .stderr(Stdio::piped())
                     .spawn()

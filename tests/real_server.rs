@@ -6,24 +6,8 @@ mod support;
 use predicates::prelude::*;
 use std::process::Stdio;
 use std::time::Duration;
-use support::oidc::{self, OidcServer};
+use support::oidc::{self, OidcServer, post_cmd, post_profile, post_std_cmd, profile};
 use support::world::World;
-
-fn profile(name: &str, issuer: &str, client: &str, extra: &str) -> String {
-    // The server's access tokens live 60 s: refresh_ahead must be shorter for them to count as valid.
-    format!(
-        "[profiles.{name}]\nprovider = \"oidc\"\nissuer = \"{issuer}\"\nclient_id = \"{client}\"\nrefresh_ahead = \"10s\"\n{extra}\n"
-    )
-}
-
-fn post_profile(name: &str, issuer: &str) -> String {
-    profile(
-        name,
-        issuer,
-        oidc::POST_CLIENT,
-        "client_secret_env = \"TD_SECRET\"",
-    )
-}
 
 fn rt(world: &World, name: &str) -> String {
     world.record(name).unwrap()["refresh_token"]
@@ -36,17 +20,18 @@ fn active(server: &OidcServer, token: &str) -> bool {
     server.introspect(oidc::POST_CLIENT, Some(oidc::POST_SECRET), token)["active"] == true
 }
 
-/// A world with one post-auth profile holding a freshly minted token.
+/// A world with one post-auth profile `p` holding a freshly minted token.
 fn minted(server: &OidcServer) -> World {
-    let w = World::new(&post_profile("p", &server.issuer));
-    let tokens = server.mint(
-        oidc::POST_CLIENT,
-        Some(oidc::POST_SECRET),
-        "client_secret_post",
-        oidc::DEFAULT_SCOPE,
-    );
-    w.import("p", &tokens);
-    w
+    server.minted_world(&["p"])
+}
+
+/// Spawns `tokdash login p`, its stdout and stderr piped.
+fn spawn_login(w: &World) -> std::process::Child {
+    post_std_cmd(w, &["login", "p"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
 }
 
 #[test]
@@ -55,8 +40,7 @@ fn many_refreshes_in_a_row_each_rotate_and_the_last_token_lives() {
     let w = minted(&server);
     let mut previous = rt(&w, "p");
     for i in 0..15 {
-        w.cmd(&["refresh", "p"])
-            .env("TD_SECRET", oidc::POST_SECRET)
+        post_cmd(&w, &["refresh", "p"])
             .assert()
             .success()
             .stdout(predicate::str::contains("new refresh token stored"));
@@ -91,10 +75,8 @@ fn several_processes_refreshing_at_once_never_spend_a_token_twice() {
         } else {
             &["token", "p"]
         };
-        let mut cmd = w.std_cmd(args);
-        cmd.env("TD_SECRET", oidc::POST_SECRET)
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped());
+        let mut cmd = post_std_cmd(&w, args);
+        cmd.stdout(Stdio::null()).stderr(Stdio::piped());
         children.push(cmd.spawn().unwrap());
     }
     for child in children {
@@ -107,10 +89,7 @@ fn several_processes_refreshing_at_once_never_spend_a_token_twice() {
     }
     // Had two processes sent the same refresh token, the server would have revoked the family.
     assert!(active(&server, &rt(&w, "p")));
-    w.cmd(&["refresh", "p"])
-        .env("TD_SECRET", oidc::POST_SECRET)
-        .assert()
-        .success();
+    post_cmd(&w, &["refresh", "p"]).assert().success();
 }
 
 #[test]
@@ -154,15 +133,17 @@ fn client_credentials_fetches_a_token_and_token_prints_only_it() {
         oidc::CC_CLIENT,
         "client_secret_env = \"TD_CC\"\ngrant = \"client_credentials\"\nscopes = [\"api\"]",
     ));
-    let out = w
-        .cmd(&["token", "robot"])
-        .env("TD_CC", oidc::CC_SECRET)
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
-    let token = String::from_utf8(out).unwrap();
+    let run_token = || {
+        let out = w
+            .cmd_with_secret(&["token", "robot"], "TD_CC", oidc::CC_SECRET)
+            .assert()
+            .success()
+            .get_output()
+            .stdout
+            .clone();
+        String::from_utf8(out).unwrap()
+    };
+    let token = run_token();
     assert_eq!(token.lines().count(), 1);
     assert_eq!(
         token.trim(),
@@ -173,15 +154,7 @@ fn client_credentials_fetches_a_token_and_token_prints_only_it() {
         true
     );
     // A second `token` uses the stored one: no new token.
-    let again = w
-        .cmd(&["token", "robot"])
-        .env("TD_CC", oidc::CC_SECRET)
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
-    assert_eq!(String::from_utf8(again).unwrap(), token);
+    assert_eq!(run_token(), token);
 }
 
 #[test]
@@ -195,8 +168,7 @@ fn revoke_kills_the_grant_and_the_next_refresh_says_so() {
             .unwrap()
             .to_string(),
     );
-    w.cmd(&["revoke", "p", "--yes"])
-        .env("TD_SECRET", oidc::POST_SECRET)
+    post_cmd(&w, &["revoke", "p", "--yes"])
         .assert()
         .success()
         .stdout(predicate::str::contains(
@@ -206,8 +178,7 @@ fn revoke_kills_the_grant_and_the_next_refresh_says_so() {
     let list: serde_json::Value =
         serde_json::from_slice(&w.cmd(&["list", "--json"]).assert().get_output().stdout).unwrap();
     assert_eq!(list[0]["status"], "revoked");
-    w.cmd(&["refresh", "p"])
-        .env("TD_SECRET", oidc::POST_SECRET)
+    post_cmd(&w, &["refresh", "p"])
         .assert()
         .code(1)
         .stderr(predicate::str::contains(
@@ -222,16 +193,12 @@ fn invalid_grant_marks_needs_login_and_keeps_the_refresh_token() {
     let stale = rt(&w, "p");
     // Another client of the same grant rotates it behind tokdash's back, then tokdash presents
     // the old token: oidc-provider answers invalid_grant (and revokes the family).
-    w.cmd(&["refresh", "p"])
-        .env("TD_SECRET", oidc::POST_SECRET)
-        .assert()
-        .success();
+    post_cmd(&w, &["refresh", "p"]).assert().success();
     let mut record = w.record("p").unwrap();
     record["refresh_token"] = serde_json::Value::String(stale.clone());
     record["expires_at"] = serde_json::json!(0);
     std::fs::write(w.store().join("p.json"), record.to_string()).unwrap();
-    w.cmd(&["token", "p"])
-        .env("TD_SECRET", oidc::POST_SECRET)
+    post_cmd(&w, &["token", "p"])
         .assert()
         .code(1)
         .stdout("")
@@ -256,8 +223,7 @@ fn invalid_grant_marks_needs_login_and_keeps_the_refresh_token() {
 fn check_refreshes_once_on_401_and_retries() {
     let server = OidcServer::start();
     let w = minted(&server);
-    w.cmd(&["check", "p"])
-        .env("TD_SECRET", oidc::POST_SECRET)
+    post_cmd(&w, &["check", "p"])
         .assert()
         .success()
         .stdout(predicate::str::is_match(r"^p: ok, HTTP 200 in \d+ ms, sub \S+\n$").unwrap());
@@ -266,8 +232,7 @@ fn check_refreshes_once_on_401_and_retries() {
     record["access_token"] = serde_json::Value::String("not-a-live-token".into());
     std::fs::write(w.store().join("p.json"), record.to_string()).unwrap();
     let before = rt(&w, "p");
-    w.cmd(&["check", "p"])
-        .env("TD_SECRET", oidc::POST_SECRET)
+    post_cmd(&w, &["check", "p"])
         .assert()
         .success()
         .stdout(predicate::str::contains("(refreshed after a 401)"));
@@ -302,13 +267,7 @@ fn login_with_the_device_flow_approved_through_the_servers_pages() {
         "[profiles.p]",
         "[profiles.p]\nscopes = [\"openid\", \"offline_access\"]",
     ));
-    let mut child = w
-        .std_cmd(&["login", "p"])
-        .env("TD_SECRET", oidc::POST_SECRET)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = spawn_login(&w);
     let (code, rest) = read_user_code(&mut child);
     server.approve(&code);
     let out = wait_with_deadline(child, Duration::from_secs(60));
@@ -325,13 +284,7 @@ fn login_with_the_device_flow_approved_through_the_servers_pages() {
 fn a_denied_login_exits_1_and_says_so() {
     let server = OidcServer::start();
     let w = World::new(&post_profile("p", &server.issuer));
-    let mut child = w
-        .std_cmd(&["login", "p"])
-        .env("TD_SECRET", oidc::POST_SECRET)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = spawn_login(&w);
     let (code, _) = read_user_code(&mut child);
     server.deny(&code);
     let out = wait_with_deadline(child, Duration::from_secs(60));
@@ -347,26 +300,8 @@ fn a_denied_login_exits_1_and_says_so() {
 #[test]
 fn refresh_all_runs_every_profile_over_one_pool() {
     let server = OidcServer::start();
-    let names: Vec<String> = (0..12).map(|i| format!("p{i:02}")).collect();
-    let config: String = names
-        .iter()
-        .map(|n| post_profile(n, &server.issuer))
-        .collect();
-    let w = World::new(&config);
-    for n in &names {
-        w.import(
-            n,
-            &server.mint(
-                oidc::POST_CLIENT,
-                Some(oidc::POST_SECRET),
-                "client_secret_post",
-                oidc::DEFAULT_SCOPE,
-            ),
-        );
-    }
-    let out = w
-        .cmd(&["refresh", "--all", "--json"])
-        .env("TD_SECRET", oidc::POST_SECRET)
+    let (w, _) = server.minted_numbered(12);
+    let out = post_cmd(&w, &["refresh", "--all", "--json"])
         .assert()
         .success()
         .get_output()

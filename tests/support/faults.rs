@@ -39,8 +39,15 @@ pub fn world(token_url: &str, settings: &str) -> World {
 
 pub fn run(w: &World, args: &[&str]) -> (Output, Duration) {
     let started = Instant::now();
-    let out = w.cmd(args).env(SECRET_VAR, SECRET).output().unwrap();
+    let out = w.output_with_secret(args, SECRET_VAR, SECRET);
     (out, started.elapsed())
+}
+
+/// Runs `tokdash token f`, which must fail as [`assert_failed`] says. Returns the stderr line and
+/// how long the run took.
+pub fn token_fails(w: &World) -> (String, Duration) {
+    let (out, elapsed) = run(w, &["token", "f"]);
+    (assert_failed(w, &out), elapsed)
 }
 
 pub fn stderr(out: &Output) -> String {

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod faults;
+pub mod mocks;
 pub mod oidc;
 pub mod tmux;
 pub mod world;

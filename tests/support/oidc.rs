@@ -4,6 +4,7 @@
 //! Needs `npm ci --prefix tests/oidc` once. Each start makes new keys and an empty token store,
 //! so tokens are minted per server with `mint`. Dropping the server stops it.
 
+use super::world::World;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::PathBuf;
@@ -24,6 +25,9 @@ pub const PUBLIC_CLIENT: &str = "tokdash-public";
 pub const CC_CLIENT: &str = "tokdash-cc";
 pub const CC_SECRET: &str = "cc-secret";
 
+/// The environment variable that [`post_profile`]s read their client secret from.
+pub const SECRET_VAR: &str = "TD_SECRET";
+
 /// The scope `mint` asks for by default: `offline_access` is what yields a refresh token.
 pub const DEFAULT_SCOPE: &str = "openid offline_access email";
 
@@ -36,6 +40,34 @@ pub const USERINFO_PATH: &str = "/me";
 pub const DISCOVERY_PATH: &str = "/.well-known/openid-configuration";
 
 const START_DEADLINE: Duration = Duration::from_secs(30);
+
+/// Profile `name` of the server at `issuer` for `client`, with `extra` config lines.
+pub fn profile(name: &str, issuer: &str, client: &str, extra: &str) -> String {
+    // The server's access tokens live 60 s: refresh_ahead must be shorter for them to count as valid.
+    format!(
+        "[profiles.{name}]\nprovider = \"oidc\"\nissuer = \"{issuer}\"\nclient_id = \"{client}\"\nrefresh_ahead = \"10s\"\n{extra}\n"
+    )
+}
+
+/// Profile `name` for [`POST_CLIENT`], its secret in [`SECRET_VAR`].
+pub fn post_profile(name: &str, issuer: &str) -> String {
+    profile(
+        name,
+        issuer,
+        POST_CLIENT,
+        &format!("client_secret_env = \"{SECRET_VAR}\""),
+    )
+}
+
+/// `tokdash args` in `w` with [`POST_SECRET`] in [`SECRET_VAR`].
+pub fn post_cmd(w: &World, args: &[&str]) -> assert_cmd::Command {
+    w.cmd_with_secret(args, SECRET_VAR, POST_SECRET)
+}
+
+/// [`post_cmd`] as a `std::process::Command`, to spawn.
+pub fn post_std_cmd(w: &World, args: &[&str]) -> Command {
+    w.std_cmd_with_secret(args, SECRET_VAR, POST_SECRET)
+}
 
 pub struct OidcServer {
     /// `http://127.0.0.1:<port>`, no trailing slash.
@@ -179,6 +211,35 @@ impl OidcServer {
         );
         serde_json::from_str(&out)
             .unwrap_or_else(|e| panic!("mint.js printed non-JSON ({e}): {out}"))
+    }
+
+    /// [`mint`](Self::mint) for [`POST_CLIENT`] (client_secret_post), with [`DEFAULT_SCOPE`].
+    pub fn mint_post(&self) -> serde_json::Value {
+        self.mint(
+            POST_CLIENT,
+            Some(POST_SECRET),
+            "client_secret_post",
+            DEFAULT_SCOPE,
+        )
+    }
+
+    /// A world with a [`post_profile`] per name in `names`, each holding a freshly minted token.
+    pub fn minted_world(&self, names: &[impl AsRef<str>]) -> World {
+        let config: String = names
+            .iter()
+            .map(|n| post_profile(n.as_ref(), &self.issuer))
+            .collect();
+        let w = World::new(&config);
+        for n in names {
+            w.import(n.as_ref(), &self.mint_post());
+        }
+        w
+    }
+
+    /// [`minted_world`](Self::minted_world) with `n` profiles `p00`, `p01`…; returns their names.
+    pub fn minted_numbered(&self, n: usize) -> (World, Vec<String>) {
+        let names: Vec<String> = (0..n).map(|i| format!("p{i:02}")).collect();
+        (self.minted_world(&names), names)
     }
 
     /// Approves a pending device authorization (one that tokdash is polling) as a person would.

@@ -2,6 +2,7 @@
 //! there too), and a way to run the real `tokdash` binary in it.
 
 use std::path::PathBuf;
+use std::process::Output;
 
 pub struct World {
     pub dir: tempfile::TempDir,
@@ -63,12 +64,37 @@ impl World {
         cmd
     }
 
+    /// [`cmd`](Self::cmd) with the environment variable `var` set to `secret`, the client
+    /// secret its profiles read.
+    pub fn cmd_with_secret(&self, args: &[&str], var: &str, secret: &str) -> assert_cmd::Command {
+        let mut cmd = self.cmd(args);
+        cmd.env(var, secret);
+        cmd
+    }
+
+    /// Runs tokdash with `args` and `var` set to `secret`; returns its output.
+    pub fn output_with_secret(&self, args: &[&str], var: &str, secret: &str) -> Output {
+        self.cmd_with_secret(args, var, secret).output().unwrap()
+    }
+
     pub fn std_cmd(&self, args: &[&str]) -> std::process::Command {
         let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("tokdash"));
         cmd.args(args).env("TOKDASH_LOG", "trace");
         for (k, v) in self.envs() {
             cmd.env(k, v);
         }
+        cmd
+    }
+
+    /// [`std_cmd`](Self::std_cmd) with the environment variable `var` set to `secret`.
+    pub fn std_cmd_with_secret(
+        &self,
+        args: &[&str],
+        var: &str,
+        secret: &str,
+    ) -> std::process::Command {
+        let mut cmd = self.std_cmd(args);
+        cmd.env(var, secret);
         cmd
     }
 
