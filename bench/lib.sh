@@ -2,7 +2,7 @@
 # exit) and kills whatever the script started, by pid, on any exit.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/work/target-bench}
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
 TOKDASH=$CARGO_TARGET_DIR/release/tokdash
 WORK=$(mktemp -d /tmp/tokdash-bench.XXXXXX)
 PIDS=()

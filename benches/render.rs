@@ -3,10 +3,13 @@
 //! - `render/N`: one frame (`ui::render` + ratatui's diff) after a tick, so the countdown
 //!   columns really change, as they do once a second in the dashboard;
 //! - `tick/N`: `app::update` for one `Msg::Tick` (auto-refresh scan, store poll request);
-//! - `load_store/N`: applying the first store poll (every record) to the state;
+//! - `load_store/N`: applying the first store poll (every record, as the metas the worker makes
+//!   of them) to the state;
 //! - `config_parse/N`: parsing `profiles.toml`, on the path to the first frame.
 //!
-//! Profiles and token sizes match bench/gen_profiles.py. Run: `cargo bench --bench render`.
+//! Profiles and token sizes match bench/gen_profiles.py; the state holds no token values (the
+//! rows keep metas), so the sizes only shape the records the metas are made from. Run:
+//! `cargo bench --bench render`.
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use ratatui::Terminal;
@@ -16,6 +19,7 @@ use std::path::Path;
 use tokdash::app::{Msg, State, WorkerEvent, update};
 use tokdash::config::Config;
 use tokdash::secret::Secret;
+use tokdash::status::RecordMeta;
 use tokdash::store::TokenRecord;
 
 const NOW: i64 = 1_700_000_000;
@@ -65,7 +69,8 @@ fn lcg(seed: &mut u64) -> u64 {
     *seed >> 33
 }
 
-fn records(n: usize) -> Vec<(String, Option<TokenRecord>)> {
+/// The first store poll's answer: each record read, then reduced to its meta, as the worker does.
+fn records(n: usize) -> Vec<(String, Option<RecordMeta>)> {
     let mut seed = 1u64;
     (0..n)
         .map(|i| {
@@ -83,7 +88,7 @@ fn records(n: usize) -> Vec<(String, Option<TokenRecord>)> {
                 generation: 1,
                 ..Default::default()
             };
-            (name(i), Some(record))
+            (name(i), Some(record.meta()))
         })
         .collect()
 }

@@ -86,7 +86,7 @@ pub async fn run_async(config: Config, store: Store) -> Result<(), Failure> {
                 match effect {
                     Effect::Copy { text } => {
                         let mut out = std::io::stdout();
-                        let _ = out.write_all(tui::osc52(&text).as_bytes());
+                        let _ = out.write_all(tui::osc52(text.expose()).as_bytes());
                         let _ = out.flush();
                     }
                     other => worker.run(other),

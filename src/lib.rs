@@ -12,6 +12,7 @@ pub mod engine;
 pub mod failure;
 pub mod jwt;
 pub mod logging;
+pub mod memory;
 pub mod oauth;
 pub mod paths;
 pub mod provider;

@@ -2,8 +2,7 @@
 
 use crate::clock;
 use crate::config::Profile;
-use crate::status::{Status, status_of};
-use crate::store::TokenRecord;
+use crate::status::{RecordFacts, Status, status_of};
 use serde::Serialize;
 
 /// The element of `list --json` (SPEC.md "Command line").
@@ -20,8 +19,9 @@ pub struct Summary {
 }
 
 impl Summary {
-    pub fn new(profile: &Profile, record: Option<&TokenRecord>, now: i64) -> Summary {
-        let expires_at = record.and_then(|r| r.access_token.as_ref().and(r.expires_at));
+    /// From a full record (the commands) or its meta: the same facts, the same summary.
+    pub fn new<R: RecordFacts>(profile: &Profile, record: Option<&R>, now: i64) -> Summary {
+        let expires_at = record.and_then(|r| r.expires_at().filter(|_| r.has_access_token()));
         Summary {
             name: profile.name.clone(),
             provider: profile.provider.kind().as_str(),
@@ -29,9 +29,9 @@ impl Summary {
             expires_at: expires_at.map(clock::rfc3339),
             expires_in: expires_at.map(|at| at - now),
             has_refresh_token: record.is_some_and(|r| r.has_refresh_token()),
-            last_refresh: record.and_then(|r| r.last_refresh).map(clock::rfc3339),
+            last_refresh: record.and_then(|r| r.last_refresh()).map(clock::rfc3339),
             last_error: record
-                .and_then(|r| r.last_error.as_ref())
+                .and_then(|r| r.last_error())
                 .map(|e| e.message.clone()),
         }
     }

@@ -1,9 +1,15 @@
 //! The worker runs the dashboard's effects: HTTP through the engine, store reads and writes.
 //! Every effect becomes a task; results come back to the runner as `Msg::Worker`. Nothing here
 //! blocks the caller: `run` only spawns.
+//!
+//! Records go back to the dashboard as [`RecordMeta`], made the moment a record is in hand, so
+//! the token values of ten thousand profiles are never held at once. Token values go back only
+//! when asked for one profile: the details pane, a copy.
 
 use crate::app::{Effect, Msg, WorkerEvent};
+use crate::config::Config;
 use crate::engine::{Engine, RefreshMode};
+use crate::status::RecordMeta;
 use crate::store::{Store, TokenRecord};
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -25,13 +31,7 @@ pub struct Worker {
 
 impl Worker {
     pub fn new(engine: Arc<Engine>, tx: UnboundedSender<Msg>) -> Worker {
-        let names = engine
-            .config
-            .profiles
-            .iter()
-            .map(|p| p.name.clone())
-            .collect();
-        let poller = StorePoller::new(engine.store.clone(), names);
+        let poller = StorePoller::new(engine.store.clone(), engine.config.clone());
         Worker {
             engine,
             tx,
@@ -62,7 +62,7 @@ impl Worker {
                 let handle = tokio::spawn(async move {
                     match engine.revoke(&name).await {
                         Ok(_) => {
-                            let record = engine.load(&name).await.ok().flatten();
+                            let record = load_meta(&engine, &name).await;
                             send(WorkerEvent::Revoked { name, record });
                         }
                         Err(e) => send(WorkerEvent::RevokeFailed {
@@ -85,6 +85,26 @@ impl Worker {
                     if !changes.is_empty() {
                         send(WorkerEvent::StoreChanged(changes));
                     }
+                });
+            }
+            Effect::LoadDetails { name, generation } => {
+                tokio::spawn(async move {
+                    let record = engine.load(&name).await.map_err(|e| e.detail());
+                    send(WorkerEvent::DetailsLoaded {
+                        name,
+                        generation,
+                        record,
+                    });
+                });
+            }
+            Effect::LoadTokenForCopy { name } => {
+                tokio::spawn(async move {
+                    let token = engine
+                        .load(&name)
+                        .await
+                        .map(|record| record.and_then(|r| r.access_token))
+                        .map_err(|e| e.detail());
+                    send(WorkerEvent::TokenForCopy { name, token });
                 });
             }
             Effect::LoadEndpoints { name } => {
@@ -110,7 +130,10 @@ impl Worker {
                         })
                         .await;
                     match result {
-                        Ok(record) => send(WorkerEvent::LoginDone { name, record }),
+                        Ok(record) => send(WorkerEvent::LoginDone {
+                            name,
+                            record: record.meta(),
+                        }),
                         Err(e) => send(WorkerEvent::LoginFailed {
                             name,
                             error: e.detail(),
@@ -137,12 +160,12 @@ impl Worker {
             let event = match engine.refresh(&name, mode).await {
                 Ok(r) => WorkerEvent::Refreshed {
                     name,
-                    record: r.record,
+                    record: r.record.meta(),
                     sent: r.sent,
                     rotated: r.rotated,
                 },
                 Err(e) => {
-                    let record = engine.load(&name).await.ok().flatten();
+                    let record = load_meta(&engine, &name).await;
                     WorkerEvent::RefreshFailed {
                         name,
                         error: e.detail(),
@@ -164,23 +187,37 @@ impl Worker {
     }
 }
 
+/// The record as stored now, for the table; `None` also when it cannot be read (the failure that
+/// led here is what the row shows).
+async fn load_meta(engine: &Engine, name: &str) -> Option<RecordMeta> {
+    engine
+        .load(name)
+        .await
+        .ok()
+        .flatten()
+        .as_ref()
+        .map(TokenRecord::meta)
+}
+
 /// Notices records changed by anyone. Cheap when nothing changed: one `stat` of the store
 /// directory, whose mtime moves on every atomic write (a rename into it).
 pub struct StorePoller {
     store: Store,
-    names: Vec<String>,
+    /// The profiles polled: the config's own list, not a copy of ten thousand names.
+    config: Arc<Config>,
     dir_mtime: Option<SystemTime>,
-    file_mtimes: HashMap<String, Option<SystemTime>>,
+    /// Per profile, in the config's order.
+    file_mtimes: Vec<Option<SystemTime>>,
     first: bool,
 }
 
 impl StorePoller {
-    pub fn new(store: Store, names: Vec<String>) -> StorePoller {
+    pub fn new(store: Store, config: Arc<Config>) -> StorePoller {
         StorePoller {
             store,
-            names,
+            file_mtimes: vec![None; config.profiles.len()],
+            config,
             dir_mtime: None,
-            file_mtimes: HashMap::new(),
             first: true,
         }
     }
@@ -189,8 +226,9 @@ impl StorePoller {
         std::fs::metadata(path).and_then(|m| m.modified()).ok()
     }
 
-    /// The records whose files changed since the last poll (all of them the first time).
-    pub fn poll(&mut self) -> Vec<(String, Option<TokenRecord>)> {
+    /// The records whose files changed since the last poll (all of them the first time), each
+    /// reduced to its meta as soon as it is read.
+    pub fn poll(&mut self) -> Vec<(String, Option<RecordMeta>)> {
         let dir_mtime = Self::mtime(&self.store.dir().to_path_buf());
         if !self.first && dir_mtime == self.dir_mtime {
             return Vec::new();
@@ -198,14 +236,15 @@ impl StorePoller {
         self.dir_mtime = dir_mtime;
         let first = std::mem::replace(&mut self.first, false);
         let mut changes = Vec::new();
-        for name in &self.names {
+        for (profile, seen) in self.config.profiles.iter().zip(&mut self.file_mtimes) {
+            let name = &profile.name;
             let mtime = Self::mtime(&self.store.record_path(name));
-            if !first && self.file_mtimes.get(name) == Some(&mtime) {
+            if !first && *seen == mtime {
                 continue;
             }
-            self.file_mtimes.insert(name.clone(), mtime);
+            *seen = mtime;
             match self.store.load(name) {
-                Ok(record) => changes.push((name.clone(), record)),
+                Ok(record) => changes.push((name.clone(), record.as_ref().map(TokenRecord::meta))),
                 Err(e) => tracing::warn!(profile = name.as_str(), "cannot read the record: {e}"),
             }
         }

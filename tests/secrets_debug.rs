@@ -1,8 +1,10 @@
-//! `Debug` output never shows a secret: the record, the config, the dashboard state, the
-//! engine's errors. (The commands' stdout, stderr and log are covered in mock_faults.rs.)
+//! `Debug` output never shows a secret: the record, the config, the dashboard state (with the
+//! details pane's record loaded), the messages and effects that carry tokens, the engine's errors. (The commands' stdout, stderr and log are covered in mock_faults.rs.)
 
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use std::path::Path;
 use std::sync::Arc;
+use tokdash::app::{Effect, Msg, State, WorkerEvent, update};
 use tokdash::config::Config;
 use tokdash::engine::{Engine, EngineError, RefreshMode};
 use tokdash::secret::Secret;
@@ -25,19 +27,53 @@ fn debug_output_of_everything_holding_secrets_is_redacted() {
         SECRETS[3]
     );
     let config = Config::parse(Path::new("p.toml"), &src).unwrap();
-    let mut state = tokdash::app::State::new(&config, 0, 80, 24);
-    tokdash::app::update(
+    let mut state = State::new(&config, 0, 80, 24);
+    update(
         &mut state,
-        tokdash::app::Msg::worker(tokdash::app::WorkerEvent::StoreChanged(vec![(
+        Msg::worker(WorkerEvent::StoreChanged(vec![(
             "p".into(),
-            Some(record.clone()),
+            Some(record.meta()),
         )])),
     );
+    // The details pane open, its record (all three tokens) loaded and revealed.
+    let asked = update(
+        &mut state,
+        Msg::Key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE)),
+    );
+    assert!(
+        asked
+            .iter()
+            .any(|e| matches!(e, Effect::LoadDetails { .. }))
+    );
+    let loaded = WorkerEvent::DetailsLoaded {
+        name: "p".into(),
+        generation: Some(0),
+        record: Ok(Some(record.clone())),
+    };
+    let loaded_dump = format!("{loaded:?}");
+    update(&mut state, Msg::worker(loaded));
+    update(
+        &mut state,
+        Msg::Key(KeyEvent::new(KeyCode::Char('v'), KeyModifiers::NONE)),
+    );
+    assert!(state.details.as_ref().unwrap().record.is_some());
+    // The copy: the worker's answer and the effect it becomes.
+    let token = WorkerEvent::TokenForCopy {
+        name: "p".into(),
+        token: Ok(record.access_token.clone()),
+    };
+    let token_dump = format!("{token:?}");
+    let copy = update(&mut state, Msg::worker(token));
+    assert!(matches!(copy.as_slice(), [Effect::Copy { .. }]), "{copy:?}");
     let dumps = [
         format!("{record:?}"),
         format!("{record:#?}"),
         format!("{config:?}"),
         format!("{state:?}"),
+        format!("{state:#?}"),
+        loaded_dump,
+        token_dump,
+        format!("{copy:?}"),
     ];
     for dump in &dumps {
         for s in SECRETS {

@@ -50,10 +50,11 @@ fn line_of<'a>(screen: &'a str, name: &str) -> &'a str {
 }
 
 fn rt(w: &World, name: &str) -> String {
-    w.record(name).unwrap()["refresh_token"]
-        .as_str()
-        .unwrap()
-        .to_string()
+    stored_token(w, name, "refresh_token")
+}
+
+fn stored_token(w: &World, name: &str, which: &str) -> String {
+    w.record(name).unwrap()[which].as_str().unwrap().to_string()
 }
 
 #[test]
@@ -137,15 +138,44 @@ fn c_copies_the_access_token_through_osc_52() {
     tmux.wait_for_text("alpha", WAIT);
     tmux.keys(&["c"]);
     tmux.wait_for_text("access token copied", WAIT);
-    let token = w.record("alpha").unwrap()["access_token"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let token = stored_token(&w, "alpha", "access_token");
     support::wait_until(WAIT, "tmux's buffer to hold the token", || {
         tmux.run(&["show-buffer"]).contains(&token)
     });
     tmux.keys(&["q"]);
     tmux.wait_exit(WAIT);
+}
+
+/// The dashboard keeps no token values for its rows: the details pane reads them from the store,
+/// and again after a refresh.
+#[test]
+fn details_read_the_tokens_from_the_store_and_follow_a_refresh() {
+    let (_server, w) = setup();
+    let tmux = Tmux::start(&[], &envs(&w), 100, 40);
+    tmux.wait_for_text("alpha", WAIT);
+    tmux.keys(&["Enter"]);
+    let screen = tmux.wait_for_text("id token claims (decoded, NOT verified)", WAIT);
+    let before = stored_token(&w, "alpha", "access_token");
+    let prefix = |t: &str| t[..16].to_string();
+    assert!(!screen.contains(&prefix(&before)), "masked:\n{screen}");
+    assert!(screen.contains("sub: "), "{screen}");
+    tmux.keys(&["v"]);
+    tmux.wait_for("the token revealed", WAIT, |s| s.contains(&prefix(&before)));
+    // r from the details: the new token replaces the old one in the pane, still revealed.
+    tmux.keys(&["r"]);
+    support::wait_until(WAIT, "the refresh to be stored", || {
+        stored_token(&w, "alpha", "access_token") != before
+    });
+    let after = stored_token(&w, "alpha", "access_token");
+    tmux.wait_for("the new token in the details", WAIT, |s| {
+        s.contains(&prefix(&after)) && !s.contains(&prefix(&before))
+    });
+    tmux.keys(&["Escape"]);
+    tmux.wait_for("the details to close", WAIT, |s| {
+        !s.contains("NOT verified")
+    });
+    tmux.keys(&["q"]);
+    assert_eq!(tmux.wait_exit(WAIT), 0);
 }
 
 #[test]

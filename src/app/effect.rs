@@ -1,5 +1,7 @@
 //! What `update` asks the outside world to do. Plain data: tests read them, the worker runs them.
 
+use crate::secret::Secret;
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Effect {
     /// Refresh now (a key), unless another process refreshed since `seen_generation`.
@@ -26,8 +28,19 @@ pub enum Effect {
     CancelLogin {
         name: String,
     },
-    /// Put text on the clipboard with OSC 52 (works through SSH).
+    /// Read the record, token values included, for the open details pane; the answer
+    /// (`WorkerEvent::DetailsLoaded`) echoes `generation`, the row's when asked.
+    LoadDetails {
+        name: String,
+        generation: Option<u64>,
+    },
+    /// Read the access token from the store, to copy it (`WorkerEvent::TokenForCopy`).
+    LoadTokenForCopy {
+        name: String,
+    },
+    /// Put text on the clipboard with OSC 52 (works through SSH). The runner's job, not the
+    /// worker's: it is terminal output.
     Copy {
-        text: String,
+        text: Secret,
     },
 }

@@ -15,7 +15,7 @@ mod update;
 
 pub use effect::Effect;
 pub use msg::{LoginPrompt, Msg, WorkerEvent};
-pub use state::{Event, EventKind, Mode, Row, State};
+pub use state::{Details, Event, EventKind, Mode, Row, State};
 pub use update::update;
 
 #[cfg(test)]

@@ -1,6 +1,8 @@
 //! Everything that can happen to the dashboard.
 
 use crate::provider::Endpoints;
+use crate::secret::Secret;
+use crate::status::RecordMeta;
 use crate::store::TokenRecord;
 use crossterm::event::KeyEvent;
 
@@ -20,12 +22,14 @@ pub enum Msg {
 
 pub use crate::engine::LoginPrompt;
 
+/// What the worker reports. Records for the table come as [`RecordMeta`], converted by the worker
+/// as soon as it has them: only `DetailsLoaded` and `TokenForCopy` carry token values.
 #[derive(Debug, Clone)]
 pub enum WorkerEvent {
     /// A refresh finished: the record as stored.
     Refreshed {
         name: String,
-        record: TokenRecord,
+        record: RecordMeta,
         sent: bool,
         rotated: bool,
     },
@@ -34,18 +38,18 @@ pub enum WorkerEvent {
         name: String,
         error: String,
         transient: bool,
-        record: Option<TokenRecord>,
+        record: Option<RecordMeta>,
     },
     Revoked {
         name: String,
-        record: Option<TokenRecord>,
+        record: Option<RecordMeta>,
     },
     RevokeFailed {
         name: String,
         error: String,
     },
     /// Records that changed on disk since the last poll (`None`: the file is gone).
-    StoreChanged(Vec<(String, Option<TokenRecord>)>),
+    StoreChanged(Vec<(String, Option<RecordMeta>)>),
     Endpoints {
         name: String,
         endpoints: Result<Endpoints, String>,
@@ -56,11 +60,23 @@ pub enum WorkerEvent {
     },
     LoginDone {
         name: String,
-        record: TokenRecord,
+        record: RecordMeta,
     },
     LoginFailed {
         name: String,
         error: String,
+    },
+    /// The answer to `Effect::LoadDetails`, with the `generation` it was asked for (`Ok(None)`:
+    /// no record on disk).
+    DetailsLoaded {
+        name: String,
+        generation: Option<u64>,
+        record: Result<Option<TokenRecord>, String>,
+    },
+    /// The answer to `Effect::LoadTokenForCopy` (`Ok(None)`: the store has no access token).
+    TokenForCopy {
+        name: String,
+        token: Result<Option<Secret>, String>,
     },
 }
 

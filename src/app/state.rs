@@ -3,7 +3,7 @@
 use super::msg::LoginPrompt;
 use crate::config::{Config, Profile};
 use crate::provider::Endpoints;
-use crate::status::{Status, status_of};
+use crate::status::{RecordMeta, Status, status_of};
 use crate::store::TokenRecord;
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
@@ -14,7 +14,8 @@ pub const LOG_CAPACITY: usize = 500;
 #[derive(Debug, Clone)]
 pub struct Row {
     pub profile: Arc<Profile>,
-    pub record: Option<TokenRecord>,
+    /// What the store holds for this profile, without the token values (`None`: nothing).
+    pub record: Option<RecordMeta>,
     /// A request for this profile is in flight.
     pub busy: bool,
     /// The short text of the MESSAGE column.
@@ -45,6 +46,30 @@ impl Row {
 
     pub fn generation(&self) -> Option<u64> {
         self.record.as_ref().map(|r| r.generation)
+    }
+}
+
+/// The open details pane's profile: the only one whose token values the dashboard holds. The
+/// worker reads them from the store when the pane opens on a profile and again when the
+/// profile's record changes; they are dropped when the pane closes.
+#[derive(Debug, Clone)]
+pub struct Details {
+    pub name: String,
+    /// The row's generation when the values were asked for: the answer to that request, and no
+    /// earlier one, fills `record`.
+    pub generation: Option<u64>,
+    /// `None` while the worker reads the store; `Err` when it could not. A profile with no record
+    /// on disk has a default (empty) one here.
+    pub record: Option<Result<TokenRecord, String>>,
+}
+
+impl Details {
+    pub fn asked(name: String, generation: Option<u64>) -> Details {
+        Details {
+            name,
+            generation,
+            record: None,
+        }
     }
 }
 
@@ -92,6 +117,8 @@ pub struct State {
     pub offset: usize,
     pub filter: String,
     pub mode: Mode,
+    /// Set exactly while `mode` is `Details` (see `update::sync_details`).
+    pub details: Option<Details>,
     pub auto_refresh: bool,
     pub reveal: bool,
     pub show_log: bool,
@@ -137,6 +164,7 @@ impl State {
             offset: 0,
             filter: String::new(),
             mode: Mode::Table,
+            details: None,
             auto_refresh: config.settings.auto_refresh,
             reveal: false,
             show_log: false,

@@ -3,7 +3,7 @@
 use super::*;
 use crate::config::Config;
 use crate::secret::Secret;
-use crate::status::Status;
+use crate::status::{RecordMeta, Status};
 use crate::store::{Standing, TokenRecord};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use std::path::Path;
@@ -34,7 +34,8 @@ grant = "client_credentials"
     Config::parse(Path::new("p.toml"), src).unwrap()
 }
 
-fn record(expires_in: i64) -> TokenRecord {
+/// A record as the store holds it, token values included.
+fn stored(expires_in: i64) -> TokenRecord {
     TokenRecord {
         access_token: Some(Secret::new("AT")),
         refresh_token: Some(Secret::new("RT")),
@@ -42,6 +43,11 @@ fn record(expires_in: i64) -> TokenRecord {
         generation: 1,
         ..Default::default()
     }
+}
+
+/// The same record as the worker reports it for the table.
+fn record(expires_in: i64) -> RecordMeta {
+    stored(expires_in).meta()
 }
 
 /// A state with alpha valid for an hour, beta and gamma with no token, robot with none.
@@ -319,26 +325,242 @@ fn filter_as_you_type_enter_keeps_esc_clears() {
     assert!(s.filter.is_empty() && s.mode == Mode::Table);
 }
 
+fn load_details(name: &str, generation: Option<u64>) -> Effect {
+    Effect::LoadDetails {
+        name: name.into(),
+        generation,
+    }
+}
+
+fn details_loaded(name: &str, generation: Option<u64>, record: TokenRecord) -> Msg {
+    Msg::worker(WorkerEvent::DetailsLoaded {
+        name: name.into(),
+        generation,
+        record: Ok(Some(record)),
+    })
+}
+
+/// The access token the open details hold, if they hold one.
+fn held_token(s: &State) -> Option<&str> {
+    let record = s.details.as_ref()?.record.as_ref()?.as_ref().ok()?;
+    record.access_token.as_ref().map(|t| t.expose())
+}
+
 #[test]
 fn enter_opens_details_and_asks_for_endpoints_once() {
     let mut s = state();
     assert_eq!(
         key(&mut s, KeyCode::Enter),
-        [Effect::LoadEndpoints {
-            name: "alpha".into()
-        }]
+        [
+            Effect::LoadEndpoints {
+                name: "alpha".into()
+            },
+            load_details("alpha", Some(1)),
+        ]
     );
     assert_eq!(s.mode, Mode::Details);
     ch(&mut s, 'v');
     assert!(s.reveal);
     key(&mut s, KeyCode::Esc);
     assert_eq!(s.mode, Mode::Table);
+    update(
+        &mut s,
+        Msg::worker(WorkerEvent::Endpoints {
+            name: "alpha".into(),
+            endpoints: Err("offline".into()),
+        }),
+    );
+    assert_eq!(
+        key(&mut s, KeyCode::Enter),
+        [load_details("alpha", Some(1))],
+        "the endpoints are known; the token values are read again"
+    );
+    assert!(!s.reveal, "Enter masks the token");
 }
 
 #[test]
-fn c_copies_the_access_token_and_l_starts_a_login_that_esc_cancels() {
+fn details_hold_the_token_values_of_one_profile_only_while_open() {
     let mut s = state();
-    assert_eq!(ch(&mut s, 'c'), [Effect::Copy { text: "AT".into() }]);
+    key(&mut s, KeyCode::Enter);
+    let details = s.details.as_ref().expect("details asked for");
+    assert_eq!(
+        (details.name.as_str(), details.generation),
+        ("alpha", Some(1))
+    );
+    assert!(details.record.is_none(), "loading");
+    // An answer for another profile or generation is a late one: ignored.
+    update(&mut s, details_loaded("beta", Some(1), stored(60)));
+    update(&mut s, details_loaded("alpha", Some(0), stored(60)));
+    assert_eq!(held_token(&s), None);
+    update(&mut s, details_loaded("alpha", Some(1), stored(3600)));
+    assert_eq!(held_token(&s), Some("AT"));
+    // Ticks and keys that keep the pane on alpha ask for nothing more.
+    assert_eq!(update(&mut s, Msg::Tick(NOW + 1)), [Effect::PollStore]);
+    assert!(ch(&mut s, 'v').is_empty());
+    key(&mut s, KeyCode::Esc);
+    assert!(s.details.is_none(), "dropped when the details close");
+}
+
+#[test]
+fn details_with_no_record_on_disk_or_an_unreadable_store_say_so() {
+    let mut s = state();
+    ch(&mut s, 'j');
+    assert_eq!(
+        key(&mut s, KeyCode::Enter),
+        [
+            Effect::LoadEndpoints {
+                name: "beta".into()
+            },
+            load_details("beta", None),
+        ]
+    );
+    update(
+        &mut s,
+        Msg::worker(WorkerEvent::DetailsLoaded {
+            name: "beta".into(),
+            generation: None,
+            record: Ok(None),
+        }),
+    );
+    let record = s.details.as_ref().unwrap().record.as_ref().unwrap();
+    assert_eq!(record.as_ref().unwrap(), &TokenRecord::default());
+    update(
+        &mut s,
+        Msg::worker(WorkerEvent::DetailsLoaded {
+            name: "beta".into(),
+            generation: None,
+            record: Err("permission denied".into()),
+        }),
+    );
+    let record = s.details.as_ref().unwrap().record.as_ref().unwrap();
+    assert_eq!(record.as_ref().unwrap_err(), "permission denied");
+}
+
+#[test]
+fn details_reload_when_the_record_changes_generation() {
+    let mut s = state();
+    key(&mut s, KeyCode::Enter);
+    update(&mut s, details_loaded("alpha", Some(1), stored(3600)));
+    // r in the details: the refresh result is a new generation, whose values are read again.
+    ch(&mut s, 'r');
+    let mut refreshed = record(7200);
+    refreshed.generation = 2;
+    let effects = update(
+        &mut s,
+        Msg::worker(WorkerEvent::Refreshed {
+            name: "alpha".into(),
+            record: refreshed,
+            sent: true,
+            rotated: false,
+        }),
+    );
+    assert_eq!(effects, [load_details("alpha", Some(2))]);
+    assert_eq!(held_token(&s), None, "the old values are gone");
+    let mut new = stored(7200);
+    new.access_token = Some(Secret::new("AT2"));
+    new.generation = 2;
+    update(&mut s, details_loaded("alpha", Some(2), new));
+    assert_eq!(held_token(&s), Some("AT2"));
+    // Another process writes the record: read again; a change elsewhere reads nothing.
+    let mut outside = record(9000);
+    outside.generation = 3;
+    let effects = update(
+        &mut s,
+        Msg::worker(WorkerEvent::StoreChanged(vec![
+            ("alpha".into(), Some(outside)),
+            ("beta".into(), Some(record(100))),
+        ])),
+    );
+    assert_eq!(effects, [load_details("alpha", Some(3))]);
+    let effects = update(
+        &mut s,
+        Msg::worker(WorkerEvent::StoreChanged(vec![(
+            "gamma".into(),
+            Some(record(100)),
+        )])),
+    );
+    assert!(effects.is_empty(), "{effects:?}");
+}
+
+#[test]
+fn moving_in_the_details_swaps_the_values_held_and_masks_again() {
+    let mut s = state();
+    key(&mut s, KeyCode::Enter);
+    update(&mut s, details_loaded("alpha", Some(1), stored(3600)));
+    ch(&mut s, 'v');
+    assert!(s.reveal);
+    assert_eq!(
+        ch(&mut s, 'j'),
+        [
+            Effect::LoadEndpoints {
+                name: "beta".into()
+            },
+            load_details("beta", None),
+        ]
+    );
+    assert_eq!(s.details.as_ref().unwrap().name, "beta");
+    assert_eq!(held_token(&s), None, "alpha's values are gone");
+    assert!(!s.reveal, "another profile's token starts masked");
+}
+
+#[test]
+fn c_reads_the_access_token_from_the_store_then_copies_it() {
+    let mut s = state();
+    assert_eq!(
+        ch(&mut s, 'c'),
+        [Effect::LoadTokenForCopy {
+            name: "alpha".into()
+        }]
+    );
+    assert_eq!(s.flash, None, "nothing copied yet");
+    let effects = update(
+        &mut s,
+        Msg::worker(WorkerEvent::TokenForCopy {
+            name: "alpha".into(),
+            token: Ok(Some(Secret::new("AT"))),
+        }),
+    );
+    assert_eq!(
+        effects,
+        [Effect::Copy {
+            text: Secret::new("AT")
+        }]
+    );
+    assert_eq!(
+        s.flash.as_deref(),
+        Some("alpha: access token copied (OSC 52)")
+    );
+    // The store lost the token meanwhile, or cannot be read: nothing copied, and the flash says why.
+    for (token, said) in [
+        (Ok(None), "alpha: no access token to copy"),
+        (
+            Err("permission denied".into()),
+            "alpha: cannot read the access token: permission denied",
+        ),
+    ] {
+        let effects = update(
+            &mut s,
+            Msg::worker(WorkerEvent::TokenForCopy {
+                name: "alpha".into(),
+                token,
+            }),
+        );
+        assert!(effects.is_empty());
+        assert_eq!(s.flash.as_deref(), Some(said));
+    }
+}
+
+#[test]
+fn c_without_an_access_token_refuses_without_reading_the_store() {
+    let mut s = state();
+    ch(&mut s, 'j');
+    assert!(ch(&mut s, 'c').is_empty());
+    assert_eq!(s.flash.as_deref(), Some("beta: no access token to copy"));
+}
+
+#[test]
+fn l_starts_a_login_that_esc_cancels() {
+    let mut s = state();
     ch(&mut s, 'j');
     assert_eq!(
         ch(&mut s, 'l'),

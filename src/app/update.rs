@@ -2,8 +2,9 @@
 
 use super::effect::Effect;
 use super::msg::{Msg, WorkerEvent};
-use super::state::{EventKind, Mode, State};
-use crate::status::{can_refresh, needs_refresh};
+use super::state::{Details, EventKind, Mode, Row, State};
+use crate::secret::Secret;
+use crate::status::{RecordMeta, can_refresh, needs_refresh};
 use crate::store::{Standing, TokenRecord};
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
@@ -34,6 +35,9 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
         }
         Msg::Terminate => state.quit = true,
     }
+    // After every message: keys, a filter or a worker event may each change what the details
+    // pane shows, and this is the one place that decides which token values are held.
+    sync_details(state, &mut effects);
     effects
 }
 
@@ -110,16 +114,10 @@ fn on_table_key(state: &mut State, key: KeyEvent, effects: &mut Vec<Effect>) {
         KeyCode::Char('G') | KeyCode::End => move_to(state, usize::MAX),
         KeyCode::PageUp => move_to(state, state.selected.saturating_sub(page)),
         KeyCode::PageDown => move_to(state, state.selected + page),
-        KeyCode::Enter => {
-            if let Some(row) = state.selected_row() {
-                if row.endpoints.is_none() {
-                    effects.push(Effect::LoadEndpoints {
-                        name: row.name().to_string(),
-                    });
-                }
-                state.mode = Mode::Details;
-                state.reveal = false;
-            }
+        KeyCode::Enter if state.selected_row().is_some() => {
+            // `sync_details` asks for the endpoints and the token values.
+            state.mode = Mode::Details;
+            state.reveal = false;
         }
         KeyCode::Char('v') => state.reveal = !state.reveal,
         KeyCode::Char('r') => {
@@ -170,18 +168,15 @@ fn on_table_key(state: &mut State, key: KeyEvent, effects: &mut Vec<Effect>) {
             }
         }
         KeyCode::Char('c') => {
-            let token = state
-                .selected_row()
-                .and_then(|r| r.record.as_ref())
-                .and_then(|rec| rec.access_token.as_ref())
-                .map(|t| t.expose().to_string());
-            let name = selected_name(state).unwrap_or_default();
-            match token {
-                Some(text) => {
-                    effects.push(Effect::Copy { text });
-                    state.flash = Some(format!("{name}: access token copied (OSC 52)"));
+            // The value is in the store, not here: the worker reads it and `on_token_for_copy`
+            // copies it.
+            if let Some(row) = state.selected_row() {
+                let name = row.name().to_string();
+                if row.record.as_ref().is_some_and(|r| r.has_access_token) {
+                    effects.push(Effect::LoadTokenForCopy { name });
+                } else {
+                    state.flash = Some(no_token_to_copy(&name));
                 }
-                None => state.flash = Some(format!("{name}: no access token to copy")),
             }
         }
         KeyCode::Char('a') => {
@@ -209,6 +204,69 @@ fn on_table_key(state: &mut State, key: KeyEvent, effects: &mut Vec<Effect>) {
 
 fn selected_name(state: &State) -> Option<String> {
     state.selected_row().map(|r| r.name().to_string())
+}
+
+fn no_token_to_copy(name: &str) -> String {
+    format!("{name}: no access token to copy")
+}
+
+/// The second step of `c`: the worker has read the access token from the store.
+fn on_token_for_copy(
+    state: &mut State,
+    name: &str,
+    token: Result<Option<Secret>, String>,
+    effects: &mut Vec<Effect>,
+) {
+    state.flash = Some(match token {
+        Ok(Some(text)) => {
+            effects.push(Effect::Copy { text });
+            format!("{name}: access token copied (OSC 52)")
+        }
+        Ok(None) => no_token_to_copy(name),
+        Err(e) => format!("{name}: cannot read the access token: {e}"),
+    });
+}
+
+/// Holds the token values of one profile at most: the one whose details are on screen. Asks the
+/// worker for them when the pane opens on a profile (or the selection under it moves) and when
+/// that profile's record changes generation (a refresh, another process); drops them when the
+/// pane closes.
+fn sync_details(state: &mut State, effects: &mut Vec<Effect>) {
+    let Some(row) = state.selected_row().filter(|_| state.mode == Mode::Details) else {
+        state.details = None;
+        return;
+    };
+    let generation = row.generation();
+    let held = state.details.as_ref().filter(|d| d.name == row.name());
+    if held.is_some_and(|d| d.generation == generation) {
+        return;
+    }
+    let name = row.name().to_string();
+    if held.is_none() {
+        // Another profile: its endpoints may be unknown yet, and its token starts masked.
+        if row.endpoints.is_none() {
+            effects.push(Effect::LoadEndpoints { name: name.clone() });
+        }
+        state.reveal = false;
+    }
+    state.details = Some(Details::asked(name.clone(), generation));
+    effects.push(Effect::LoadDetails { name, generation });
+}
+
+/// Fills the details pane, unless the answer is for a request that a newer one replaced.
+fn on_details_loaded(
+    state: &mut State,
+    name: &str,
+    generation: Option<u64>,
+    record: Result<Option<TokenRecord>, String>,
+) {
+    if let Some(details) = state
+        .details
+        .as_mut()
+        .filter(|d| d.name == name && d.generation == generation)
+    {
+        details.record = Some(record.map(Option::unwrap_or_default));
+    }
 }
 
 /// Starts a refresh from a key. `explicit`: the user pointed at this row, so say why not.
@@ -280,8 +338,8 @@ fn countdown_on_screen(state: &State) -> bool {
 
 /// A profile is refreshed ahead of expiry, each at its own moment within a small window (from
 /// a hash of its name) so that many profiles expiring together do not fire together.
-fn auto_refresh_due(row: &super::state::Row, now: i64) -> bool {
-    let default = TokenRecord::default();
+fn auto_refresh_due(row: &Row, now: i64) -> bool {
+    let default = RecordMeta::default();
     let record = row.record.as_ref().unwrap_or(&default);
     if record.standing != Standing::Active || !can_refresh(row.record.as_ref(), row.profile.grant) {
         return false;
@@ -304,7 +362,7 @@ fn jitter(name: &str, window: i64) -> i64 {
     (h % (window as u64 + 1)) as i64
 }
 
-fn on_worker(state: &mut State, event: WorkerEvent, _effects: &mut [Effect]) {
+fn on_worker(state: &mut State, event: WorkerEvent, effects: &mut Vec<Effect>) {
     let now = state.now;
     match event {
         WorkerEvent::Refreshed {
@@ -435,10 +493,18 @@ fn on_worker(state: &mut State, event: WorkerEvent, _effects: &mut [Effect]) {
             state.flash = Some(format!("{name}: login failed: {error}"));
             state.push_event(&name, format!("login failed: {error}"), EventKind::Bad);
         }
+        WorkerEvent::DetailsLoaded {
+            name,
+            generation,
+            record,
+        } => on_details_loaded(state, &name, generation, record),
+        WorkerEvent::TokenForCopy { name, token } => {
+            on_token_for_copy(state, &name, token, effects)
+        }
     }
 }
 
-fn set_record(row: &mut super::state::Row, record: Option<TokenRecord>) {
+fn set_record(row: &mut Row, record: Option<RecordMeta>) {
     if let Some(r) = record.as_ref().and_then(|r| r.last_error.as_ref())
         && row.message.is_empty()
     {

@@ -70,6 +70,8 @@ pub fn find_profile<'a>(config: &'a Config, name: &str) -> Result<&'a Profile, F
 
 pub fn dashboard(ctx: &Context) -> CmdResult {
     let config = ctx.config()?;
+    // The parse's peak is gone by now; the dashboard may run for days.
+    crate::memory::release_freed();
     let store = ctx.store()?;
     crate::dashboard::run(config, store)
 }

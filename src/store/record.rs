@@ -1,6 +1,7 @@
 //! What the store keeps per profile. One JSON file per profile, `<name>.json`.
 
 use crate::secret::Secret;
+use crate::status::RecordMeta;
 use serde::{Deserialize, Serialize};
 
 /// Where the profile stands, beyond what the expiry says.
@@ -60,5 +61,59 @@ pub struct TokenRecord {
 impl TokenRecord {
     pub fn has_refresh_token(&self) -> bool {
         self.refresh_token.as_ref().is_some_and(|t| !t.is_empty())
+    }
+
+    /// Everything but the token values: what the dashboard keeps for each of its rows.
+    /// ([`RecordMeta`] lives in `status` because this module is private to `store`.)
+    pub fn meta(&self) -> RecordMeta {
+        RecordMeta {
+            has_access_token: self.access_token.is_some(),
+            has_refresh_token: self.has_refresh_token(),
+            has_id_token: self.id_token.is_some(),
+            token_type: self.token_type.clone(),
+            scope: self.scope.clone(),
+            expires_at: self.expires_at,
+            obtained_at: self.obtained_at,
+            last_refresh: self.last_refresh,
+            last_error: self.last_error.clone(),
+            standing: self.standing,
+            generation: self.generation,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn meta_keeps_every_fact_and_no_value() {
+        let record = TokenRecord {
+            access_token: Some(Secret::new("AT-meta-9c1e")),
+            refresh_token: Some(Secret::new("")),
+            id_token: Some(Secret::new("ID-meta-9c1e")),
+            token_type: Some("Bearer".into()),
+            scope: Some("openid".into()),
+            expires_at: Some(10),
+            obtained_at: Some(5),
+            last_refresh: Some(6),
+            last_error: None,
+            standing: Standing::NeedsLogin,
+            generation: 4,
+        };
+        let meta = record.meta();
+        assert!(meta.has_access_token && meta.has_id_token);
+        assert!(!meta.has_refresh_token, "an empty refresh token is none");
+        assert_eq!(
+            (meta.expires_at, meta.obtained_at, meta.last_refresh),
+            (Some(10), Some(5), Some(6))
+        );
+        assert_eq!((meta.standing, meta.generation), (Standing::NeedsLogin, 4));
+        assert_eq!(meta.scope.as_deref(), Some("openid"));
+        let dump = format!("{meta:?}");
+        assert!(
+            !dump.contains("AT-meta") && !dump.contains("ID-meta"),
+            "{dump}"
+        );
     }
 }

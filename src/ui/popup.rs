@@ -4,6 +4,7 @@ use super::theme;
 use crate::app::{LoginPrompt, State};
 use crate::clock;
 use crate::secret::Secret;
+use crate::store::TokenRecord;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Flex, Layout, Rect};
 use ratatui::text::{Line, Span};
@@ -36,6 +37,45 @@ fn field<'a>(label: &str, value: impl Into<String>) -> Line<'a> {
         Span::styled(format!("{label:<14}"), theme::bold()),
         Span::raw(value.into()),
     ])
+}
+
+/// Where the details' token values stand: the worker reads them from the store when the pane
+/// opens, while the rest of the pane comes from the row.
+enum Values<'a> {
+    Loading,
+    Unreadable(&'a str),
+    Loaded(&'a TokenRecord),
+}
+
+impl<'a> Values<'a> {
+    fn of(state: &'a State, name: &str) -> Values<'a> {
+        let held = state.details.as_ref().filter(|d| d.name == name);
+        match held.and_then(|d| d.record.as_ref()) {
+            None => Values::Loading,
+            Some(Err(e)) => Values::Unreadable(e),
+            Some(Ok(record)) => Values::Loaded(record),
+        }
+    }
+
+    /// A token's value, masked unless revealed, once read; before that, whether there is one
+    /// (`stored`, from the row) and that it is on its way.
+    fn text(
+        &self,
+        token: fn(&TokenRecord) -> Option<&Secret>,
+        stored: bool,
+        reveal: bool,
+    ) -> String {
+        match self {
+            Values::Loaded(record) => match token(record) {
+                None => "-".into(),
+                Some(s) if reveal => s.expose().to_string(),
+                Some(s) => s.masked(),
+            },
+            _ if !stored => "-".into(),
+            Values::Loading => "loading…".into(),
+            Values::Unreadable(e) => format!("cannot read it: {e}"),
+        }
+    }
 }
 
 pub fn details(frame: &mut Frame, state: &State) {
@@ -82,6 +122,7 @@ pub fn details(frame: &mut Frame, state: &State) {
         },
     ));
     let record = row.record.clone().unwrap_or_default();
+    let values = Values::of(state, row.name());
     lines.push(field(
         "granted",
         record.scope.clone().unwrap_or_else(|| "-".into()),
@@ -90,20 +131,26 @@ pub fn details(frame: &mut Frame, state: &State) {
         "token type",
         record.token_type.clone().unwrap_or_else(|| "-".into()),
     ));
-    let shown = |t: &Option<Secret>, reveal: bool| match t {
-        None => "-".to_string(),
-        Some(s) if reveal => s.expose().to_string(),
-        Some(s) => s.masked(),
-    };
     lines.push(field(
         "access token",
         format!(
             "{}   (v {})",
-            shown(&record.access_token, state.reveal),
+            values.text(
+                |r| r.access_token.as_ref(),
+                record.has_access_token,
+                state.reveal
+            ),
             if state.reveal { "masks" } else { "reveals" }
         ),
     ));
-    lines.push(field("refresh token", shown(&record.refresh_token, false)));
+    lines.push(field(
+        "refresh token",
+        values.text(
+            |r| r.refresh_token.as_ref(),
+            record.has_refresh_token,
+            false,
+        ),
+    ));
     lines.push(field(
         "expires",
         match record.expires_at {
@@ -116,11 +163,15 @@ pub fn details(frame: &mut Frame, state: &State) {
         },
     ));
     lines.push(field("last refresh", clock::ago(record.last_refresh, now)));
+    let loaded = match values {
+        Values::Loaded(loaded) => Some(loaded),
+        _ => None,
+    };
     for (label, token) in [
-        ("access JWT", &record.access_token),
-        ("id token", &record.id_token),
+        ("access JWT", loaded.and_then(|r| r.access_token.as_ref())),
+        ("id token", loaded.and_then(|r| r.id_token.as_ref())),
     ] {
-        if let Some((_, claims)) = token.as_ref().and_then(|t| crate::jwt::decode(t.expose())) {
+        if let Some((_, claims)) = token.and_then(|t| crate::jwt::decode(t.expose())) {
             lines.push(Line::styled(
                 format!("{label} claims (decoded, NOT verified)"),
                 theme::bold(),

@@ -85,12 +85,10 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State) {
                     status.as_str(),
                     theme::status(status, state.color),
                 )),
-                Column::ExpiresIn => {
-                    Cell::from(match record.filter(|r| r.access_token.is_some()) {
-                        Some(r) => clock::expires_in(r.expires_at, now),
-                        None => "-".into(),
-                    })
-                }
+                Column::ExpiresIn => Cell::from(match record.filter(|r| r.has_access_token) {
+                    Some(r) => clock::expires_in(r.expires_at, now),
+                    None => "-".into(),
+                }),
                 Column::LastRefresh => {
                     Cell::from(clock::ago(record.and_then(|r| r.last_refresh), now))
                 }

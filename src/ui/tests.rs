@@ -5,6 +5,7 @@ use crate::app::{LoginPrompt, Mode, Msg, State, WorkerEvent, update};
 use crate::config::Config;
 use crate::secret::Secret;
 use crate::store::TokenRecord;
+use crossterm::event::{KeyCode, KeyEvent};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use ratatui::buffer::Buffer;
@@ -30,16 +31,6 @@ client_id = "c"
     let config = Config::parse(Path::new("/home/ops/.config/tokdash/profiles.toml"), src).unwrap();
     let mut s = State::new(&config, NOW, width, height);
     s.auto_refresh = false;
-    let claims = serde_json::json!({"sub": "ops@example.com", "exp": NOW + 2530});
-    let jwt = crate::jwt::encode_unsigned(&claims);
-    let valid = TokenRecord {
-        access_token: Some(Secret::new(jwt)),
-        refresh_token: Some(Secret::new("RT-SECRET-VALUE")),
-        expires_at: Some(NOW + 42 * 60 + 10),
-        last_refresh: Some(NOW - 182),
-        generation: 1,
-        ..Default::default()
-    };
     let expired = TokenRecord {
         access_token: Some(Secret::new("opaque")),
         refresh_token: Some(Secret::new("r")),
@@ -50,11 +41,43 @@ client_id = "c"
     update(
         &mut s,
         Msg::worker(WorkerEvent::StoreChanged(vec![
-            ("google-prod".into(), Some(valid)),
-            ("auth0-staging".into(), Some(expired)),
+            ("google-prod".into(), Some(valid().meta())),
+            ("auth0-staging".into(), Some(expired.meta())),
         ])),
     );
     s
+}
+
+/// google-prod's record as stored: a JWT access token good for 42m 10s.
+fn valid() -> TokenRecord {
+    let claims = serde_json::json!({"sub": "ops@example.com", "exp": NOW + 2530});
+    TokenRecord {
+        access_token: Some(Secret::new(crate::jwt::encode_unsigned(&claims))),
+        refresh_token: Some(Secret::new("RT-SECRET-VALUE")),
+        scope: Some("openid email".into()),
+        expires_at: Some(NOW + 42 * 60 + 10),
+        last_refresh: Some(NOW - 182),
+        generation: 1,
+        ..Default::default()
+    }
+}
+
+/// Enter on the selected row (google-prod); the token values stay with the worker.
+fn open_details(state: &mut State) {
+    update(state, Msg::Key(KeyEvent::from(KeyCode::Enter)));
+    assert_eq!(state.mode, Mode::Details);
+}
+
+/// The worker's answer with google-prod's record.
+fn details_loaded(state: &mut State) {
+    update(
+        state,
+        Msg::worker(WorkerEvent::DetailsLoaded {
+            name: "google-prod".into(),
+            generation: Some(1),
+            record: Ok(Some(valid())),
+        }),
+    );
 }
 
 fn draw(state: &State) -> Buffer {
@@ -157,23 +180,55 @@ fn the_countdown_moves_with_the_clock() {
 #[test]
 fn details_mask_the_token_until_v_and_mark_claims_unverified() {
     let mut s = state(120, 40);
-    s.mode = Mode::Details;
+    open_details(&mut s);
+    details_loaded(&mut s);
     let t = text(&draw(&s));
     assert!(t.contains("NOT verified"), "{t}");
     assert!(t.contains("ops@example.com"));
     assert!(!t.contains("RT-SECRET-VALUE"));
-    let jwt = s.rows[0]
-        .record
-        .as_ref()
-        .unwrap()
-        .access_token
-        .as_ref()
-        .unwrap()
-        .expose()
-        .to_string();
+    assert!(t.contains("(15 chars)"), "the refresh token, masked: {t}");
+    let jwt = valid().access_token.unwrap().expose().to_string();
     assert!(!t.contains(&jwt[..20]));
-    s.reveal = true;
+    update(&mut s, Msg::Key(KeyEvent::from(KeyCode::Char('v'))));
     assert!(text(&draw(&s)).contains(&jwt[..20]));
+}
+
+#[test]
+fn details_show_the_row_at_once_and_the_tokens_once_read() {
+    let mut s = state(120, 40);
+    open_details(&mut s);
+    let t = text(&draw(&s));
+    assert!(t.contains("openid email"), "the granted scopes: {t}");
+    assert!(t.contains("42m 10s") && t.contains("3m 02s ago"), "{t}");
+    let token_lines: Vec<&str> = t.lines().filter(|l| l.contains(" token ")).collect();
+    assert!(
+        token_lines
+            .iter()
+            .filter(|l| l.contains("loading…"))
+            .count()
+            == 2,
+        "access and refresh tokens on their way: {token_lines:?}"
+    );
+    assert!(!t.contains("NOT verified"), "no claims before the token");
+    details_loaded(&mut s);
+    let t = text(&draw(&s));
+    assert!(!t.contains("loading…") && t.contains("NOT verified"), "{t}");
+}
+
+#[test]
+fn details_of_a_store_that_cannot_be_read_say_so() {
+    let mut s = state(120, 40);
+    open_details(&mut s);
+    update(
+        &mut s,
+        Msg::worker(WorkerEvent::DetailsLoaded {
+            name: "google-prod".into(),
+            generation: Some(1),
+            record: Err("permission denied".into()),
+        }),
+    );
+    let t = text(&draw(&s));
+    assert!(t.contains("cannot read it: permission denied"), "{t}");
 }
 
 #[test]
