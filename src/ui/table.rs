@@ -4,6 +4,7 @@
 use super::theme;
 use crate::app::State;
 use crate::clock;
+use crate::status::{self, Status};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Rect};
 use ratatui::text::Span;
@@ -92,7 +93,7 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State) {
                 Column::LastRefresh => {
                     Cell::from(clock::ago(record.and_then(|r| r.last_refresh), now))
                 }
-                Column::Message => Cell::from(row.message.clone()),
+                Column::Message => Cell::from(message(row, status)),
             });
             let mut r = Row::new(cells);
             if state.offset + pos == state.selected {
@@ -102,4 +103,21 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State) {
         });
     let table = Table::new(rows, widths).header(header).column_spacing(1);
     frame.render_widget(table, area);
+}
+
+/// The row's last message, or, when nothing happened to it yet, what the user can do about a
+/// profile that cannot refresh by itself.
+fn message(row: &crate::app::Row, status: Status) -> String {
+    if !row.message.is_empty() {
+        return row.message.clone();
+    }
+    let stuck = matches!(
+        status,
+        Status::Expired | Status::Expiring | Status::NeedsLogin | Status::Revoked
+    ) && !status::can_refresh(row.record.as_ref(), row.profile.grant);
+    match (stuck, row.record.is_some()) {
+        (true, true) => "no usable refresh token: press l to log in".into(),
+        (true, false) => "no token yet: press l to log in".into(),
+        (false, _) => String::new(),
+    }
 }

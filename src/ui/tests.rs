@@ -334,3 +334,42 @@ fn ten_thousand_profiles_build_only_the_visible_rows() {
     let t = text(&draw(&s));
     assert!(t.contains("p09999") && !t.contains("p00000"));
 }
+
+#[test]
+fn a_profile_that_cannot_refresh_by_itself_says_what_to_do() {
+    let mut s = state(120, 30);
+    let row = |s: &State, name: &str| {
+        let lines = lines(&draw(s));
+        lines.into_iter().find(|l| l.contains(name)).unwrap()
+    };
+    let legacy = row(&s, "legacy");
+    assert!(
+        legacy.contains("no token yet: press l to log in"),
+        "{legacy}"
+    );
+    assert!(
+        !row(&s, "google-prod").contains("press l"),
+        "a valid profile needs no hint"
+    );
+
+    // An access token that expired, and no refresh token to get another.
+    let stuck = TokenRecord {
+        access_token: Some(Secret::new("opaque")),
+        expires_at: Some(NOW - 60),
+        generation: 1,
+        ..Default::default()
+    };
+    update(
+        &mut s,
+        Msg::worker(WorkerEvent::StoreChanged(vec![(
+            "legacy".into(),
+            Some(stuck.meta()),
+        )])),
+    );
+    let legacy = row(&s, "legacy");
+    assert!(legacy.contains("expired"), "{legacy}");
+    assert!(
+        legacy.contains("no usable refresh token: press l to log in"),
+        "{legacy}"
+    );
+}
