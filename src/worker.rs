@@ -235,6 +235,15 @@ impl StorePoller {
         }
         self.dir_mtime = dir_mtime;
         let first = std::mem::replace(&mut self.first, false);
+        if first {
+            let removed = self.store.remove_stale_temporaries();
+            if removed > 0 {
+                tracing::info!(
+                    removed,
+                    "removed temporary files left by interrupted writes"
+                );
+            }
+        }
         let mut changes = Vec::new();
         for (profile, seen) in self.config.profiles.iter().zip(&mut self.file_mtimes) {
             let name = &profile.name;

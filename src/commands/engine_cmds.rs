@@ -55,6 +55,14 @@ pub fn token(ctx: &Context, name: &str) -> CmdResult {
 pub fn refresh(ctx: &Context, names: &[String], all: bool, json: bool) -> CmdResult {
     let engine = engine(ctx)?;
     let targets: Vec<String> = if all {
+        // The store's housekeeping rides on the command that touches every record anyway.
+        let removed = engine.store.remove_stale_temporaries();
+        if removed > 0 {
+            tracing::info!(
+                removed,
+                "removed temporary files left by interrupted writes"
+            );
+        }
         engine
             .config
             .profiles

@@ -12,6 +12,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+/// Temporary files start with this; no profile name can (names do not start with `.`).
+pub const TEMP_PREFIX: &str = ".tmp";
+
 #[derive(Debug)]
 pub struct AtomicDir {
     dir: PathBuf,
@@ -35,7 +38,7 @@ impl AtomicDir {
         // tempfile creates the file 0600 with O_EXCL; its name starts with `.tmp`, which no
         // profile name can, so a leftover from a crash never looks like a record.
         let mut tmp = tempfile::Builder::new()
-            .prefix(".tmp")
+            .prefix(TEMP_PREFIX)
             .tempfile_in(&self.dir)?;
         tmp.write_all(bytes)?;
         tmp.as_file().sync_all()?;
@@ -101,7 +104,7 @@ mod tests {
                     .unwrap()
                     .file_name()
                     .to_string_lossy()
-                    .starts_with(".tmp")
+                    .starts_with(TEMP_PREFIX)
             })
             .count();
         assert_eq!(leftovers, 0);

@@ -128,7 +128,42 @@ impl Store {
     pub fn read_file(&self, file_name: &str) -> Option<Vec<u8>> {
         std::fs::read(self.dir.join(file_name)).ok()
     }
+
+    /// Removes the temporary files that writers killed mid-write left behind, and returns how
+    /// many. Only those older than [`STALE_TEMPORARY`]: a live writer, in this process or
+    /// another, keeps its temporary file for milliseconds. Never touches a record: their names
+    /// cannot start with `.`.
+    pub fn remove_stale_temporaries(&self) -> usize {
+        let Ok(entries) = std::fs::read_dir(&self.dir) else {
+            return 0;
+        };
+        let now = std::time::SystemTime::now();
+        let removed = entries
+            .flatten()
+            .filter(|e| {
+                e.file_name()
+                    .to_string_lossy()
+                    .starts_with(atomic::TEMP_PREFIX)
+            })
+            .filter(|e| {
+                e.metadata()
+                    .and_then(|m| m.modified())
+                    .is_ok_and(|t| now.duration_since(t).unwrap_or_default() > STALE_TEMPORARY)
+            })
+            .filter(|e| std::fs::remove_file(e.path()).is_ok())
+            .count();
+        if removed > 0 {
+            tracing::info!(
+                removed,
+                "removed temporary files left by interrupted writes"
+            );
+        }
+        removed
+    }
 }
+
+/// How old a temporary file must be before it counts as a crashed writer's leftover.
+pub const STALE_TEMPORARY: std::time::Duration = std::time::Duration::from_secs(60);
 
 fn create_private_dir(dir: &Path) -> std::io::Result<()> {
     let mut builder = std::fs::DirBuilder::new();
@@ -229,6 +264,32 @@ mod tests {
         let e = store.load("p").unwrap_err().to_string();
         assert!(!e.contains("SECRETVALUE"), "{e}");
         assert!(path.exists());
+    }
+
+    #[test]
+    fn stale_temporaries_are_removed_and_everything_else_kept() {
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
+        let store = Store::open(tmp.path()).unwrap();
+        store.save("p", &mut TokenRecord::default()).unwrap();
+        let old = std::time::SystemTime::now() - STALE_TEMPORARY * 2;
+        let leftover = tmp.path().join(".tmpCRASHED");
+        std::fs::File::create(&leftover)
+            .unwrap()
+            .set_modified(old)
+            .unwrap();
+        let in_flight = tmp.path().join(".tmpWRITING");
+        std::fs::write(&in_flight, "x").unwrap();
+        let old_record_lookalike = tmp.path().join("q.json");
+        std::fs::File::create(&old_record_lookalike)
+            .unwrap()
+            .set_modified(old)
+            .unwrap();
+
+        assert_eq!(store.remove_stale_temporaries(), 1);
+        assert!(!leftover.exists());
+        assert!(in_flight.exists(), "a live writer's file is left alone");
+        assert!(old_record_lookalike.exists() && store.record_path("p").exists());
     }
 
     #[test]
