@@ -19,7 +19,7 @@ use std::path::Path;
 use tokdash::app::{Msg, State, WorkerEvent, update};
 use tokdash::config::Config;
 use tokdash::secret::Secret;
-use tokdash::status::RecordMeta;
+use tokdash::store::RecordMeta;
 use tokdash::store::TokenRecord;
 
 const NOW: i64 = 1_700_000_000;

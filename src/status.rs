@@ -1,29 +1,9 @@
 //! A profile's status (SPEC.md "Status of a profile"), derived from its record and the clock.
 
 use crate::config::Grant;
-use crate::store::{LastError, Standing, TokenRecord};
+use crate::store::{LastError, RecordMeta, Standing, TokenRecord};
 use serde::Serialize;
 use std::time::Duration;
-
-/// A [`TokenRecord`] without its secrets (see [`TokenRecord::meta`]). The dashboard holds one per
-/// profile, so ten thousand profiles cost what their facts cost, not what their tokens cost; it
-/// reads token values from the store only to show or copy one.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct RecordMeta {
-    /// An access token is stored (possibly empty, like [`TokenRecord::access_token`]).
-    pub has_access_token: bool,
-    /// A refresh token is stored and is not empty: [`TokenRecord::has_refresh_token`].
-    pub has_refresh_token: bool,
-    pub has_id_token: bool,
-    pub token_type: Option<String>,
-    pub scope: Option<String>,
-    pub expires_at: Option<i64>,
-    pub obtained_at: Option<i64>,
-    pub last_refresh: Option<i64>,
-    pub last_error: Option<LastError>,
-    pub standing: Standing,
-    pub generation: u64,
-}
 
 /// The facts a status is made of. A full record and its meta both give them, so the command
 /// line (full records) and the dashboard (metas) compute statuses with the same code.

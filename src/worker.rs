@@ -9,8 +9,7 @@
 use crate::app::{Effect, Msg, WorkerEvent};
 use crate::config::Config;
 use crate::engine::{Engine, RefreshMode};
-use crate::status::RecordMeta;
-use crate::store::{Store, TokenRecord};
+use crate::store::{RecordMeta, Store, TokenRecord};
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};

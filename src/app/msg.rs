@@ -2,8 +2,7 @@
 
 use crate::provider::Endpoints;
 use crate::secret::Secret;
-use crate::status::RecordMeta;
-use crate::store::TokenRecord;
+use crate::store::{RecordMeta, TokenRecord};
 use crossterm::event::KeyEvent;
 
 #[derive(Debug, Clone)]

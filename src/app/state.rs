@@ -3,8 +3,8 @@
 use super::msg::LoginPrompt;
 use crate::config::{Config, Profile};
 use crate::provider::Endpoints;
-use crate::status::{RecordMeta, Status, status_of};
-use crate::store::TokenRecord;
+use crate::status::{Status, status_of};
+use crate::store::{RecordMeta, TokenRecord};
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 

@@ -3,8 +3,8 @@
 use super::*;
 use crate::config::Config;
 use crate::secret::Secret;
-use crate::status::{RecordMeta, Status};
-use crate::store::{Standing, TokenRecord};
+use crate::status::Status;
+use crate::store::{RecordMeta, Standing, TokenRecord};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use std::path::Path;
 

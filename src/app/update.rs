@@ -4,8 +4,8 @@ use super::effect::Effect;
 use super::msg::{Msg, WorkerEvent};
 use super::state::{Details, EventKind, Mode, Row, State};
 use crate::secret::Secret;
-use crate::status::{RecordMeta, can_refresh, needs_refresh};
-use crate::store::{Standing, TokenRecord};
+use crate::status::{can_refresh, needs_refresh};
+use crate::store::{RecordMeta, Standing, TokenRecord};
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
 /// Auto-refresh backs off after failures up to this.

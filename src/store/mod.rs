@@ -8,7 +8,7 @@ mod lock;
 mod record;
 
 pub use lock::ProfileLock;
-pub use record::{LastError, Standing, TokenRecord};
+pub use record::{LastError, RecordMeta, Standing, TokenRecord};
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

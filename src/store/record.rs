@@ -1,7 +1,6 @@
 //! What the store keeps per profile. One JSON file per profile, `<name>.json`.
 
 use crate::secret::Secret;
-use crate::status::RecordMeta;
 use serde::{Deserialize, Serialize};
 
 /// Where the profile stands, beyond what the expiry says.
@@ -58,13 +57,32 @@ pub struct TokenRecord {
     pub generation: u64,
 }
 
+/// A [`TokenRecord`] without its secrets (see [`TokenRecord::meta`]). The dashboard holds one per
+/// profile, so ten thousand profiles cost what their facts cost, not what their tokens cost; it
+/// reads token values from the store only to show or copy one.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RecordMeta {
+    /// An access token is stored (possibly empty, like [`TokenRecord::access_token`]).
+    pub has_access_token: bool,
+    /// A refresh token is stored and is not empty: [`TokenRecord::has_refresh_token`].
+    pub has_refresh_token: bool,
+    pub has_id_token: bool,
+    pub token_type: Option<String>,
+    pub scope: Option<String>,
+    pub expires_at: Option<i64>,
+    pub obtained_at: Option<i64>,
+    pub last_refresh: Option<i64>,
+    pub last_error: Option<LastError>,
+    pub standing: Standing,
+    pub generation: u64,
+}
+
 impl TokenRecord {
     pub fn has_refresh_token(&self) -> bool {
         self.refresh_token.as_ref().is_some_and(|t| !t.is_empty())
     }
 
     /// Everything but the token values: what the dashboard keeps for each of its rows.
-    /// ([`RecordMeta`] lives in `status` because this module is private to `store`.)
     pub fn meta(&self) -> RecordMeta {
         RecordMeta {
             has_access_token: self.access_token.is_some(),
