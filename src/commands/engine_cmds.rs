@@ -134,6 +134,8 @@ pub async fn refresh_many(
     let jobs = Arc::new(tokio::sync::Semaphore::new(
         engine.config.settings.max_concurrency * 2,
     ));
+    // A profile that another process refreshes after this instant is left as it is.
+    let asked_at = clock::now();
     let mut set = tokio::task::JoinSet::new();
     for (i, name) in names.iter().enumerate() {
         let engine = engine.clone();
@@ -141,23 +143,8 @@ pub async fn refresh_many(
         let jobs = jobs.clone();
         set.spawn(async move {
             let _job = jobs.acquire_owned().await;
-            let seen = engine
-                .load(&name)
-                .await
-                .ok()
-                .flatten()
-                .map(|r| r.generation);
-            (
-                i,
-                engine
-                    .refresh(
-                        &name,
-                        RefreshMode::Force {
-                            seen_generation: seen,
-                        },
-                    )
-                    .await,
-            )
+            let mode = RefreshMode::ForceUnlessRefreshedAfter { since: asked_at };
+            (i, engine.refresh(&name, mode).await)
         });
     }
     let mut results: Vec<Option<_>> = (0..names.len()).map(|_| None).collect();

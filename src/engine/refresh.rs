@@ -26,6 +26,27 @@ pub enum RefreshMode {
     /// Now, unless the record changed since `seen_generation` and is valid: then another process
     /// has just refreshed it and ours would be a wasted (or, with rotation, harmful) second spend.
     Force { seen_generation: Option<u64> },
+    /// Now, unless another process refreshed it after `since` (unix seconds) and it is valid.
+    /// For commands, which know when they were asked but have not read the record (a read per
+    /// profile that `refresh --all` saves). Within the same second it refreshes again: a wasted
+    /// request at worst, never a double spend, since the record is re-read under the lock.
+    ForceUnlessRefreshedAfter { since: i64 },
+}
+
+impl RefreshMode {
+    /// Whether the record, as read under the lock, already is what this refresh was for.
+    /// `fresh`: active and not within `refresh_ahead` of expiry.
+    fn already_done(self, fresh: bool, record: &TokenRecord) -> bool {
+        match self {
+            RefreshMode::IfNeeded => fresh,
+            RefreshMode::Force { seen_generation } => {
+                fresh && seen_generation.is_some_and(|g| g != record.generation)
+            }
+            RefreshMode::ForceUnlessRefreshedAfter { since } => {
+                fresh && record.last_refresh.is_some_and(|t| t > since)
+            }
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -44,13 +65,7 @@ impl Engine {
         let now = clock::now();
         let fresh = record.standing == Standing::Active
             && !needs_refresh(&record, profile.refresh_ahead, now);
-        let skip = match mode {
-            RefreshMode::IfNeeded => fresh,
-            RefreshMode::Force { seen_generation } => {
-                fresh && seen_generation.is_some_and(|g| g != record.generation)
-            }
-        };
-        if skip {
+        if mode.already_done(fresh, &record) {
             return Ok(Refreshed {
                 record,
                 sent: false,
@@ -233,5 +248,57 @@ pub fn exchange_error(profile: &Profile, action: &str, e: ExchangeError) -> Engi
             format!("{action} failed: {t}"),
         )
         .with_hint("check the network; a retry may succeed"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_forced_refresh_is_skipped_only_when_another_process_just_did_it() {
+        let record = TokenRecord {
+            last_refresh: Some(1_000),
+            generation: 7,
+            ..Default::default()
+        };
+        let after = |since| RefreshMode::ForceUnlessRefreshedAfter { since };
+        assert!(
+            after(999).already_done(true, &record),
+            "refreshed after we were asked"
+        );
+        assert!(
+            !after(1_000).already_done(true, &record),
+            "same second: refresh again"
+        );
+        assert!(
+            !after(999).already_done(false, &record),
+            "not fresh: refresh"
+        );
+        assert!(
+            !after(999).already_done(true, &TokenRecord::default()),
+            "never refreshed"
+        );
+
+        let seen = |g| RefreshMode::Force {
+            seen_generation: Some(g),
+        };
+        assert!(
+            seen(6).already_done(true, &record),
+            "the record changed since it was seen"
+        );
+        assert!(
+            !seen(7).already_done(true, &record),
+            "unchanged: the user wants a refresh"
+        );
+        assert!(
+            !RefreshMode::Force {
+                seen_generation: None
+            }
+            .already_done(true, &record)
+        );
+
+        assert!(RefreshMode::IfNeeded.already_done(true, &record));
+        assert!(!RefreshMode::IfNeeded.already_done(false, &record));
     }
 }
