@@ -169,6 +169,7 @@ impl Worker {
                         name,
                         error: e.detail(),
                         transient: e.is_transient(),
+                        retry_after: e.retry_after.map(|d| d.as_secs() as i64),
                         record,
                     }
                 }

@@ -37,6 +37,8 @@ pub enum WorkerEvent {
         name: String,
         error: String,
         transient: bool,
+        /// The server asked for this many seconds before the next try (a 429's `Retry-After`).
+        retry_after: Option<i64>,
         record: Option<RecordMeta>,
     },
     Revoked {

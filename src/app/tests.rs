@@ -186,6 +186,7 @@ fn a_failed_refresh_backs_off_and_a_dead_refresh_token_stops_auto_refresh() {
             name: "alpha".into(),
             error: "timeout".into(),
             transient: true,
+            retry_after: None,
             record: None,
         }),
     );
@@ -215,6 +216,7 @@ fn a_failed_refresh_backs_off_and_a_dead_refresh_token_stops_auto_refresh() {
             name: "alpha".into(),
             error: "invalid_grant".into(),
             transient: false,
+            retry_after: None,
             record: Some(dead),
         }),
     );
@@ -225,6 +227,40 @@ fn a_failed_refresh_backs_off_and_a_dead_refresh_token_stops_auto_refresh() {
             .iter()
             .any(|e| matches!(e, Effect::RefreshIfNeeded { name } if name == "alpha"))
     );
+}
+
+#[test]
+fn a_rate_limited_refresh_waits_as_long_as_the_server_asks() {
+    let mut s = state();
+    s.auto_refresh = true;
+    let mut expiring = record(60);
+    expiring.generation = 2;
+    update(
+        &mut s,
+        Msg::worker(WorkerEvent::StoreChanged(vec![(
+            "alpha".into(),
+            Some(expiring),
+        )])),
+    );
+    update(&mut s, Msg::Tick(NOW + 1));
+    update(
+        &mut s,
+        Msg::worker(WorkerEvent::RefreshFailed {
+            name: "alpha".into(),
+            error: "refresh refused (HTTP 429, too_many_requests)".into(),
+            transient: true,
+            retry_after: Some(3600),
+            record: None,
+        }),
+    );
+    let auto_refreshes = |s: &mut State, at| {
+        update(s, Msg::Tick(at))
+            .iter()
+            .any(|e| matches!(e, Effect::RefreshIfNeeded { name } if name == "alpha"))
+    };
+    // Far past our own backoff (15 s, at most 900 s), still inside the server's hour.
+    assert!(!auto_refreshes(&mut s, NOW + 1 + 3599));
+    assert!(auto_refreshes(&mut s, NOW + 1 + 3600 + 5));
 }
 
 #[test]

@@ -389,13 +389,16 @@ fn on_worker(state: &mut State, event: WorkerEvent, effects: &mut Vec<Effect>) {
             name,
             error,
             transient,
+            retry_after,
             record,
         } => {
             if let Some(row) = state.row_mut(&name) {
                 row.busy = false;
                 row.failures += 1;
                 let backoff = (15i64 << (row.failures - 1).min(10)).min(MAX_BACKOFF_SECONDS);
-                row.not_before = now + backoff + jitter(&name, 5);
+                // A server that says when to come back is believed, even past our own cap.
+                let wait = backoff.max(retry_after.unwrap_or(0));
+                row.not_before = now + wait + jitter(&name, 5);
                 row.message = error.clone();
                 if record.is_some() {
                     set_record(row, record);

@@ -28,6 +28,8 @@ pub struct EngineError {
     pub hint: Option<String>,
     /// The OAuth `error` code, when the provider sent one.
     pub code: Option<String>,
+    /// How long the server asked us to wait (`Retry-After`, Auth0's `X-RateLimit-Reset`).
+    pub retry_after: Option<std::time::Duration>,
 }
 
 impl EngineError {
@@ -38,6 +40,7 @@ impl EngineError {
             message: message.into(),
             hint: None,
             code: None,
+            retry_after: None,
         }
     }
 

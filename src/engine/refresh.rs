@@ -192,10 +192,9 @@ fn nothing_to_act_with(name: &str, record: &TokenRecord) -> EngineError {
 pub fn exchange_error(profile: &Profile, action: &str, e: ExchangeError) -> EngineError {
     let name = &profile.name;
     let transient = e.transient();
-    let retry_hint = e
-        .retry_after()
-        .map(|w| format!("the server asks to retry in {}s", w.as_secs()));
-    match e {
+    let retry_after = e.retry_after();
+    let retry_hint = retry_after.map(|w| format!("the server asks to retry in {}s", w.as_secs()));
+    let mut out = match e {
         ExchangeError::OAuth { error, .. } => {
             let class = if transient {
                 ErrorClass::Transient
@@ -248,7 +247,9 @@ pub fn exchange_error(profile: &Profile, action: &str, e: ExchangeError) -> Engi
             format!("{action} failed: {t}"),
         )
         .with_hint("check the network; a retry may succeed"),
-    }
+    };
+    out.retry_after = retry_after;
+    out
 }
 
 #[cfg(test)]

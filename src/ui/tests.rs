@@ -298,6 +298,7 @@ fn the_event_log_shows_timestamped_events() {
             name: "legacy".into(),
             error: "timeout".into(),
             transient: true,
+            retry_after: None,
             record: None,
         }),
     );
