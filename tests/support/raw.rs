@@ -3,8 +3,7 @@
 //! client hangs up; and, for tests that need a request held in flight, sent only once the test
 //! says so.
 //!
-//! (tests/big_body.rs has its own copy of the ungated server, with the memory measurement around
-//! it.)
+//! (tests/big_body.rs runs the ungated server with a memory measurement around it.)
 
 use super::faults::read_request;
 use std::io::Write;
