@@ -13,6 +13,7 @@ pub mod failure;
 pub mod jwt;
 pub mod logging;
 pub mod memory;
+pub mod name_index;
 pub mod oauth;
 pub mod paths;
 pub mod provider;

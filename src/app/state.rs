@@ -2,6 +2,7 @@
 
 use super::msg::LoginPrompt;
 use crate::config::{Config, Profile};
+use crate::name_index::NameIndex;
 use crate::provider::Endpoints;
 use crate::status::{Status, status_of};
 use crate::store::{RecordMeta, TokenRecord};
@@ -108,7 +109,8 @@ pub enum Mode {
 pub struct State {
     pub config_path: String,
     pub rows: Vec<Row>,
-    pub index: HashMap<String, usize>,
+    /// `rows` by name (the config's index: rows are in the config's order).
+    pub index: NameIndex,
     /// Indices into `rows` that pass the filter, in display order.
     pub visible: Vec<usize>,
     /// Position in `visible`.
@@ -150,11 +152,7 @@ impl State {
                 endpoints: None,
             })
             .collect();
-        let index = rows
-            .iter()
-            .enumerate()
-            .map(|(i, r)| (r.profile.name.clone(), i))
-            .collect();
+        let index = config.index.clone();
         let mut state = State {
             config_path: config.path.display().to_string(),
             visible: (0..rows.len()).collect(),
@@ -187,8 +185,13 @@ impl State {
         self.visible.get(self.selected).map(|&i| &self.rows[i])
     }
 
+    pub fn row(&self, name: &str) -> Option<&Row> {
+        let i = self.index.find(name, |i| &self.rows[i].profile.name)?;
+        self.rows.get(i)
+    }
+
     pub fn row_mut(&mut self, name: &str) -> Option<&mut Row> {
-        let i = *self.index.get(name)?;
+        let i = self.index.find(name, |i| &self.rows[i].profile.name)?;
         self.rows.get_mut(i)
     }
 

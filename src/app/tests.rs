@@ -73,7 +73,7 @@ fn ch(state: &mut State, c: char) -> Vec<Effect> {
 }
 
 fn row<'a>(s: &'a State, name: &str) -> &'a Row {
-    &s.rows[s.index[name]]
+    s.row(name).unwrap()
 }
 
 #[test]

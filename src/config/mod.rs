@@ -12,6 +12,7 @@ mod validate;
 pub use error::{ConfigError, line_column};
 pub use secret_source::{SecretError, SecretSource};
 
+use crate::name_index::NameIndex;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -28,6 +29,8 @@ pub struct Config {
     pub profiles: Vec<Arc<Profile>>,
     /// Things worth saying that do not stop the program (a literal client secret, say).
     pub warnings: Vec<String>,
+    /// `profiles` by name.
+    pub index: NameIndex,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -201,7 +204,8 @@ impl Config {
     }
 
     pub fn profile(&self, name: &str) -> Option<&Profile> {
-        self.profiles.iter().find(|p| p.name == name).map(|p| &**p)
+        let i = self.index.find(name, |i| &self.profiles[i].name)?;
+        Some(&self.profiles[i])
     }
 
     pub fn names(&self) -> Vec<&str> {

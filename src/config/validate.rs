@@ -7,6 +7,7 @@ use super::{
     AuthMethod, Config, ConfigError, EndpointOverrides, Grant, Profile, ProviderConfig,
     ProviderKind, SecretSource, Settings, duration,
 };
+use crate::name_index::NameIndex;
 use crate::secret::Secret;
 use crate::urls;
 use std::path::{Path, PathBuf};
@@ -46,6 +47,7 @@ pub fn validate(path: &Path, source: &str, raw: RawConfig) -> Result<Config, Con
     Ok(Config {
         path: path.to_path_buf(),
         settings,
+        index: NameIndex::new(profiles.iter().map(|p| p.name.as_str())),
         profiles,
         warnings,
     })
