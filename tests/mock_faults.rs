@@ -20,8 +20,7 @@ use support::world::World;
 use wiremock::matchers::{any, body_string_contains, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-/// `MAX_ATTEMPTS` of src/engine/exchange.rs.
-const MAX_ATTEMPTS: usize = 3;
+const MAX_ATTEMPTS: usize = tokdash::oauth::exchange::MAX_ATTEMPTS as usize;
 
 async fn token_calls(server: &MockServer) -> usize {
     requests_to(server, "/token").await.len()
@@ -123,7 +122,7 @@ async fn rate_limit_with_a_short_retry_after_is_honoured_and_then_succeeds() {
     assert_eq!(String::from_utf8_lossy(&out.stdout), "AT-after-429\n");
     assert_eq!(stderr(&out), "");
     // Without Retry-After the first backoff would be 250–500 ms (`backoff(1)` in
-    // src/engine/exchange.rs: a ceiling of 250 << 1 ms, jittered down to half of it).
+    // src/oauth/exchange.rs: a ceiling of 250 << 1 ms, jittered down to half of it).
     assert!(
         elapsed >= Duration::from_millis(950),
         "Retry-After: 1 was not honoured ({elapsed:?})"

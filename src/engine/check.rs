@@ -2,8 +2,8 @@
 
 use super::Engine;
 use super::error::{EngineError, FailureKind};
-use super::exchange::{self, ExchangeError};
 use super::refresh::{RefreshMode, exchange_error};
+use crate::oauth::exchange::{self, ExchangeError};
 use crate::secret::Secret;
 use std::time::{Duration, Instant};
 

@@ -4,11 +4,11 @@
 
 use super::Engine;
 use super::error::{EngineError, FailureKind};
-use super::exchange::{self, ExchangeError};
 use super::refresh::exchange_error;
 use crate::clock;
 use crate::config::Grant;
 use crate::oauth::error::one_line;
+use crate::oauth::exchange::{self, ExchangeError};
 use crate::provider;
 use crate::store::{Standing, TokenRecord};
 use crate::token_response;

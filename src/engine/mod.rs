@@ -3,7 +3,6 @@
 
 mod check;
 mod error;
-mod exchange;
 mod login;
 mod refresh;
 mod revoke;

@@ -10,10 +10,10 @@
 
 use super::Engine;
 use super::error::{EngineError, FailureKind};
-use super::exchange::{self, ExchangeError};
 use crate::clock;
 use crate::config::{Grant, Profile};
 use crate::oauth::TransportError;
+use crate::oauth::exchange::{self, ExchangeError};
 use crate::provider::{self, ErrorClass};
 use crate::status::needs_refresh;
 use crate::store::{LastError, Standing, TokenRecord};

@@ -3,10 +3,10 @@
 
 use super::Engine;
 use super::error::{EngineError, FailureKind};
-use super::exchange::{self, ExchangeError};
 use super::refresh::exchange_error;
 use crate::config::{Profile, ProviderConfig};
 use crate::oauth::ClientAuth;
+use crate::oauth::exchange::{self, ExchangeError};
 use crate::provider::{self, Endpoints, RevocationStyle};
 use crate::secret::Secret;
 use crate::store::Standing;

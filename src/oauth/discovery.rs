@@ -3,6 +3,7 @@
 //! for a day, so that `tokdash token` does not pay a round trip on every run.
 
 use super::error::describe_non_oauth;
+use super::exchange::{ExchangeError, send_with_retries};
 use super::http::Http;
 use crate::provider::{Endpoints, oidc};
 use crate::store::Store;
@@ -69,10 +70,21 @@ async fn load(
         return Ok(endpoints);
     }
     let url = oidc::discovery_url(issuer);
-    let reply = http
-        .send(http.client().get(&url), timeout)
+    // A GET changes nothing at the server: retried after 5xx, 429 and timeouts like any
+    // idempotent request.
+    let reply = send_with_retries(http, timeout, true, || http.client().get(&url))
         .await
-        .map_err(|e| format!("OIDC discovery failed: {e}"))?;
+        .map_err(|e| match e {
+            ExchangeError::Transport(t) => format!("OIDC discovery failed: {t}"),
+            ExchangeError::NotOAuth { what, .. } => {
+                format!("OIDC discovery at {url} answered {what}")
+            }
+            ExchangeError::OAuth { error, .. } => format!(
+                "OIDC discovery at {url} answered HTTP {}, {}",
+                error.status,
+                error.summary()
+            ),
+        })?;
     if reply.status != 200 {
         return Err(format!(
             "OIDC discovery at {url} answered {}",

@@ -5,6 +5,7 @@
 pub mod client_auth;
 pub mod discovery;
 pub mod error;
+pub mod exchange;
 pub mod http;
 
 pub use client_auth::ClientAuth;

@@ -4,8 +4,8 @@
 //! response the server may have rotated the refresh token already, and sending the old one again
 //! would trip reuse detection and revoke the whole family.
 
-use crate::oauth::error::{self, OAuthError};
-use crate::oauth::{Http, Reply, TransportError};
+use super::error::{self, OAuthError};
+use super::{Http, Reply, TransportError};
 use std::time::Duration;
 
 pub const MAX_ATTEMPTS: u32 = 3;

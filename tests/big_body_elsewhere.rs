@@ -1,0 +1,183 @@
+//! A 50 MiB body with no `Content-Length` (chunked, then close-delimited) from the endpoints
+//! other than the token endpoint: userinfo (`tokdash check p`), revocation
+//! (`tokdash revoke p --yes`) and OIDC discovery (`tokdash token p`, access token expired).
+//! Each must be refused as too large after reading about 1 MiB, with one stderr line and exit
+//! code 1, without a second request, leaving the record as the command promises, and with
+//! tokdash's memory bounded.
+//!
+//! Memory is the peak RSS of the children of this test process (`getrusage(RUSAGE_CHILDREN)`),
+//! so this file holds a single test, as tests/big_body.rs does (which explains why the figure is
+//! an upper bound of tokdash's own peak).
+
+mod support;
+
+use serde_json::{Value, json};
+use std::net::TcpListener;
+use std::process::Output;
+use std::time::Duration;
+use support::raw::{BigBody, Framing, no_more_connections};
+use support::world::World;
+
+/// 50 MiB: fifty times the cap of src/oauth/http.rs.
+const BODY_LEN: usize = 50 << 20;
+/// `MAX_BODY` of src/oauth/http.rs.
+const MAX_BODY: usize = 1 << 20;
+/// Peak RSS allowed for a run, far under the body's 50 MiB (as in tests/big_body.rs).
+const RSS_LIMIT_KIB: libc::c_long = 40 << 10;
+/// One tokdash run, end to end; it is killed after that.
+const DEADLINE: Duration = Duration::from_secs(60);
+
+const RT: &str = "RT-big-elsewhere";
+const MARKER: &str = "BIG-ELSEWHERE-MARKER-3d7c";
+const TOO_LARGE: &str = "the response from 127.0.0.1 is over 1024 KiB; not a token endpoint's";
+
+#[derive(Debug, Clone, Copy)]
+enum Endpoint {
+    Userinfo,
+    Revocation,
+    Discovery,
+}
+
+/// A world whose profile `p` sends `endpoint`'s request to `big` (the raw server's address),
+/// and its token requests, which must not happen, to `token_url`.
+fn world(endpoint: Endpoint, big: &str, token_url: &str) -> World {
+    let (provider, expires_in) = match endpoint {
+        Endpoint::Userinfo => (
+            format!(
+                "provider = \"oauth2\"\ntoken_url = \"{token_url}\"\nuserinfo_url = \"{big}/userinfo\""
+            ),
+            3600,
+        ),
+        Endpoint::Revocation => (
+            format!(
+                "provider = \"oauth2\"\ntoken_url = \"{token_url}\"\nrevocation_url = \"{big}/revoke\""
+            ),
+            3600,
+        ),
+        // Expired: `token` must discover the token endpoint to refresh.
+        Endpoint::Discovery => (format!("provider = \"oidc\"\nissuer = \"{big}\""), 0),
+    };
+    let w = World::new(&format!(
+        "[profiles.p]\n{provider}\nclient_id = \"big-client\"\n"
+    ));
+    w.import(
+        "p",
+        &json!({"access_token": "AT-big-elsewhere", "refresh_token": RT, "expires_in": expires_in}),
+    );
+    w
+}
+
+fn args(endpoint: Endpoint) -> &'static [&'static str] {
+    match endpoint {
+        Endpoint::Userinfo => &["check", "p"],
+        Endpoint::Revocation => &["revoke", "p", "--yes"],
+        Endpoint::Discovery => &["token", "p"],
+    }
+}
+
+/// The one stderr line each command must print.
+fn expected_line(endpoint: Endpoint) -> String {
+    let hint = "; check the endpoints of p: tokdash config check";
+    match endpoint {
+        Endpoint::Userinfo => format!("tokdash: p: check failed: {TOO_LARGE}{hint}"),
+        Endpoint::Revocation => format!("tokdash: p: revocation failed: {TOO_LARGE}{hint}"),
+        Endpoint::Discovery => format!("tokdash: p: OIDC discovery failed: {TOO_LARGE}"),
+    }
+}
+
+fn run(w: &World, args: &[&str]) -> Output {
+    let mut cmd = w.cmd(args);
+    cmd.timeout(DEADLINE);
+    cmd.output()
+        .unwrap_or_else(|e| panic!("tokdash {args:?} did not finish within {DEADLINE:?}: {e}"))
+}
+
+/// Peak resident set size in KiB (Linux's unit for `ru_maxrss`).
+fn max_rss_kib(who: libc::c_int) -> libc::c_long {
+    let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
+    // SAFETY: getrusage fills the struct it is given; RUSAGE_SELF and RUSAGE_CHILDREN are valid.
+    let rc = unsafe { libc::getrusage(who, usage.as_mut_ptr()) };
+    assert_eq!(rc, 0, "getrusage: {}", std::io::Error::last_os_error());
+    // SAFETY: initialised by the successful call above (and zeroed before it).
+    unsafe { usage.assume_init() }.ru_maxrss
+}
+
+#[test]
+fn fifty_megabyte_bodies_from_userinfo_revocation_and_discovery_are_refused_in_bounded_memory() {
+    for endpoint in [
+        Endpoint::Userinfo,
+        Endpoint::Revocation,
+        Endpoint::Discovery,
+    ] {
+        for framing in [Framing::Chunked, Framing::CloseDelimited] {
+            let case = format!("{endpoint:?} {framing:?}");
+            // Serves one connection, whatever its path: a 200 whose JSON body is 50 MiB long.
+            let served = BigBody::start(framing, BODY_LEN, MARKER);
+            let big = served.url.trim_end_matches("/token").to_string();
+            // Never accepted: a token request would wait in its backlog.
+            let token_endpoint = TcpListener::bind("127.0.0.1:0").unwrap();
+            let token_url = format!("http://{}/token", token_endpoint.local_addr().unwrap());
+            let w = world(endpoint, &big, &token_url);
+            let before: Value = w.record("p").unwrap();
+
+            let out = run(&w, args(endpoint));
+            let err = String::from_utf8_lossy(&out.stderr).into_owned();
+            assert_eq!(out.status.code(), Some(1), "{case}: {err}");
+            assert!(!err.contains("panicked"), "{case}: {err}");
+            assert!(!err.contains(MARKER), "{case}: the body was echoed: {err}");
+            assert!(out.stdout.is_empty(), "{case}: stdout after a failure");
+            assert_eq!(err, format!("{}\n", expected_line(endpoint)), "{case}");
+
+            let (sent, listener) = served.finish(DEADLINE);
+            assert!(
+                sent.hung_up && sent.body_bytes < BODY_LEN,
+                "{case}: tokdash read the whole body instead of hanging up: {sent:?}"
+            );
+            assert!(
+                sent.body_bytes > MAX_BODY,
+                "{case}: refused before 1 MiB was sent: {sent:?}"
+            );
+            // tokdash has exited: a second request would be waiting in the backlog.
+            assert!(
+                no_more_connections(&listener),
+                "{case}: the request was sent again"
+            );
+            assert!(
+                no_more_connections(&token_endpoint),
+                "{case}: a token request was sent"
+            );
+
+            let after = w.record("p").unwrap();
+            assert!(!after.to_string().contains(MARKER), "{case}: {after}");
+            assert!(
+                !w.log_text().contains(MARKER),
+                "{case}: the body reached the log"
+            );
+            match endpoint {
+                // `check` with a valid access token and a failed revocation (RFC 7009 §2.2.1:
+                // the tokens must be assumed alive) leave the record exactly as it was.
+                Endpoint::Userinfo | Endpoint::Revocation => {
+                    assert_eq!(after, before, "{case}")
+                }
+                // A failed refresh records the error next to the untouched tokens.
+                Endpoint::Discovery => {
+                    assert_eq!(after["refresh_token"], RT, "{case}");
+                    assert_eq!(after["access_token"], before["access_token"], "{case}");
+                }
+            }
+        }
+    }
+
+    let children = max_rss_kib(libc::RUSAGE_CHILDREN);
+    let own = max_rss_kib(libc::RUSAGE_SELF);
+    assert!(
+        children > 0,
+        "getrusage reported no children at all: the measurement does not work"
+    );
+    assert!(
+        children < RSS_LIMIT_KIB,
+        "a child peaked at {children} KiB of RSS (limit {RSS_LIMIT_KIB} KiB; this test process: \
+         {own} KiB): a body was held in memory"
+    );
+    eprintln!("peak RSS: children {children} KiB, this test process {own} KiB");
+}

@@ -1,0 +1,432 @@
+//! Faults on the OIDC discovery endpoint itself (`provider = "oidc"`): a 503 with JSON, a 500
+//! with HTML, a server that hangs, a 50 MiB body without `Content-Length`, a 200 that is not
+//! JSON and a 200 with truncated JSON. Each time `tokdash token p` runs with an expired access
+//! token, so it must discover the token endpoint before it can refresh, and each fault must end
+//! the same way: exit code 1, exactly one stderr line naming the profile and the discovery, no
+//! panic, no token request, the body never echoed, the record (refresh and access token) as it
+//! was and no discovery document cached. Then the server recovers: the next `token` succeeds,
+//! and the document is cached on disk so that the run after it sends no new GET.
+//!
+//! Each test has its own server (its own port) and its own `World`.
+
+mod support;
+
+use serde_json::{Value, json};
+use std::process::Output;
+use std::time::{Duration, Instant};
+use support::mocks::{get, get_answers, mount, post, post_answers, post_answers_once, server};
+use support::raw::{BigBody, Framing, no_more_connections};
+use support::world::World;
+use wiremock::{MockServer, Request, ResponseTemplate};
+
+const MAX_ATTEMPTS: usize = tokdash::oauth::exchange::MAX_ATTEMPTS as usize;
+/// `MAX_BODY` of src/oauth/http.rs.
+const MAX_BODY: usize = 1 << 20;
+/// 50 MiB: fifty times that cap.
+const BIG_BODY: usize = 50 << 20;
+/// Any one tokdash run, end to end; it is killed after that.
+const RUN_DEADLINE: Duration = Duration::from_secs(60);
+
+const RT: &str = "RT-disc-keep-me";
+const AT_OLD: &str = "AT-disc-old";
+/// Put in every faulty body: it must never reach stderr, the log or the store.
+const MARKER: &str = "DISC-MARKER-5e2a";
+const WELL_KNOWN: &str = "/.well-known/openid-configuration";
+
+fn config(issuer: &str, settings: &str) -> String {
+    format!(
+        r#"
+[settings]
+{settings}
+
+[profiles.p]
+provider = "oidc"
+issuer = "{issuer}"
+client_id = "disc-client"
+"#
+    )
+}
+
+/// A world whose oidc profile `p` (at `issuer`) has an expired access token [`AT_OLD`] and the
+/// refresh token [`RT`].
+fn world(issuer: &str, settings: &str) -> World {
+    let w = World::new(&config(issuer, settings));
+    w.import(
+        "p",
+        &json!({"access_token": AT_OLD, "refresh_token": RT, "expires_in": 0}),
+    );
+    w
+}
+
+/// Runs tokdash in `w`, killed after [`RUN_DEADLINE`].
+fn run(w: &World, args: &[&str]) -> Output {
+    let mut cmd = w.cmd(args);
+    cmd.timeout(RUN_DEADLINE);
+    cmd.output()
+        .unwrap_or_else(|e| panic!("tokdash {args:?} did not finish: {e}"))
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn stored(w: &World, key: &str) -> Value {
+    w.record("p").expect("the record is kept")[key].clone()
+}
+
+fn status(w: &World) -> Value {
+    let out = run(w, &["list", "--json"]);
+    let list: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
+    list[0]["status"].clone()
+}
+
+/// The discovery documents cached in the store.
+fn cached_documents(w: &World) -> Vec<std::path::PathBuf> {
+    let Ok(entries) = std::fs::read_dir(w.store()) else {
+        return Vec::new();
+    };
+    entries
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with(".discovery-"))
+        })
+        .collect()
+}
+
+/// `tokdash token p` failed on discovery as every fault must. Returns the stderr line.
+#[track_caller]
+fn assert_discovery_failed(w: &World, out: &Output) -> String {
+    let err = stderr(out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(!err.contains(MARKER), "the body was echoed: {err}");
+    assert!(out.stdout.is_empty(), "no token on stdout after a failure");
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(lines.len(), 1, "one stderr line: {err}");
+    assert!(lines[0].starts_with("tokdash: p: "), "{err}");
+    assert!(lines[0].contains("discovery"), "{err}");
+    assert_eq!(stored(w, "refresh_token"), RT, "the refresh token survives");
+    assert_eq!(
+        stored(w, "access_token"),
+        AT_OLD,
+        "the access token is kept"
+    );
+    let record = w.record("p").unwrap().to_string();
+    assert!(!record.contains(MARKER), "the body reached the record");
+    assert!(!w.log_text().contains(MARKER), "the body reached the log");
+    assert!(
+        cached_documents(w).is_empty(),
+        "a failed discovery cached something: {:?}",
+        cached_documents(w)
+    );
+    assert_eq!(status(w), "error", "a failed refresh is recorded");
+    lines[0].to_string()
+}
+
+async fn gets(server: &MockServer) -> Vec<Request> {
+    support::mocks::requests_to(server, WELL_KNOWN).await
+}
+
+/// A server whose discovery endpoint answers `response` (any number of times: the count is
+/// asserted by the caller), whose `POST /token` must never be called, and a world (with
+/// `settings`) whose profile `p` has that server as its issuer.
+async fn faulty_issuer(response: ResponseTemplate, settings: &str) -> (MockServer, World) {
+    let server = server().await;
+    mount(&server, get(WELL_KNOWN), response, ..).await;
+    post_answers(
+        &server,
+        "/token",
+        ResponseTemplate::new(200)
+            .set_body_json(json!({"access_token": "AT-unwanted", "expires_in": 3600})),
+        0,
+    )
+    .await;
+    let w = world(&server.uri(), settings);
+    (server, w)
+}
+
+fn discovery_url(issuer: &str) -> String {
+    format!("{issuer}{WELL_KNOWN}")
+}
+
+/// A document the profile can trust: its own issuer, a loopback token endpoint.
+fn good_document(issuer: &str) -> Value {
+    json!({
+        "issuer": issuer,
+        "token_endpoint": format!("{issuer}/token"),
+        "userinfo_endpoint": format!("{issuer}/userinfo"),
+    })
+}
+
+/// Until discovery goes through src/oauth/exchange.rs, each fault is one GET; when it does,
+/// 5xx and timeouts are sent up to `MAX_ATTEMPTS` times. Never more.
+#[track_caller]
+fn assert_retried_within_policy(got: usize, what: &str) {
+    assert!(
+        (1..=MAX_ATTEMPTS).contains(&got),
+        "{what}: {got} discovery GETs"
+    );
+}
+
+#[tokio::test]
+async fn discovery_503_with_json_fails_on_one_line_before_any_token_request() {
+    // An OAuth error object: its code and description reach the user, as a token endpoint's do;
+    // nothing else of the body does.
+    let body = format!(
+        r#"{{"error":"temporarily_unavailable","error_description":"down for maintenance","trace":"{MARKER}"}}"#
+    );
+    let (server, w) = faulty_issuer(
+        ResponseTemplate::new(503).set_body_raw(body.clone(), "application/json"),
+        "",
+    )
+    .await;
+
+    let line = assert_discovery_failed(&w, &run(&w, &["token", "p"]));
+    assert_eq!(
+        line,
+        format!(
+            "tokdash: p: OIDC discovery at {} answered HTTP 503, temporarily_unavailable: \
+             down for maintenance",
+            discovery_url(&server.uri()),
+        )
+    );
+    assert_retried_within_policy(gets(&server).await.len(), "503");
+}
+
+#[tokio::test]
+async fn discovery_500_with_html_fails_on_one_line_before_any_token_request() {
+    let body = format!("<html><head><title>500</title></head><body>Oops {MARKER}</body></html>");
+    let (server, w) = faulty_issuer(
+        ResponseTemplate::new(500).set_body_raw(body.clone(), "text/html; charset=utf-8"),
+        "",
+    )
+    .await;
+
+    let line = assert_discovery_failed(&w, &run(&w, &["token", "p"]));
+    assert_eq!(
+        line,
+        format!(
+            "tokdash: p: OIDC discovery at {} answered HTTP 500 Internal Server Error with a \
+             text/html body ({} bytes), not an OAuth answer",
+            discovery_url(&server.uri()),
+            body.len()
+        )
+    );
+    assert_retried_within_policy(gets(&server).await.len(), "500");
+}
+
+#[tokio::test]
+async fn a_hanging_discovery_endpoint_times_out_before_any_token_request() {
+    let (server, w) = faulty_issuer(
+        ResponseTemplate::new(200)
+            .set_body_json(good_document("http://127.0.0.1:9"))
+            .set_delay(Duration::from_secs(30)),
+        "timeout = \"500ms\"",
+    )
+    .await;
+
+    let started = Instant::now();
+    let out = run(&w, &["token", "p"]);
+    let elapsed = started.elapsed();
+    let line = assert_discovery_failed(&w, &out);
+    assert_eq!(
+        line,
+        "tokdash: p: OIDC discovery failed: no answer from 127.0.0.1 within 500ms"
+    );
+    // 3 × 500 ms and two backoffs of at most 1.5 s: far from the 30 s delay.
+    assert!(elapsed < Duration::from_secs(10), "took {elapsed:?}");
+    assert_retried_within_policy(gets(&server).await.len(), "hang");
+}
+
+#[test]
+fn a_fifty_megabyte_discovery_document_without_content_length_is_refused() {
+    for framing in [Framing::Chunked, Framing::CloseDelimited] {
+        // One connection, any path: a 200 whose JSON body is 50 MiB long.
+        let served = BigBody::start(framing, BIG_BODY, MARKER);
+        let issuer = served.url.trim_end_matches("/token").to_string();
+        let w = world(&issuer, "");
+
+        let line = assert_discovery_failed(&w, &run(&w, &["token", "p"]));
+        assert_eq!(
+            line,
+            "tokdash: p: OIDC discovery failed: the response from 127.0.0.1 is over 1024 KiB; \
+             not a token endpoint's",
+            "{framing:?}"
+        );
+
+        let (sent, listener) = served.finish(RUN_DEADLINE);
+        assert!(
+            sent.hung_up && sent.body_bytes < BIG_BODY,
+            "{framing:?}: tokdash read the whole body instead of hanging up: {sent:?}"
+        );
+        assert!(
+            sent.body_bytes > MAX_BODY,
+            "{framing:?}: refused before 1 MiB was sent: {sent:?}"
+        );
+        // tokdash has exited: a second GET (or any token request, which could only come
+        // from a document) would be waiting in the backlog.
+        assert!(
+            no_more_connections(&listener),
+            "{framing:?}: a second request reached the issuer"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_discovery_document_that_is_not_json_is_refused_before_any_token_request() {
+    let (server, w) = faulty_issuer(
+        ResponseTemplate::new(200).set_body_raw(
+            format!("<html><body>Welcome {MARKER}</body></html>"),
+            "text/html",
+        ),
+        "",
+    )
+    .await;
+
+    let line = assert_discovery_failed(&w, &run(&w, &["token", "p"]));
+    let expected = format!(
+        "tokdash: p: the discovery document of {} is not valid JSON (",
+        server.uri()
+    );
+    assert!(line.starts_with(&expected), "{line}");
+    assert!(line.ends_with(')'), "{line}");
+    assert_eq!(gets(&server).await.len(), 1, "a 200 is not retried");
+}
+
+#[tokio::test]
+async fn a_truncated_discovery_document_is_refused_before_any_token_request() {
+    // A document cut in the middle of a string.
+    let whole = json!({
+        "issuer": "http://127.0.0.1",
+        "token_endpoint": "http://127.0.0.1/token",
+        "service_documentation": format!("https://docs.example.com/{MARKER}"),
+    })
+    .to_string();
+    let cut = &whole[..whole.find(MARKER).unwrap() + MARKER.len()];
+    let (server, w) = faulty_issuer(
+        ResponseTemplate::new(200).set_body_raw(cut.to_string(), "application/json"),
+        "",
+    )
+    .await;
+
+    let line = assert_discovery_failed(&w, &run(&w, &["token", "p"]));
+    let expected = format!(
+        "tokdash: p: the discovery document of {} is not valid JSON (EOF while parsing",
+        server.uri()
+    );
+    assert!(line.starts_with(&expected), "{line}");
+    assert_eq!(gets(&server).await.len(), 1, "a 200 is not retried");
+}
+
+#[tokio::test]
+async fn after_the_issuer_recovers_token_succeeds_and_the_document_is_cached() {
+    let (server, w) = faulty_issuer(
+        ResponseTemplate::new(503).set_body_raw(format!("down {MARKER}"), "text/plain"),
+        "",
+    )
+    .await;
+    let line = assert_discovery_failed(&w, &run(&w, &["token", "p"]));
+    assert!(line.contains("HTTP 503 Service Unavailable"), "{line}");
+    assert_retried_within_policy(gets(&server).await.len(), "503");
+    // No token request so far (the `expect(0)` above), checked before the mocks go.
+    server.verify().await;
+
+    // The issuer is back: one GET of the document for the two runs below.
+    let uri = server.uri();
+    server.reset().await;
+    get_answers(
+        &server,
+        WELL_KNOWN,
+        ResponseTemplate::new(200).set_body_json(good_document(&uri)),
+        1,
+    )
+    .await;
+    post_answers_once(
+        &server,
+        "/token",
+        ResponseTemplate::new(200).set_body_json(
+            json!({"access_token": "AT-disc-new", "refresh_token": "RT-disc-2", "expires_in": 3600}),
+        ),
+    )
+    .await;
+    let newer =
+        json!({"access_token": "AT-disc-newer", "refresh_token": "RT-disc-3", "expires_in": 3600});
+    mount(
+        &server,
+        post("/token"),
+        ResponseTemplate::new(200).set_body_json(newer),
+        1,
+    )
+    .await;
+
+    let out = run(&w, &["token", "p"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "AT-disc-new\n");
+    assert!(out.stderr.is_empty(), "{}", stderr(&out));
+    assert_eq!(stored(&w, "refresh_token"), "RT-disc-2");
+    assert_eq!(status(&w), "valid");
+
+    // Cached on disk, readable by the owner only, for this issuer.
+    let cached = cached_documents(&w);
+    assert_eq!(cached.len(), 1, "{cached:?}");
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&cached[0]).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600, "{:?}", cached[0]);
+    let doc: Value = serde_json::from_slice(&std::fs::read(&cached[0]).unwrap()).unwrap();
+    assert_eq!(doc["issuer"], uri.as_str(), "{doc}");
+    assert_eq!(doc["document"], good_document(&uri), "{doc}");
+
+    // A fresh, expired token: refreshed again, with the cached document (no new GET).
+    w.import(
+        "p",
+        &json!({"access_token": "AT-disc-expired", "refresh_token": "RT-disc-2", "expires_in": 0}),
+    );
+    let out = run(&w, &["token", "p"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "AT-disc-newer\n");
+    assert_eq!(stored(&w, "refresh_token"), "RT-disc-3");
+    assert_eq!(gets(&server).await.len(), 1, "the cached document was used");
+
+    // The refresh tokens sent: the one kept through the fault, then the rotated one.
+    let sent: Vec<String> = support::mocks::requests_to(&server, "/token")
+        .await
+        .iter()
+        .map(|r| support::mocks::form(r)["refresh_token"].clone())
+        .collect();
+    assert_eq!(sent, [RT, "RT-disc-2"]);
+}
+
+/// The retry policy written in src/oauth/exchange.rs and RELIABILITY.md: discovery is an
+/// idempotent request, so 5xx and timeouts are sent up to `MAX_ATTEMPTS` times.
+#[tokio::test]
+async fn discovery_is_retried_after_5xx_and_timeouts_like_other_idempotent_requests() {
+    let faults = [
+        (
+            "503 JSON",
+            ResponseTemplate::new(503).set_body_raw(
+                r#"{"error":"temporarily_unavailable"}"#.to_string(),
+                "application/json",
+            ),
+            "",
+        ),
+        (
+            "500 HTML",
+            ResponseTemplate::new(500).set_body_raw("<html>500</html>".to_string(), "text/html"),
+            "",
+        ),
+        (
+            "hang",
+            ResponseTemplate::new(200)
+                .set_body_json(good_document("http://127.0.0.1:9"))
+                .set_delay(Duration::from_secs(30)),
+            "timeout = \"500ms\"",
+        ),
+    ];
+    for (what, response, settings) in faults {
+        let (server, w) = faulty_issuer(response, settings).await;
+        assert_discovery_failed(&w, &run(&w, &["token", "p"]));
+        assert_eq!(gets(&server).await.len(), MAX_ATTEMPTS, "{what}");
+    }
+}
