@@ -63,7 +63,11 @@ async fn load(
     if let Some(bytes) = store.read_file(&file)
         && let Ok(cached) = serde_json::from_slice::<CachedDocument>(&bytes)
         && cached.issuer == issuer
-        && crate::clock::now() - cached.fetched_at < DISK_TTL_SECONDS
+        // Within the day since it was fetched; one dated in the future (a clock stepped back, a
+        // damaged file) is not trusted.
+        && crate::clock::now()
+            .checked_sub(cached.fetched_at)
+            .is_some_and(|age| (0..DISK_TTL_SECONDS).contains(&age))
         && let Ok(doc) = serde_json::to_vec(&cached.document)
         && let Ok(endpoints) = oidc::endpoints_from_document(issuer, &doc)
     {

@@ -149,16 +149,20 @@ fn retry_after(headers: &HeaderMap) -> Option<Duration> {
             .trim()
             .parse()
             .ok()?;
-        return Some(Duration::from_secs(
-            (reset - crate::clock::now()).max(0) as u64
-        ));
+        return Some(seconds_until(reset));
     };
     let value = value.trim();
     if let Ok(secs) = value.parse::<u64>() {
         return Some(Duration::from_secs(secs));
     }
     let at = httpdate_to_unix(value)?;
-    Some(Duration::from_secs((at - crate::clock::now()).max(0) as u64))
+    Some(seconds_until(at))
+}
+
+/// From now until a unix time the server sent; zero for the past, however far (saturating: the
+/// header is the server's, any i64 may come).
+fn seconds_until(at: i64) -> Duration {
+    Duration::from_secs(at.saturating_sub(crate::clock::now()).max(0) as u64)
 }
 
 /// IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`), the only date form RFC 9110 requires.

@@ -84,16 +84,21 @@ impl Store {
         refuse_loose_permissions(&path, &meta, 0o600)?;
         serde_json::from_slice(&bytes).map(Some).map_err(|e| StoreError {
             path: path.clone(),
-            // serde_json's message names line and column only, never the content.
+            // Only the kind and the position: serde_json's own message quotes the offending value
+            // (`invalid type: string "…"`), which may be a token.
             message: format!(
-                "the token record is not valid ({e}); it was left as it is: move it away and run tokdash import or login"
+                "the token record is not valid ({} at line {} column {}); it was left as it is: move it away and run tokdash import or login",
+                json_error_kind(&e),
+                e.line(),
+                e.column()
             ),
         })
     }
 
     /// Replaces the record atomically, bumping its generation.
     pub fn save(&self, name: &str, record: &mut TokenRecord) -> Result<(), StoreError> {
-        record.generation += 1;
+        // Saturating: a record file edited to the last value must not panic a save.
+        record.generation = record.generation.saturating_add(1);
         let path = self.record_path(name);
         let bytes = serde_json::to_vec_pretty(record).map_err(|e| StoreError {
             path: path.clone(),
@@ -164,6 +169,15 @@ impl Store {
 
 /// How old a temporary file must be before it counts as a crashed writer's leftover.
 pub const STALE_TEMPORARY: std::time::Duration = std::time::Duration::from_secs(60);
+
+fn json_error_kind(e: &serde_json::Error) -> &'static str {
+    match e.classify() {
+        serde_json::error::Category::Io => "unreadable",
+        serde_json::error::Category::Syntax => "not JSON",
+        serde_json::error::Category::Data => "a field of the wrong type or value",
+        serde_json::error::Category::Eof => "cut short",
+    }
+}
 
 fn create_private_dir(dir: &Path) -> std::io::Result<()> {
     let mut builder = std::fs::DirBuilder::new();
