@@ -2,12 +2,10 @@
 //! loopback server: `tokdash token f` must refuse it as too large after reading about 1 MiB,
 //! hang up, keep the refresh token, and stay small in memory while doing so.
 //!
-//! Memory is the peak RSS of the children of this test process (`getrusage(RUSAGE_CHILDREN)`),
-//! so this file holds a single test and runs no other big child. On Linux, exec charges a
-//! process with the peak RSS of the memory it replaces: a child spawned with vfork is charged
-//! this process's own peak at that instant, so the figure is an upper bound of tokdash's peak
-//! (this process never holds more than one 64 KiB piece of the body). For the same reason this
-//! process's own `RUSAGE_SELF` peak includes cargo's; it is printed only to help read a failure.
+//! Memory is the peak RSS of the children of this test process (`getrusage(RUSAGE_CHILDREN)`,
+//! tests/support/peak_rss.rs), so this file holds a single test and runs no other big child. The
+//! figure is an upper bound of tokdash's peak (this process never holds more than one 64 KiB
+//! piece of the body).
 
 mod support;
 
@@ -15,12 +13,11 @@ use std::io::Read;
 use std::process::{Output, Stdio};
 use std::time::{Duration, Instant};
 use support::faults::{MARKER, RT, SECRET, SECRET_VAR, assert_failed, status, stored_rt, world};
-use support::raw::{BigBody, Framing, no_more_connections};
+use support::peak_rss::assert_children_peaked_under;
+use support::raw::{BigBody, Framing};
 
 /// 50 MiB: fifty times the cap of src/oauth/http.rs.
 const BODY_LEN: usize = 50 << 20;
-/// `MAX_BODY` of src/oauth/http.rs.
-const MAX_BODY: usize = 1 << 20;
 /// Peak RSS allowed for a run, far under the body's 50 MiB.
 const RSS_LIMIT_KIB: libc::c_long = 40 << 10;
 /// One `tokdash token f` run, end to end.
@@ -68,16 +65,6 @@ fn token_with_deadline(w: &support::world::World) -> Output {
     }
 }
 
-/// Peak resident set size in KiB (Linux's unit for `ru_maxrss`).
-fn max_rss_kib(who: libc::c_int) -> libc::c_long {
-    let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
-    // SAFETY: getrusage fills the struct it is given; RUSAGE_SELF and RUSAGE_CHILDREN are valid.
-    let rc = unsafe { libc::getrusage(who, usage.as_mut_ptr()) };
-    assert_eq!(rc, 0, "getrusage: {}", std::io::Error::last_os_error());
-    // SAFETY: initialised by the successful call above (and zeroed before it).
-    unsafe { usage.assume_init() }.ru_maxrss
-}
-
 #[test]
 fn a_fifty_megabyte_body_without_content_length_is_refused_in_bounded_memory() {
     for framing in [Framing::Chunked, Framing::CloseDelimited] {
@@ -98,20 +85,8 @@ fn a_fifty_megabyte_body_without_content_length_is_refused_in_bounded_memory() {
             "{framing:?}: {line}"
         );
 
-        let (sent, listener) = served.finish(DEADLINE);
-        assert!(
-            sent.hung_up && sent.body_bytes < BODY_LEN,
-            "{framing:?}: tokdash read the whole body instead of hanging up: {sent:?}"
-        );
-        assert!(
-            sent.body_bytes > MAX_BODY,
-            "{framing:?}: the refusal came before 1 MiB was sent: {sent:?}"
-        );
-        // tokdash has exited: any further connection would be waiting in the backlog.
-        assert!(
-            no_more_connections(&listener),
-            "{framing:?}: the refresh was sent a second time"
-        );
+        // tokdash has exited: the refresh was not sent a second time.
+        served.assert_refused_as_too_large(DEADLINE, &format!("{framing:?}"));
 
         assert_eq!(stored_rt(&w), RT, "{framing:?}");
         let record = w.record("f").unwrap();
@@ -123,16 +98,5 @@ fn a_fifty_megabyte_body_without_content_length_is_refused_in_bounded_memory() {
         assert_eq!(status(&w), "error", "{framing:?}");
     }
 
-    let children = max_rss_kib(libc::RUSAGE_CHILDREN);
-    let own = max_rss_kib(libc::RUSAGE_SELF);
-    assert!(
-        children > 0,
-        "getrusage reported no children at all: the measurement does not work"
-    );
-    assert!(
-        children < RSS_LIMIT_KIB,
-        "a child peaked at {children} KiB of RSS (limit {RSS_LIMIT_KIB} KiB; this test process: \
-         {own} KiB): the body was held in memory"
-    );
-    eprintln!("peak RSS: children {children} KiB, this test process {own} KiB");
+    assert_children_peaked_under(RSS_LIMIT_KIB);
 }

@@ -6,8 +6,8 @@
 //! tokdash's memory bounded.
 //!
 //! Memory is the peak RSS of the children of this test process (`getrusage(RUSAGE_CHILDREN)`),
-//! so this file holds a single test, as tests/big_body.rs does (which explains why the figure is
-//! an upper bound of tokdash's own peak).
+//! so this file holds a single test, as tests/big_body.rs does (tests/support/peak_rss.rs explains
+//! why the figure is an upper bound of tokdash's own peak).
 
 mod support;
 
@@ -15,13 +15,13 @@ use serde_json::{Value, json};
 use std::net::TcpListener;
 use std::process::Output;
 use std::time::Duration;
+use support::faults::{assert_one_line_failure, stderr};
+use support::peak_rss::assert_children_peaked_under;
 use support::raw::{BigBody, Framing, no_more_connections};
 use support::world::World;
 
 /// 50 MiB: fifty times the cap of src/oauth/http.rs.
 const BODY_LEN: usize = 50 << 20;
-/// `MAX_BODY` of src/oauth/http.rs.
-const MAX_BODY: usize = 1 << 20;
 /// Peak RSS allowed for a run, far under the body's 50 MiB (as in tests/big_body.rs).
 const RSS_LIMIT_KIB: libc::c_long = 40 << 10;
 /// One tokdash run, end to end; it is killed after that.
@@ -92,16 +92,6 @@ fn run(w: &World, args: &[&str]) -> Output {
         .unwrap_or_else(|e| panic!("tokdash {args:?} did not finish within {DEADLINE:?}: {e}"))
 }
 
-/// Peak resident set size in KiB (Linux's unit for `ru_maxrss`).
-fn max_rss_kib(who: libc::c_int) -> libc::c_long {
-    let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
-    // SAFETY: getrusage fills the struct it is given; RUSAGE_SELF and RUSAGE_CHILDREN are valid.
-    let rc = unsafe { libc::getrusage(who, usage.as_mut_ptr()) };
-    assert_eq!(rc, 0, "getrusage: {}", std::io::Error::last_os_error());
-    // SAFETY: initialised by the successful call above (and zeroed before it).
-    unsafe { usage.assume_init() }.ru_maxrss
-}
-
 #[test]
 fn fifty_megabyte_bodies_from_userinfo_revocation_and_discovery_are_refused_in_bounded_memory() {
     for endpoint in [
@@ -121,27 +111,12 @@ fn fifty_megabyte_bodies_from_userinfo_revocation_and_discovery_are_refused_in_b
             let before: Value = w.record("p").unwrap();
 
             let out = run(&w, args(endpoint));
-            let err = String::from_utf8_lossy(&out.stderr).into_owned();
-            assert_eq!(out.status.code(), Some(1), "{case}: {err}");
-            assert!(!err.contains("panicked"), "{case}: {err}");
-            assert!(!err.contains(MARKER), "{case}: the body was echoed: {err}");
-            assert!(out.stdout.is_empty(), "{case}: stdout after a failure");
-            assert_eq!(err, format!("{}\n", expected_line(endpoint)), "{case}");
+            let line = assert_one_line_failure(&out, MARKER, &case);
+            assert_eq!(line, expected_line(endpoint), "{case}");
+            assert_eq!(stderr(&out), format!("{line}\n"), "{case}");
 
-            let (sent, listener) = served.finish(DEADLINE);
-            assert!(
-                sent.hung_up && sent.body_bytes < BODY_LEN,
-                "{case}: tokdash read the whole body instead of hanging up: {sent:?}"
-            );
-            assert!(
-                sent.body_bytes > MAX_BODY,
-                "{case}: refused before 1 MiB was sent: {sent:?}"
-            );
             // tokdash has exited: a second request would be waiting in the backlog.
-            assert!(
-                no_more_connections(&listener),
-                "{case}: the request was sent again"
-            );
+            served.assert_refused_as_too_large(DEADLINE, &case);
             assert!(
                 no_more_connections(&token_endpoint),
                 "{case}: a token request was sent"
@@ -168,16 +143,5 @@ fn fifty_megabyte_bodies_from_userinfo_revocation_and_discovery_are_refused_in_b
         }
     }
 
-    let children = max_rss_kib(libc::RUSAGE_CHILDREN);
-    let own = max_rss_kib(libc::RUSAGE_SELF);
-    assert!(
-        children > 0,
-        "getrusage reported no children at all: the measurement does not work"
-    );
-    assert!(
-        children < RSS_LIMIT_KIB,
-        "a child peaked at {children} KiB of RSS (limit {RSS_LIMIT_KIB} KiB; this test process: \
-         {own} KiB): a body was held in memory"
-    );
-    eprintln!("peak RSS: children {children} KiB, this test process {own} KiB");
+    assert_children_peaked_under(RSS_LIMIT_KIB);
 }

@@ -14,15 +14,14 @@ mod support;
 use serde_json::{Value, json};
 use std::process::Output;
 use std::time::{Duration, Instant};
+use support::faults::assert_one_line_failure;
 use support::mocks::{get, get_answers, mount, post, post_answers, post_answers_once, server};
-use support::raw::{BigBody, Framing, no_more_connections};
+use support::raw::{BigBody, Framing};
 use support::world::World;
 use wiremock::{MockServer, Request, ResponseTemplate};
 
 const MAX_ATTEMPTS: usize = tokdash::oauth::exchange::MAX_ATTEMPTS as usize;
-/// `MAX_BODY` of src/oauth/http.rs.
-const MAX_BODY: usize = 1 << 20;
-/// 50 MiB: fifty times that cap.
+/// 50 MiB: fifty times the cap of src/oauth/http.rs.
 const BIG_BODY: usize = 50 << 20;
 /// Any one tokdash run, end to end; it is killed after that.
 const RUN_DEADLINE: Duration = Duration::from_secs(60);
@@ -98,15 +97,9 @@ fn cached_documents(w: &World) -> Vec<std::path::PathBuf> {
 /// `tokdash token p` failed on discovery as every fault must. Returns the stderr line.
 #[track_caller]
 fn assert_discovery_failed(w: &World, out: &Output) -> String {
-    let err = stderr(out);
-    assert_eq!(out.status.code(), Some(1), "{err}");
-    assert!(!err.contains("panicked"), "{err}");
-    assert!(!err.contains(MARKER), "the body was echoed: {err}");
-    assert!(out.stdout.is_empty(), "no token on stdout after a failure");
-    let lines: Vec<&str> = err.lines().collect();
-    assert_eq!(lines.len(), 1, "one stderr line: {err}");
-    assert!(lines[0].starts_with("tokdash: p: "), "{err}");
-    assert!(lines[0].contains("discovery"), "{err}");
+    let line = assert_one_line_failure(out, MARKER, "tokdash token p");
+    assert!(line.starts_with("tokdash: p: "), "{line}");
+    assert!(line.contains("discovery"), "{line}");
     assert_eq!(stored(w, "refresh_token"), RT, "the refresh token survives");
     assert_eq!(
         stored(w, "access_token"),
@@ -122,7 +115,7 @@ fn assert_discovery_failed(w: &World, out: &Output) -> String {
         cached_documents(w)
     );
     assert_eq!(status(w), "error", "a failed refresh is recorded");
-    lines[0].to_string()
+    line
 }
 
 async fn gets(server: &MockServer) -> Vec<Request> {
@@ -147,8 +140,32 @@ async fn faulty_issuer(response: ResponseTemplate, settings: &str) -> (MockServe
     (server, w)
 }
 
-fn discovery_url(issuer: &str) -> String {
-    format!("{issuer}{WELL_KNOWN}")
+/// Runs `tokdash token p` with a [`faulty_issuer`] (no settings) answering `status` with `body`
+/// of `content_type`: it must fail as [`assert_discovery_failed`] says. Returns the server and
+/// the stderr line.
+async fn token_fails_on(status: u16, body: String, content_type: &str) -> (MockServer, String) {
+    let response = ResponseTemplate::new(status).set_body_raw(body, content_type);
+    let (server, w) = faulty_issuer(response, "").await;
+    let line = assert_discovery_failed(&w, &run(&w, &["token", "p"]));
+    (server, line)
+}
+
+/// The start of the stderr line of a discovery document at `server` that is not JSON, up to the
+/// parse error.
+fn not_json_line(server: &MockServer) -> String {
+    format!(
+        "tokdash: p: the discovery document of {} is not valid JSON (",
+        server.uri()
+    )
+}
+
+/// The stderr line of a discovery at `server` that answered an HTTP error: `answer` is what
+/// follows `HTTP `.
+fn http_error_line(server: &MockServer, answer: &str) -> String {
+    format!(
+        "tokdash: p: OIDC discovery at {}{WELL_KNOWN} answered HTTP {answer}",
+        server.uri()
+    )
 }
 
 /// A document the profile can trust: its own issuer, a loopback token endpoint.
@@ -177,19 +194,12 @@ async fn discovery_503_with_json_fails_on_one_line_before_any_token_request() {
     let body = format!(
         r#"{{"error":"temporarily_unavailable","error_description":"down for maintenance","trace":"{MARKER}"}}"#
     );
-    let (server, w) = faulty_issuer(
-        ResponseTemplate::new(503).set_body_raw(body.clone(), "application/json"),
-        "",
-    )
-    .await;
-
-    let line = assert_discovery_failed(&w, &run(&w, &["token", "p"]));
+    let (server, line) = token_fails_on(503, body, "application/json").await;
     assert_eq!(
         line,
-        format!(
-            "tokdash: p: OIDC discovery at {} answered HTTP 503, temporarily_unavailable: \
-             down for maintenance",
-            discovery_url(&server.uri()),
+        http_error_line(
+            &server,
+            "503, temporarily_unavailable: down for maintenance"
         )
     );
     assert_retried_within_policy(gets(&server).await.len(), "503");
@@ -198,22 +208,12 @@ async fn discovery_503_with_json_fails_on_one_line_before_any_token_request() {
 #[tokio::test]
 async fn discovery_500_with_html_fails_on_one_line_before_any_token_request() {
     let body = format!("<html><head><title>500</title></head><body>Oops {MARKER}</body></html>");
-    let (server, w) = faulty_issuer(
-        ResponseTemplate::new(500).set_body_raw(body.clone(), "text/html; charset=utf-8"),
-        "",
-    )
-    .await;
-
-    let line = assert_discovery_failed(&w, &run(&w, &["token", "p"]));
-    assert_eq!(
-        line,
-        format!(
-            "tokdash: p: OIDC discovery at {} answered HTTP 500 Internal Server Error with a \
-             text/html body ({} bytes), not an OAuth answer",
-            discovery_url(&server.uri()),
-            body.len()
-        )
+    let (server, line) = token_fails_on(500, body.clone(), "text/html; charset=utf-8").await;
+    let answer = format!(
+        "500 Internal Server Error with a text/html body ({} bytes), not an OAuth answer",
+        body.len()
     );
+    assert_eq!(line, http_error_line(&server, &answer));
     assert_retried_within_policy(gets(&server).await.len(), "500");
 }
 
@@ -256,41 +256,17 @@ fn a_fifty_megabyte_discovery_document_without_content_length_is_refused() {
             "{framing:?}"
         );
 
-        let (sent, listener) = served.finish(RUN_DEADLINE);
-        assert!(
-            sent.hung_up && sent.body_bytes < BIG_BODY,
-            "{framing:?}: tokdash read the whole body instead of hanging up: {sent:?}"
-        );
-        assert!(
-            sent.body_bytes > MAX_BODY,
-            "{framing:?}: refused before 1 MiB was sent: {sent:?}"
-        );
         // tokdash has exited: a second GET (or any token request, which could only come
         // from a document) would be waiting in the backlog.
-        assert!(
-            no_more_connections(&listener),
-            "{framing:?}: a second request reached the issuer"
-        );
+        served.assert_refused_as_too_large(RUN_DEADLINE, &format!("{framing:?}"));
     }
 }
 
 #[tokio::test]
 async fn a_discovery_document_that_is_not_json_is_refused_before_any_token_request() {
-    let (server, w) = faulty_issuer(
-        ResponseTemplate::new(200).set_body_raw(
-            format!("<html><body>Welcome {MARKER}</body></html>"),
-            "text/html",
-        ),
-        "",
-    )
-    .await;
-
-    let line = assert_discovery_failed(&w, &run(&w, &["token", "p"]));
-    let expected = format!(
-        "tokdash: p: the discovery document of {} is not valid JSON (",
-        server.uri()
-    );
-    assert!(line.starts_with(&expected), "{line}");
+    let body = format!("<html><body>Welcome {MARKER}</body></html>");
+    let (server, line) = token_fails_on(200, body, "text/html").await;
+    assert!(line.starts_with(&not_json_line(&server)), "{line}");
     assert!(line.ends_with(')'), "{line}");
     assert_eq!(gets(&server).await.len(), 1, "a 200 is not retried");
 }
@@ -305,17 +281,8 @@ async fn a_truncated_discovery_document_is_refused_before_any_token_request() {
     })
     .to_string();
     let cut = &whole[..whole.find(MARKER).unwrap() + MARKER.len()];
-    let (server, w) = faulty_issuer(
-        ResponseTemplate::new(200).set_body_raw(cut.to_string(), "application/json"),
-        "",
-    )
-    .await;
-
-    let line = assert_discovery_failed(&w, &run(&w, &["token", "p"]));
-    let expected = format!(
-        "tokdash: p: the discovery document of {} is not valid JSON (EOF while parsing",
-        server.uri()
-    );
+    let (server, line) = token_fails_on(200, cut.to_string(), "application/json").await;
+    let expected = format!("{}EOF while parsing", not_json_line(&server));
     assert!(line.starts_with(&expected), "{line}");
     assert_eq!(gets(&server).await.len(), 1, "a 200 is not retried");
 }

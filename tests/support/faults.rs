@@ -64,24 +64,34 @@ pub fn status(w: &World) -> Value {
     list[0]["status"].clone()
 }
 
+/// A tokdash run (`case` names it in failure messages) failed as any failure must: exit code 1,
+/// no panic, `marker` (put in the faulty body) not echoed, nothing on stdout and exactly one
+/// stderr line, which is returned.
+#[track_caller]
+pub fn assert_one_line_failure(out: &Output, marker: &str, case: &str) -> String {
+    let err = stderr(out);
+    assert_eq!(out.status.code(), Some(1), "{case}: {err}");
+    assert!(!err.contains("panicked"), "{case}: {err}");
+    assert!(!err.contains(marker), "{case}: the body was echoed: {err}");
+    assert!(out.stdout.is_empty(), "{case}: stdout after a failure");
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(lines.len(), 1, "{case}: one stderr line: {err}");
+    lines[0].to_string()
+}
+
 /// `tokdash token f` failed as a failure must, and left the refresh token alone. Returns the
 /// stderr line.
+#[track_caller]
 pub fn assert_failed(w: &World, out: &Output) -> String {
-    let err = stderr(out);
-    assert_eq!(out.status.code(), Some(1), "{err}");
-    assert!(!err.contains("panicked"), "{err}");
-    assert!(!err.contains(MARKER), "the body was echoed: {err}");
-    assert!(out.stdout.is_empty(), "no token on stdout after a failure");
-    let lines: Vec<&str> = err.lines().collect();
-    assert_eq!(lines.len(), 1, "one stderr line: {err}");
+    let line = assert_one_line_failure(out, MARKER, "tokdash token f");
     assert!(
-        lines[0].starts_with("tokdash: f: refresh failed")
-            || lines[0].starts_with("tokdash: f: refresh refused"),
-        "{err}"
+        line.starts_with("tokdash: f: refresh failed")
+            || line.starts_with("tokdash: f: refresh refused"),
+        "{line}"
     );
     assert_eq!(stored_rt(w), RT, "the refresh token survives the failure");
     assert!(!w.log_text().contains(MARKER), "the body reached the log");
-    lines[0].to_string()
+    line
 }
 
 /// Reads one HTTP request (its head, and a body as long as its `content-length`) from a raw

@@ -5,6 +5,7 @@
 pub mod faults;
 pub mod mocks;
 pub mod oidc;
+pub mod peak_rss;
 pub mod raw;
 pub mod tmux;
 pub mod world;

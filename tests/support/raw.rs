@@ -11,6 +11,8 @@ use std::net::TcpListener;
 use std::sync::mpsc;
 use std::time::Duration;
 
+/// `MAX_BODY` of src/oauth/http.rs: the most tokdash reads of a body before refusing it.
+pub const MAX_BODY: usize = 1 << 20;
 /// A piece of the body, as written.
 const PIECE: usize = 64 << 10;
 /// A client that stalls without hanging up must not hold the server's thread for ever.
@@ -36,6 +38,8 @@ pub struct Sent {
 /// bytes long; see [`BigBody::start`] and [`BigBody::gated`].
 pub struct BigBody {
     pub url: String,
+    /// The body's length, as given to [`BigBody::gated`].
+    len: usize,
     /// Dropped (or sent to) to let a gated server answer.
     release: Option<mpsc::Sender<()>>,
     requested: mpsc::Receiver<()>,
@@ -78,6 +82,7 @@ impl BigBody {
         });
         BigBody {
             url,
+            len,
             release: Some(release),
             requested,
             done,
@@ -102,6 +107,28 @@ impl BigBody {
         self.done
             .recv_timeout(deadline)
             .unwrap_or_else(|_| panic!("{} never finished its connection", self.url))
+    }
+
+    /// Waits as [`finish`](Self::finish) does, once the client has exited, and checks that it
+    /// refused the body as too large: it hung up before the end of the body, after more than
+    /// [`MAX_BODY`] bytes were sent, and sent no second request (it would be waiting in the
+    /// backlog). `case` starts each failure message. Returns the listener.
+    #[track_caller]
+    pub fn assert_refused_as_too_large(&self, deadline: Duration, case: &str) -> TcpListener {
+        let (sent, listener) = self.finish(deadline);
+        assert!(
+            sent.hung_up && sent.body_bytes < self.len,
+            "{case}: tokdash read the whole body instead of hanging up: {sent:?}"
+        );
+        assert!(
+            sent.body_bytes > MAX_BODY,
+            "{case}: refused before 1 MiB was sent: {sent:?}"
+        );
+        assert!(
+            no_more_connections(&listener),
+            "{case}: a second request reached the server"
+        );
+        listener
     }
 }
 
