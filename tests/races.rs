@@ -10,7 +10,7 @@ use support::oidc::{self, OidcServer, post_std_cmd};
 #[test]
 fn sigkill_during_refresh_all_leaves_every_record_whole() {
     let server = OidcServer::start();
-    let (w, names) = server.minted_numbered(10);
+    let (w, names) = server.minted_numbered(16);
     let spawn_refresh_all = || {
         post_std_cmd(&w, &["refresh", "--all"])
             .stdout(Stdio::null())
@@ -18,11 +18,12 @@ fn sigkill_during_refresh_all_leaves_every_record_whole() {
             .spawn()
             .unwrap()
     };
-    // How long a whole run takes on this machine, now: the kills are spread over that span, so
-    // they land mid-run on an idle machine and on a loaded CI machine alike.
+    // How long a whole run takes here and now, learnt again from every run that ends before its
+    // kill: the kills then land at random instants inside runs on an idle machine and on a
+    // loaded CI machine alike, however fast runs are.
     let started = Instant::now();
     assert!(spawn_refresh_all().wait().unwrap().success());
-    let full_run = started.elapsed();
+    let mut run_length = started.elapsed();
 
     let mut killed_mid_run = 0;
     let mut round = 0;
@@ -30,15 +31,20 @@ fn sigkill_during_refresh_all_leaves_every_record_whole() {
         round += 1;
         let mut child = spawn_refresh_all();
         let started = Instant::now();
-        let delay = full_run.mul_f64(rand::random_range(0.05..0.95));
+        let delay = run_length.mul_f64(rand::random_range(0.05..0.9));
+        let mut finished = None;
         while started.elapsed() < delay {
             if child.try_wait().unwrap().is_some() {
+                finished = Some(started.elapsed());
                 break;
             }
             std::thread::sleep(Duration::from_millis(1));
         }
-        if child.try_wait().unwrap().is_none() {
-            killed_mid_run += 1;
+        match finished {
+            // It ended before its kill: runs are quicker now, aim earlier.
+            Some(took) => run_length = took,
+            None if child.try_wait().unwrap().is_none() => killed_mid_run += 1,
+            None => {}
         }
         let _ = child.kill();
         child.wait().unwrap();
@@ -57,6 +63,7 @@ fn sigkill_during_refresh_all_leaves_every_record_whole() {
         killed_mid_run >= 8,
         "only {killed_mid_run} of {round} kills landed during a run"
     );
+    eprintln!("{killed_mid_run} of {round} kills landed during a run");
     // Nothing else appears in the store: records, locks, the discovery cache, and (after a
     // SIGKILL mid-write) temporary files whose names no profile can have.
     for entry in std::fs::read_dir(w.store()).unwrap() {
