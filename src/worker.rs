@@ -169,7 +169,9 @@ impl Worker {
                         name,
                         error: e.detail(),
                         transient: e.is_transient(),
-                        retry_after: e.retry_after.map(|d| d.as_secs() as i64),
+                        retry_after: e
+                            .retry_after
+                            .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX)),
                         record,
                     }
                 }

@@ -264,6 +264,38 @@ fn a_rate_limited_refresh_waits_as_long_as_the_server_asks() {
 }
 
 #[test]
+fn a_server_asking_for_forever_is_believed_for_an_hour() {
+    let mut s = state();
+    s.auto_refresh = true;
+    let mut expiring = record(60);
+    expiring.generation = 2;
+    update(
+        &mut s,
+        Msg::worker(WorkerEvent::StoreChanged(vec![(
+            "alpha".into(),
+            Some(expiring),
+        )])),
+    );
+    for asked in [i64::MAX, 10 * 365 * 24 * 3600] {
+        update(
+            &mut s,
+            Msg::worker(WorkerEvent::RefreshFailed {
+                name: "alpha".into(),
+                error: "refresh refused (HTTP 429)".into(),
+                transient: true,
+                retry_after: Some(asked),
+                record: None,
+            }),
+        );
+        let not_before = row(&s, "alpha").not_before;
+        assert!(
+            (NOW + 3600..=NOW + 3600 + 5).contains(&not_before),
+            "asked {asked}: {not_before}"
+        );
+    }
+}
+
+#[test]
 fn auto_refresh_spreads_profiles_with_jitter_and_can_be_turned_off() {
     let mut s = state();
     s.auto_refresh = true;

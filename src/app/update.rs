@@ -10,6 +10,8 @@ use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
 /// Auto-refresh backs off after failures up to this.
 const MAX_BACKOFF_SECONDS: i64 = 900;
+/// The longest `Retry-After` the dashboard honours before trying again.
+const MAX_SERVER_WAIT_SECONDS: i64 = 3600;
 
 pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
     let mut effects = Vec::new();
@@ -396,9 +398,12 @@ fn on_worker(state: &mut State, event: WorkerEvent, effects: &mut Vec<Effect>) {
                 row.busy = false;
                 row.failures += 1;
                 let backoff = (15i64 << (row.failures - 1).min(10)).min(MAX_BACKOFF_SECONDS);
-                // A server that says when to come back is believed, even past our own cap.
-                let wait = backoff.max(retry_after.unwrap_or(0));
-                row.not_before = now + wait + jitter(&name, 5);
+                // A server that says when to come back is believed, past our own cap but not
+                // past an hour: the header is the server's, and the row must not go quiet for
+                // the whole session.
+                let asked = retry_after.unwrap_or(0).clamp(0, MAX_SERVER_WAIT_SECONDS);
+                let wait = backoff.max(asked);
+                row.not_before = now.saturating_add(wait + jitter(&name, 5));
                 row.message = error.clone();
                 if record.is_some() {
                     set_record(row, record);

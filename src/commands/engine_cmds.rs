@@ -9,10 +9,9 @@ use crate::summary::Summary;
 use std::io::{BufRead, IsTerminal, Write};
 use std::sync::Arc;
 
-/// Threads for the store's writes and contended locks. Measured with `refresh --all` of 300
-/// profiles (bench/refresh_all.sh): 4 costs 10% less CPU than 16, whose concurrent fsyncs
-/// contend in the kernel, and 2 no less than 4. A lock held by another process occupies one of
-/// them until that process's request ends (bounded by `timeout`); the others keep writing.
+/// Threads for the store's writes. Measured with `refresh --all` of 300 profiles
+/// (bench/refresh_all.sh): 4 costs 10% less CPU than 16, whose concurrent fsyncs contend in the
+/// kernel, and 2 no less than 4. Nothing else waits on them: a held lock is polled on a timer.
 const BLOCKING_THREADS: usize = 4;
 
 pub fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
@@ -70,10 +69,16 @@ pub fn refresh(ctx: &Context, names: &[String], all: bool, json: bool) -> CmdRes
             .map(|p| p.name.clone())
             .collect()
     } else {
+        let mut unique: Vec<String> = Vec::new();
         for n in names {
             find_profile(&engine.config, n)?;
+            // `refresh p p` is one refresh: a second would only report the first as "another
+            // process".
+            if !unique.contains(n) {
+                unique.push(n.clone());
+            }
         }
-        names.to_vec()
+        unique
     };
     let results = runtime()?.block_on(refresh_many(engine.clone(), targets.clone()));
     let now = clock::now();
@@ -86,7 +91,7 @@ pub fn refresh(ctx: &Context, names: &[String], all: bool, json: bool) -> CmdRes
             Ok(refreshed) => {
                 if !json {
                     let how = match (refreshed.sent, refreshed.rotated) {
-                        (false, _) => "already fresh (refreshed by another process)",
+                        (false, _) => "already fresh (refreshed by another process meanwhile)",
                         (true, true) => "refreshed, new refresh token stored",
                         (true, false) => "refreshed",
                     };

@@ -32,9 +32,13 @@ pub struct Engine {
     disk: DiskWork,
 }
 
-/// Where the store's quick calls (reading a record, taking a free lock) run. Writes always go to
-/// tokio's blocking threads, where their fsyncs overlap, and so does waiting for a lock that
-/// another process holds, which can last a whole HTTP request.
+/// How often a held profile lock is tried again: soon at first (the holder is often a quick
+/// refresh), then at most every 100 ms.
+const LOCK_POLL_FIRST: std::time::Duration = std::time::Duration::from_millis(2);
+const LOCK_POLL_MAX: std::time::Duration = std::time::Duration::from_millis(100);
+
+/// Where the store's quick calls (reading a record, trying a lock) run. Writes always go to
+/// tokio's blocking threads, where their fsyncs overlap.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DiskWork {
     /// On blocking threads too: the dashboard's worker never stalls on a slow disk.
@@ -137,21 +141,27 @@ impl Engine {
 
     /// Waits for the profile's lock, then reads the record again under it (another process may
     /// have changed it while we waited).
+    ///
+    /// A held lock is waited for by trying again on a timer, never by a thread parked in
+    /// `flock`: the holder may be this very process, whose `save` needs one of the few blocking
+    /// threads that parked waiters would occupy (a deadlock, with two `refresh --all` at once).
     async fn lock_and_load(
         &self,
         name: &str,
     ) -> Result<(crate::store::ProfileLock, TokenRecord), EngineError> {
-        let store = self.store.clone();
-        let owned = name.to_string();
-        let free = match self.disk {
-            DiskWork::Inline => store.try_lock(name).map_err(|e| store_error(name, e))?,
-            DiskWork::Offload => None,
-        };
-        let lock = match free {
-            Some(lock) => lock,
-            None => blocking(move || store.lock(&owned))
+        let mut pause = LOCK_POLL_FIRST;
+        let lock = loop {
+            let store = self.store.clone();
+            let owned = name.to_string();
+            let free = self
+                .on_disk(move || store.try_lock(&owned))
                 .await
-                .map_err(|e| store_error(name, e))?,
+                .map_err(|e| store_error(name, e))?;
+            if let Some(lock) = free {
+                break lock;
+            }
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(LOCK_POLL_MAX);
         };
         let record = self.load(name).await?.unwrap_or_default();
         Ok((lock, record))

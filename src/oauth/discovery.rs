@@ -10,14 +10,26 @@ use crate::store::Store;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
-use tokio::sync::OnceCell;
+use std::time::{Duration, Instant};
 
 const DISK_TTL_SECONDS: i64 = 24 * 3600;
 
+/// A failure is kept this long, so that the profiles sharing an issuer that is down learn it
+/// from one fetch (with its retries) instead of each paying for their own, one after another.
+/// Then it is tried again: the dashboard runs for days and issuers come back.
+const FAILURE_TTL: Duration = Duration::from_secs(30);
+
 #[derive(Debug, Default)]
 pub struct Discovery {
-    cells: Mutex<HashMap<String, Arc<OnceCell<Endpoints>>>>,
+    /// Per issuer. The async mutex is held across the fetch: profiles asking meanwhile wait for
+    /// its outcome rather than fetching again.
+    issuers: Mutex<HashMap<String, Arc<tokio::sync::Mutex<Outcome>>>>,
+}
+
+#[derive(Debug, Default)]
+struct Outcome {
+    found: Option<Endpoints>,
+    failed: Option<(Instant, String)>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -35,13 +47,30 @@ impl Discovery {
         store: &Store,
         issuer: &str,
     ) -> Result<Endpoints, String> {
-        let cell = {
-            let mut cells = self.cells.lock().unwrap_or_else(|p| p.into_inner());
-            cells.entry(issuer.to_string()).or_default().clone()
+        let entry = {
+            let mut issuers = self.issuers.lock().unwrap_or_else(|p| p.into_inner());
+            issuers.entry(issuer.to_string()).or_default().clone()
         };
-        cell.get_or_try_init(|| load(http, timeout, store, issuer))
-            .await
-            .cloned()
+        let mut outcome = entry.lock().await;
+        if let Some(found) = &outcome.found {
+            return Ok(found.clone());
+        }
+        if let Some((at, why)) = &outcome.failed
+            && at.elapsed() < FAILURE_TTL
+        {
+            return Err(why.clone());
+        }
+        match load(http, timeout, store, issuer).await {
+            Ok(found) => {
+                outcome.found = Some(found.clone());
+                outcome.failed = None;
+                Ok(found)
+            }
+            Err(why) => {
+                outcome.failed = Some((Instant::now(), why.clone()));
+                Err(why)
+            }
+        }
     }
 }
 
@@ -60,7 +89,15 @@ async fn load(
     issuer: &str,
 ) -> Result<Endpoints, String> {
     let file = cache_file(issuer);
-    if let Some(bytes) = store.read_file(&file)
+    // Off the async thread: in the dashboard, that thread also draws the screen.
+    let cached = {
+        let (store, file) = (store.clone(), file.clone());
+        tokio::task::spawn_blocking(move || store.read_file(&file))
+            .await
+            .ok()
+            .flatten()
+    };
+    if let Some(bytes) = cached
         && let Ok(cached) = serde_json::from_slice::<CachedDocument>(&bytes)
         && cached.issuer == issuer
         // Within the day since it was fetched; one dated in the future (a clock stepped back, a

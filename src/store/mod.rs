@@ -135,9 +135,9 @@ impl Store {
     }
 
     /// Removes the temporary files that writers killed mid-write left behind, and returns how
-    /// many. Only those older than [`STALE_TEMPORARY`]: a live writer, in this process or
-    /// another, keeps its temporary file for milliseconds. Never touches a record: their names
-    /// cannot start with `.`.
+    /// many: those older than [`STALE_TEMPORARY`] that no writer holds locked. A live writer, in
+    /// this process or another, keeps its temporary file locked while it writes, even if it is
+    /// stopped for longer than that. Never touches a record: their names cannot start with `.`.
     pub fn remove_stale_temporaries(&self) -> usize {
         let Ok(entries) = std::fs::read_dir(&self.dir) else {
             return 0;
@@ -155,7 +155,7 @@ impl Store {
                     .and_then(|m| m.modified())
                     .is_ok_and(|t| now.duration_since(t).unwrap_or_default() > STALE_TEMPORARY)
             })
-            .filter(|e| std::fs::remove_file(e.path()).is_ok())
+            .filter(|e| no_writer_holds(&e.path()) && std::fs::remove_file(e.path()).is_ok())
             .count();
         if removed > 0 {
             tracing::info!(
@@ -169,6 +169,12 @@ impl Store {
 
 /// How old a temporary file must be before it counts as a crashed writer's leftover.
 pub const STALE_TEMPORARY: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// A writer locks its temporary file for as long as it writes (see atomic.rs); one that is merely
+/// slow, or stopped with Ctrl-Z, still holds it, and its file is not a leftover.
+fn no_writer_holds(path: &Path) -> bool {
+    std::fs::File::open(path).is_ok_and(|f| f.try_lock().is_ok())
+}
 
 fn json_error_kind(e: &serde_json::Error) -> &'static str {
     match e.classify() {
@@ -294,6 +300,11 @@ mod tests {
             .unwrap();
         let in_flight = tmp.path().join(".tmpWRITING");
         std::fs::write(&in_flight, "x").unwrap();
+        // A writer stopped mid-write for longer than the threshold still holds its lock.
+        let stopped = tmp.path().join(".tmpSTOPPED");
+        let stopped_file = std::fs::File::create(&stopped).unwrap();
+        stopped_file.set_modified(old).unwrap();
+        stopped_file.lock().unwrap();
         let old_record_lookalike = tmp.path().join("q.json");
         std::fs::File::create(&old_record_lookalike)
             .unwrap()
@@ -303,6 +314,10 @@ mod tests {
         assert_eq!(store.remove_stale_temporaries(), 1);
         assert!(!leftover.exists());
         assert!(in_flight.exists(), "a live writer's file is left alone");
+        assert!(
+            stopped.exists(),
+            "a stopped writer's locked file is left alone"
+        );
         assert!(old_record_lookalike.exists() && store.record_path("p").exists());
     }
 
