@@ -397,3 +397,42 @@ async fn discovery_is_retried_after_5xx_and_timeouts_like_other_idempotent_reque
         assert_eq!(gets(&server).await.len(), MAX_ATTEMPTS, "{what}");
     }
 }
+
+/// Profiles that share an issuer that is down learn it from one fetch (with its retries), not
+/// each from their own, one after another.
+#[tokio::test]
+async fn profiles_sharing_an_issuer_that_is_down_share_one_failed_fetch() {
+    let (server, w) = faulty_issuer(
+        ResponseTemplate::new(503).set_body_raw("<html>down</html>", "text/html"),
+        "",
+    )
+    .await;
+    let more: String = (1..5)
+        .map(|i| {
+            format!(
+                "[profiles.q{i}]\nprovider = \"oidc\"\nissuer = \"{}\"\nclient_id = \"disc-client\"\n",
+                server.uri()
+            )
+        })
+        .collect();
+    w.write_config(&format!("{}{more}", config(&server.uri(), "")));
+    for i in 1..5 {
+        w.import(
+            &format!("q{i}"),
+            &json!({"access_token": AT_OLD, "refresh_token": RT, "expires_in": 0}),
+        );
+    }
+    let out = run(&w, &["refresh", "--all"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert_eq!(
+        stderr(&out).lines().count(),
+        5,
+        "one line per profile: {}",
+        stderr(&out)
+    );
+    assert_eq!(
+        gets(&server).await.len(),
+        MAX_ATTEMPTS,
+        "one fetch with its retries for the five profiles"
+    );
+}
