@@ -523,7 +523,11 @@ fn details_reload_when_the_record_changes_generation() {
         }),
     );
     assert_eq!(effects, [load_details("alpha", Some(2))]);
-    assert_eq!(held_token(&s), None, "the old values are gone");
+    assert_eq!(
+        held_token(&s),
+        Some("AT"),
+        "the old values stay on screen until the new ones arrive"
+    );
     let mut new = stored(7200);
     new.access_token = Some(Secret::new("AT2"));
     new.generation = 2;

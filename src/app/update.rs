@@ -244,14 +244,21 @@ fn sync_details(state: &mut State, effects: &mut Vec<Effect>) {
         return;
     }
     let name = row.name().to_string();
-    if held.is_none() {
+    let same_profile = held.is_some();
+    if !same_profile {
         // Another profile: its endpoints may be unknown yet, and its token starts masked.
         if row.endpoints.is_none() {
             effects.push(Effect::LoadEndpoints { name: name.clone() });
         }
         state.reveal = false;
     }
-    state.details = Some(Details::asked(name.clone(), generation));
+    let mut details = Details::asked(name.clone(), generation);
+    if same_profile {
+        // The same profile, written again: its old values stay on screen until the new ones
+        // arrive, rather than the pane blinking to "loading…" at every refresh.
+        details.record = state.details.take().and_then(|d| d.record);
+    }
+    state.details = Some(details);
     effects.push(Effect::LoadDetails { name, generation });
 }
 
