@@ -229,8 +229,8 @@ fn a_failed_refresh_backs_off_and_a_dead_refresh_token_stops_auto_refresh() {
     );
 }
 
-#[test]
-fn a_rate_limited_refresh_waits_as_long_as_the_server_asks() {
+/// Auto-refresh on, and alpha's access token 60 s from expiry (inside its refresh window).
+fn auto_refreshing_with_alpha_expiring() -> State {
     let mut s = state();
     s.auto_refresh = true;
     let mut expiring = record(60);
@@ -242,6 +242,12 @@ fn a_rate_limited_refresh_waits_as_long_as_the_server_asks() {
             Some(expiring),
         )])),
     );
+    s
+}
+
+#[test]
+fn a_rate_limited_refresh_waits_as_long_as_the_server_asks() {
+    let mut s = auto_refreshing_with_alpha_expiring();
     update(&mut s, Msg::Tick(NOW + 1));
     update(
         &mut s,
@@ -265,17 +271,7 @@ fn a_rate_limited_refresh_waits_as_long_as_the_server_asks() {
 
 #[test]
 fn a_server_asking_for_forever_is_believed_for_an_hour() {
-    let mut s = state();
-    s.auto_refresh = true;
-    let mut expiring = record(60);
-    expiring.generation = 2;
-    update(
-        &mut s,
-        Msg::worker(WorkerEvent::StoreChanged(vec![(
-            "alpha".into(),
-            Some(expiring),
-        )])),
-    );
+    let mut s = auto_refreshing_with_alpha_expiring();
     for asked in [i64::MAX, 10 * 365 * 24 * 3600] {
         update(
             &mut s,
