@@ -382,10 +382,6 @@ proptest! {
         store.save("p", &mut record).unwrap();
         prop_assert_eq!(store.load("p").unwrap(), Some(record));
     }
-}
-
-proptest! {
-    #![proptest_config(ProptestConfig { cases: 2000, .. ProptestConfig::default() })]
 
     /// The strict form: a secret anywhere in the file (a token pasted under the wrong key, a file
     /// that is only the token as a JSON string) is never quoted either.

@@ -159,20 +159,26 @@ fn a_refresh_result_updates_the_row_and_the_log() {
     );
 }
 
-#[test]
-fn a_failed_refresh_backs_off_and_a_dead_refresh_token_stops_auto_refresh() {
+/// Auto-refresh on, and alpha's access token 60 s from expiry (inside its refresh window).
+fn auto_refreshing_with_alpha_expiring() -> State {
     let mut s = state();
     s.auto_refresh = true;
-    // alpha enters its refresh window (5 minutes) and is refreshed automatically.
     let mut expiring = record(60);
     expiring.generation = 2;
     update(
         &mut s,
         Msg::worker(WorkerEvent::StoreChanged(vec![(
             "alpha".into(),
-            Some(expiring.clone()),
+            Some(expiring),
         )])),
     );
+    s
+}
+
+#[test]
+fn a_failed_refresh_backs_off_and_a_dead_refresh_token_stops_auto_refresh() {
+    // alpha enters its refresh window (5 minutes) and is refreshed automatically.
+    let mut s = auto_refreshing_with_alpha_expiring();
     let effects = update(&mut s, Msg::Tick(NOW + 1));
     assert!(
         effects.contains(&Effect::RefreshIfNeeded {
@@ -207,7 +213,7 @@ fn a_failed_refresh_backs_off_and_a_dead_refresh_token_stops_auto_refresh() {
         name: "alpha".into()
     }));
     // The provider rejects the refresh token: needs_login, and no more automatic attempts.
-    let mut dead = expiring;
+    let mut dead = record(60);
     dead.standing = Standing::NeedsLogin;
     dead.generation = 3;
     update(
@@ -227,22 +233,6 @@ fn a_failed_refresh_backs_off_and_a_dead_refresh_token_stops_auto_refresh() {
             .iter()
             .any(|e| matches!(e, Effect::RefreshIfNeeded { name } if name == "alpha"))
     );
-}
-
-/// Auto-refresh on, and alpha's access token 60 s from expiry (inside its refresh window).
-fn auto_refreshing_with_alpha_expiring() -> State {
-    let mut s = state();
-    s.auto_refresh = true;
-    let mut expiring = record(60);
-    expiring.generation = 2;
-    update(
-        &mut s,
-        Msg::worker(WorkerEvent::StoreChanged(vec![(
-            "alpha".into(),
-            Some(expiring),
-        )])),
-    );
-    s
 }
 
 #[test]
