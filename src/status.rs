@@ -1,62 +1,9 @@
 //! A profile's status (SPEC.md "Status of a profile"), derived from its record and the clock.
 
 use crate::config::Grant;
-use crate::store::{LastError, RecordMeta, Standing, TokenRecord};
+use crate::store::{RecordMeta, Standing};
 use serde::Serialize;
 use std::time::Duration;
-
-/// The facts a status is made of. A full record and its meta both give them, so the command
-/// line (full records) and the dashboard (metas) compute statuses with the same code.
-pub trait RecordFacts {
-    fn has_access_token(&self) -> bool;
-    fn has_refresh_token(&self) -> bool;
-    fn expires_at(&self) -> Option<i64>;
-    fn last_refresh(&self) -> Option<i64>;
-    fn last_error(&self) -> Option<&LastError>;
-    fn standing(&self) -> Standing;
-}
-
-impl RecordFacts for TokenRecord {
-    fn has_access_token(&self) -> bool {
-        self.access_token.is_some()
-    }
-    fn has_refresh_token(&self) -> bool {
-        TokenRecord::has_refresh_token(self)
-    }
-    fn expires_at(&self) -> Option<i64> {
-        self.expires_at
-    }
-    fn last_refresh(&self) -> Option<i64> {
-        self.last_refresh
-    }
-    fn last_error(&self) -> Option<&LastError> {
-        self.last_error.as_ref()
-    }
-    fn standing(&self) -> Standing {
-        self.standing
-    }
-}
-
-impl RecordFacts for RecordMeta {
-    fn has_access_token(&self) -> bool {
-        self.has_access_token
-    }
-    fn has_refresh_token(&self) -> bool {
-        self.has_refresh_token
-    }
-    fn expires_at(&self) -> Option<i64> {
-        self.expires_at
-    }
-    fn last_refresh(&self) -> Option<i64> {
-        self.last_refresh
-    }
-    fn last_error(&self) -> Option<&LastError> {
-        self.last_error.as_ref()
-    }
-    fn standing(&self) -> Standing {
-        self.standing
-    }
-}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, PartialOrd, Ord)]
 #[serde(rename_all = "snake_case")]
@@ -96,8 +43,8 @@ impl Status {
 }
 
 /// `now` in unix seconds.
-pub fn status_of<R: RecordFacts>(
-    record: Option<&R>,
+pub fn status_of(
+    record: Option<&RecordMeta>,
     grant: Grant,
     refresh_ahead: Duration,
     now: i64,
@@ -109,21 +56,21 @@ pub fn status_of<R: RecordFacts>(
             Grant::RefreshToken => Status::NeedsLogin,
         };
     };
-    match record.standing() {
+    match record.standing {
         Standing::Revoked => return Status::Revoked,
         Standing::NeedsLogin => return Status::NeedsLogin,
         Standing::Active => {}
     }
-    if record.last_error().is_some_and(|e| e.transient) {
+    if record.last_error.as_ref().is_some_and(|e| e.transient) {
         return Status::Error;
     }
-    if !record.has_access_token() {
-        return match (grant, record.has_refresh_token()) {
+    if !record.has_access_token {
+        return match (grant, record.has_refresh_token) {
             (Grant::RefreshToken, false) => Status::NeedsLogin,
             _ => Status::Expired,
         };
     }
-    match record.expires_at() {
+    match record.expires_at {
         None => Status::Valid,
         Some(at) if at <= now => Status::Expired,
         Some(at) if at - now < refresh_ahead.as_secs() as i64 => Status::Expiring,
@@ -133,19 +80,19 @@ pub fn status_of<R: RecordFacts>(
 
 /// The access token is missing, expired or within `refresh_ahead` of expiry. An unknown expiry
 /// does not count: such a token is used until the server says 401.
-pub fn needs_refresh<R: RecordFacts>(record: &R, refresh_ahead: Duration, now: i64) -> bool {
-    !record.has_access_token()
+pub fn needs_refresh(record: &RecordMeta, refresh_ahead: Duration, now: i64) -> bool {
+    !record.has_access_token
         || record
-            .expires_at()
+            .expires_at
             .is_some_and(|at| at - now < refresh_ahead.as_secs() as i64)
 }
 
 /// The profile has nothing to act with: no refresh token for a refresh-token profile.
-pub fn can_refresh<R: RecordFacts>(record: Option<&R>, grant: Grant) -> bool {
+pub fn can_refresh(record: Option<&RecordMeta>, grant: Grant) -> bool {
     match grant {
         Grant::ClientCredentials => true,
         Grant::RefreshToken => {
-            record.is_some_and(|r| r.has_refresh_token() && r.standing() == Standing::Active)
+            record.is_some_and(|r| r.has_refresh_token && r.standing == Standing::Active)
         }
     }
 }
@@ -154,17 +101,18 @@ pub fn can_refresh<R: RecordFacts>(record: Option<&R>, grant: Grant) -> bool {
 mod tests {
     use super::*;
     use crate::secret::Secret;
-    use crate::store::LastError;
+    use crate::store::{LastError, TokenRecord};
 
     const AHEAD: Duration = Duration::from_secs(300);
 
-    fn rec(expires_at: Option<i64>) -> TokenRecord {
+    fn rec(expires_at: Option<i64>) -> RecordMeta {
         TokenRecord {
             access_token: Some(Secret::new("a")),
             refresh_token: Some(Secret::new("r")),
             expires_at,
             ..Default::default()
         }
+        .meta()
     }
 
     #[test]
@@ -205,64 +153,21 @@ mod tests {
     #[test]
     fn no_record_needs_login_unless_client_credentials() {
         assert_eq!(
-            status_of(None::<&TokenRecord>, Grant::RefreshToken, AHEAD, 0),
+            status_of(None, Grant::RefreshToken, AHEAD, 0),
             Status::NeedsLogin
         );
         assert_eq!(
-            status_of(None::<&RecordMeta>, Grant::ClientCredentials, AHEAD, 0),
+            status_of(None, Grant::ClientCredentials, AHEAD, 0),
             Status::Expired
         );
         let bare = TokenRecord {
             refresh_token: Some(Secret::new("r")),
             ..Default::default()
-        };
+        }
+        .meta();
         assert_eq!(
             status_of(Some(&bare), Grant::RefreshToken, AHEAD, 0),
             Status::Expired
         );
-    }
-
-    #[test]
-    fn a_record_and_its_meta_always_agree() {
-        let error = LastError {
-            message: "timeout".into(),
-            code: None,
-            transient: true,
-            at: 1,
-        };
-        let mut records = Vec::new();
-        for access in [None, Some(""), Some("a")] {
-            for refresh in [None, Some(""), Some("r")] {
-                for expires_at in [None, Some(900), Some(1000 + 100), Some(9000)] {
-                    for standing in [Standing::Active, Standing::NeedsLogin, Standing::Revoked] {
-                        for last_error in [None, Some(error.clone())] {
-                            records.push(TokenRecord {
-                                access_token: access.map(Secret::new),
-                                refresh_token: refresh.map(Secret::new),
-                                expires_at,
-                                standing,
-                                last_error,
-                                ..Default::default()
-                            });
-                        }
-                    }
-                }
-            }
-        }
-        for r in &records {
-            let m = r.meta();
-            for grant in [Grant::RefreshToken, Grant::ClientCredentials] {
-                assert_eq!(
-                    status_of(Some(r), grant, AHEAD, 1000),
-                    status_of(Some(&m), grant, AHEAD, 1000),
-                    "{r:?}"
-                );
-                assert_eq!(can_refresh(Some(r), grant), can_refresh(Some(&m), grant));
-            }
-            assert_eq!(
-                needs_refresh(r, AHEAD, 1000),
-                needs_refresh(&m, AHEAD, 1000)
-            );
-        }
     }
 }

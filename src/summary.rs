@@ -2,7 +2,8 @@
 
 use crate::clock;
 use crate::config::Profile;
-use crate::status::{RecordFacts, Status, status_of};
+use crate::status::{Status, status_of};
+use crate::store::RecordMeta;
 use serde::Serialize;
 
 /// The element of `list --json` (SPEC.md "Command line").
@@ -19,19 +20,19 @@ pub struct Summary {
 }
 
 impl Summary {
-    /// From a full record (the commands) or its meta: the same facts, the same summary.
-    pub fn new<R: RecordFacts>(profile: &Profile, record: Option<&R>, now: i64) -> Summary {
-        let expires_at = record.and_then(|r| r.expires_at().filter(|_| r.has_access_token()));
+    /// From a record's facts (`TokenRecord::meta`).
+    pub fn new(profile: &Profile, record: Option<&RecordMeta>, now: i64) -> Summary {
+        let expires_at = record.and_then(|r| r.expires_at.filter(|_| r.has_access_token));
         Summary {
             name: profile.name.clone(),
             provider: profile.provider.kind().as_str(),
             status: status_of(record, profile.grant, profile.refresh_ahead, now),
             expires_at: expires_at.map(clock::rfc3339),
             expires_in: expires_at.map(|at| at - now),
-            has_refresh_token: record.is_some_and(|r| r.has_refresh_token()),
-            last_refresh: record.and_then(|r| r.last_refresh()).map(clock::rfc3339),
+            has_refresh_token: record.is_some_and(|r| r.has_refresh_token),
+            last_refresh: record.and_then(|r| r.last_refresh).map(clock::rfc3339),
             last_error: record
-                .and_then(|r| r.last_error())
+                .and_then(|r| r.last_error.as_ref())
                 .map(|e| e.message.clone()),
         }
     }

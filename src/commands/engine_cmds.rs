@@ -5,6 +5,7 @@ use super::{Context, find_profile};
 use crate::clock;
 use crate::engine::{DiskWork, Engine, RefreshMode};
 use crate::failure::{CmdResult, Failure};
+use crate::store::TokenRecord;
 use crate::summary::Summary;
 use std::io::{BufRead, IsTerminal, Write};
 use std::sync::Arc;
@@ -100,7 +101,7 @@ pub fn refresh(ctx: &Context, names: &[String], all: bool, json: bool) -> CmdRes
                         clock::expires_in(refreshed.record.expires_at, now)
                     );
                 }
-                summaries.push(Summary::new(profile, Some(&refreshed.record), now));
+                summaries.push(Summary::new(profile, Some(&refreshed.record.meta()), now));
             }
             Err(e) => {
                 eprintln!("tokdash: {e}");
@@ -110,7 +111,8 @@ pub fn refresh(ctx: &Context, names: &[String], all: bool, json: bool) -> CmdRes
                     worst = Some(failure);
                 }
                 let record = engine.store.load(name).ok().flatten();
-                summaries.push(Summary::new(profile, record.as_ref(), now));
+                let facts = record.as_ref().map(TokenRecord::meta);
+                summaries.push(Summary::new(profile, facts.as_ref(), now));
             }
         }
     }

@@ -37,7 +37,7 @@ pub fn import(ctx: &Context, name: &str) -> CmdResult {
     store.save(name, &mut record)?;
     tracing::info!(profile = name, "imported a token response");
 
-    let summary = crate::summary::Summary::new(profile, Some(&record), now);
+    let summary = crate::summary::Summary::new(profile, Some(&record.meta()), now);
     println!(
         "{name}: imported; {}, expires in {}, {} refresh token",
         summary.status.as_str(),

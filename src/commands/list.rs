@@ -3,6 +3,7 @@
 use super::Context;
 use crate::clock;
 use crate::failure::{CmdResult, Failure};
+use crate::store::TokenRecord;
 use crate::summary::Summary;
 
 pub fn list(ctx: &Context, json: bool) -> CmdResult {
@@ -12,7 +13,8 @@ pub fn list(ctx: &Context, json: bool) -> CmdResult {
     let mut summaries = Vec::with_capacity(config.profiles.len());
     for profile in &config.profiles {
         let record = store.load(&profile.name)?;
-        summaries.push(Summary::new(profile, record.as_ref(), now));
+        let facts = record.as_ref().map(TokenRecord::meta);
+        summaries.push(Summary::new(profile, facts.as_ref(), now));
     }
     if json {
         let text =

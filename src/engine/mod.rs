@@ -182,7 +182,7 @@ impl Engine {
         let now = crate::clock::now();
         if let Some(record) = &record
             && record.standing == crate::store::Standing::Active
-            && !crate::status::needs_refresh(record, profile.refresh_ahead, now)
+            && !crate::status::needs_refresh(&record.meta(), profile.refresh_ahead, now)
             && let Some(at) = &record.access_token
         {
             return Ok((at.clone(), None));

@@ -63,8 +63,9 @@ impl Engine {
         let profile = self.profile(name)?;
         let (lock, mut record) = self.lock_and_load(name).await?;
         let now = clock::now();
+        let facts = record.meta();
         let fresh = record.standing == Standing::Active
-            && !needs_refresh(&record, profile.refresh_ahead, now);
+            && !needs_refresh(&facts, profile.refresh_ahead, now);
         if mode.already_done(fresh, &record) {
             return Ok(Refreshed {
                 record,
@@ -72,7 +73,7 @@ impl Engine {
                 rotated: false,
             });
         }
-        if !crate::status::can_refresh(Some(&record), profile.grant) {
+        if !crate::status::can_refresh(Some(&facts), profile.grant) {
             return Err(nothing_to_act_with(name, &record));
         }
 
