@@ -50,7 +50,7 @@ echo "server CPU during wrk: $(echo "scale=3; ($s1 - $s0) * 1000 / $tick / $wrk_
 rm -f "$TOKDASH_STORE"/.discovery-*.json
 for r in $(seq "$REPS"); do
   s0=$(server_cpu)
-  python3 "$ROOT/bench/rusage.py" "$WORK/tokdash.ru" "$TOKDASH" refresh --all >"$WORK/refresh.out"
+  python3 "$ROOT/bench/rusage.py" "$WORK/tokdash.ru" "$TOKDASH" refresh --all --force >"$WORK/refresh.out"
   s1=$(server_cpu)
   [ "$(tail -n1 "$WORK/tokdash.ru" | cut -d' ' -f4)" = 0 ] || { echo "refresh --all failed"; exit 1; }
   [ "$(grep -c 'new refresh token stored' "$WORK/refresh.out")" = "$N" ] || { echo "not all rotated"; exit 1; }
@@ -62,10 +62,10 @@ echo "tokdash runs (wall user sys exit):"; cat "$WORK/tokdash.ru"
 # its sockets (HTTP/1.1 in clear on loopback).
 rm -f "$TOKDASH_STORE"/.discovery-*.json
 strace -f -qq -e trace=write,writev,sendto,sendmsg -s 64 -o "$WORK/strace" \
-  "$TOKDASH" refresh --all >/dev/null
+  "$TOKDASH" refresh --all --force >/dev/null
 echo "traced run: $(grep -c 'GET /.well-known/openid-configuration' "$WORK/strace") discovery GET(s)," \
      "$(grep -c 'POST /token' "$WORK/strace") POST /token, for $N profiles of 1 issuer"
-"$TOKDASH" refresh --all >/dev/null  # cache present now: expect no GET in this one
+"$TOKDASH" refresh --all --force >/dev/null  # cache present now: expect no GET in this one
 echo "log lines 'refreshed': $(grep -c refreshed "$LOG")"
 
 # (b) Python: one requests.post per profile, using the refresh tokens tokdash stored last.

@@ -37,8 +37,12 @@ pub enum Command {
     Refresh {
         #[arg(required_unless_present = "all", conflicts_with = "all")]
         names: Vec<String>,
+        /// Every profile whose access token is due (expired, missing, or within its refresh margin)
         #[arg(long)]
         all: bool,
+        /// With --all: every profile, due or not
+        #[arg(long, requires = "all")]
+        force: bool,
         #[arg(long)]
         json: bool,
     },
@@ -87,7 +91,12 @@ fn dispatch(ctx: &commands::Context, command: Option<Command>) -> CmdResult {
         Some(Command::Demo) => commands::demo(),
         Some(Command::List { json }) => commands::list(ctx, json),
         Some(Command::Token { name }) => commands::token(ctx, &name),
-        Some(Command::Refresh { names, all, json }) => commands::refresh(ctx, &names, all, json),
+        Some(Command::Refresh {
+            names,
+            all,
+            force,
+            json,
+        }) => commands::refresh(ctx, &names, all, force, json),
         Some(Command::Revoke { name, yes }) => commands::revoke(ctx, &name, yes),
         Some(Command::Login { name }) => commands::login(ctx, &name),
         Some(Command::Import { name }) => commands::import(ctx, &name),

@@ -85,7 +85,9 @@ fn all_finish(mut children: Vec<Child>, what: &str) {
 async fn refresh_all_in_three_processes_over_many_profiles_all_finish() {
     let server = slow_token_endpoint().await;
     let w = world(&server);
-    let children = (0..3).map(|_| spawn(&w, &["refresh", "--all"])).collect();
+    let children = (0..3)
+        .map(|_| spawn(&w, &["refresh", "--all", "--force"]))
+        .collect();
     all_finish(children, "three refresh --all");
     for i in 0..PROFILES {
         let record = w.record(&format!("p{i:02}")).unwrap();

@@ -161,3 +161,50 @@ async fn no_interval_means_five_seconds_and_a_5xx_while_polling_is_survived() {
         "two polls 5 s apart: {elapsed:?}"
     );
 }
+
+/// A server that, like many in use, wants `client_id` in the device authorization body even
+/// from a client that authenticates with HTTP Basic (RFC 8628 §3.1 asks it only of public
+/// clients). Anything else gets its `invalid_request`.
+#[tokio::test]
+async fn the_device_request_names_the_client_also_with_basic_authentication() {
+    use wiremock::matchers::{body_string_contains, header_exists};
+    let server = MockServer::start().await;
+    mount(
+        &server,
+        post("/device")
+            .and(header_exists("authorization"))
+            .and(body_string_contains("client_id=c")),
+        json(
+            200,
+            json!({"device_code": "dc", "user_code": "U", "verification_uri": "https://x/device", "expires_in": 600, "interval": 1}),
+        ),
+        1,
+    )
+    .await;
+    mount(
+        &server,
+        post("/device"),
+        json(
+            400,
+            json!({"error": "invalid_request", "error_description": "missing required parameter 'client_id'"}),
+        ),
+        0,
+    )
+    .await;
+    polls(&server, tokens(), tokens()).await;
+    let w = world(
+        &server,
+        "provider = \"oauth2\"\nclient_secret_env = \"TD_DEVICE_SECRET\"\nauth_method = \"client_secret_basic\"",
+    );
+    let out = w.output_with_secret(&["login", "d"], "TD_DEVICE_SECRET", "s3cret");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(w.record("d").unwrap()["refresh_token"], "RT");
+    // The secret itself travels only in the header, never in the body.
+    let device = &server.received_requests().await.unwrap()[0];
+    let body = String::from_utf8_lossy(&device.body);
+    assert!(!body.contains("client_secret"), "{body}");
+}

@@ -32,6 +32,8 @@ async fn token_prints_a_still_valid_access_token_when_the_refresh_fails_and_warn
         "p",
         &json!({"access_token": "AT-still-good", "refresh_token": "RT", "expires_in": 120}),
     );
+    // An hour-long token with two minutes left (a fresh two-minute token would not be due yet).
+    w.age_token("p", 3480);
     let out = w.cmd(&["token", "p"]).output().unwrap();
     assert!(out.status.success());
     assert_eq!(String::from_utf8_lossy(&out.stdout), "AT-still-good\n");
@@ -144,4 +146,40 @@ async fn auth0_rate_limit_reset_is_honoured_like_retry_after() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1));
     assert!(err.contains("the server asks to retry in 3"), "{err}");
+}
+
+/// "client secret written in the config" is said by `config check` and by the commands that use
+/// that profile, once; not by every command for every profile.
+#[tokio::test]
+async fn a_literal_secret_is_warned_about_where_it_is_used_and_only_there() {
+    let server = MockServer::start().await;
+    let w = World::new(&format!(
+        "[profiles.lit]\nprovider = \"oauth2\"\ntoken_url = \"{0}/token\"\nclient_id = \"c\"\nclient_secret = \"not-for-the-log\"\n\
+         [profiles.env]\nprovider = \"oauth2\"\ntoken_url = \"{0}/token\"\nclient_id = \"c\"\n",
+        server.uri()
+    ));
+    for name in ["lit", "env"] {
+        w.import(
+            name,
+            &json!({"access_token": format!("AT-{name}"), "refresh_token": "RT", "expires_in": 3600}),
+        );
+    }
+    let warnings = |args: &[&str]| {
+        let out = w.cmd(args).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(!err.contains("not-for-the-log"), "{err}");
+        err.matches("writes its client secret in the config")
+            .count()
+    };
+    assert_eq!(warnings(&["config", "check"]), 1);
+    assert_eq!(warnings(&["token", "lit"]), 1);
+    assert_eq!(warnings(&["token", "env"]), 0);
+    assert_eq!(warnings(&["list"]), 0);
+    assert_eq!(warnings(&["list", "--json"]), 0);
+    assert_eq!(
+        warnings(&["refresh", "--all"]),
+        1,
+        "nothing due, but it uses lit"
+    );
+    assert_eq!(warnings(&["refresh", "env"]), 0);
 }

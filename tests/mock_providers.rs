@@ -756,7 +756,8 @@ async fn token_of_a_valid_stored_token_sends_no_request() {
 
 #[tokio::test]
 async fn token_refreshes_first_when_expired_or_within_refresh_ahead() {
-    // 0: expired; 120: valid for 2 more minutes, inside the default refresh_ahead of 5m.
+    // 0: expired; 120: an hour-long token valid for 2 more minutes, inside the default
+    // refresh_ahead of 5m (a fresh two-minute token would not be due before half of it).
     for expires_in in [0, 120] {
         let server = server().await;
         mount(
@@ -768,6 +769,7 @@ async fn token_refreshes_first_when_expired_or_within_refresh_ahead() {
         .await;
         let w = World::new(&google_config(&server.uri()));
         w.import("g", &json!({"access_token": "ya29.AT-old", "refresh_token": "1//RT", "expires_in": expires_in}));
+        w.age_token("g", 3600 - expires_in);
 
         let out = run_ok(&w, &["token", "g"]);
         assert_eq!(stdout(&out), "ya29.AT-fresh\n", "expires_in {expires_in}");

@@ -12,7 +12,7 @@ fn sigkill_during_refresh_all_leaves_every_record_whole() {
     let server = OidcServer::start();
     let (w, names) = server.minted_numbered(16);
     let spawn_refresh_all = || {
-        post_std_cmd(&w, &["refresh", "--all"])
+        post_std_cmd(&w, &["refresh", "--all", "--force"])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -88,7 +88,7 @@ fn processes_refreshing_the_same_profiles_lose_no_token_family() {
                 let args: &[&str] = if i == 3 {
                     &["token", "p00"]
                 } else {
-                    &["refresh", "--all"]
+                    &["refresh", "--all", "--force"]
                 };
                 post_std_cmd(&w, args)
                     .stdout(Stdio::null())

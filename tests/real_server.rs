@@ -301,7 +301,7 @@ fn a_denied_login_exits_1_and_says_so() {
 fn refresh_all_runs_every_profile_over_one_pool() {
     let server = OidcServer::start();
     let (w, _) = server.minted_numbered(12);
-    let out = post_cmd(&w, &["refresh", "--all", "--json"])
+    let out = post_cmd(&w, &["refresh", "--all", "--force", "--json"])
         .assert()
         .success()
         .get_output()

@@ -176,7 +176,7 @@ impl State {
             color: true,
         };
         for w in &config.warnings {
-            state.push_event("config", w.clone(), EventKind::Bad);
+            state.push_event("config", w.message.clone(), EventKind::Bad);
         }
         state
     }

@@ -702,3 +702,75 @@ fn the_selection_scrolls_into_view() {
     ch(&mut s, 'g');
     assert_eq!(s.offset, 0);
 }
+
+/// The dashboard's schedule over five minutes of ticks, answered by a worker that refreshes at
+/// once: a token is refreshed once it has used up half of its lifetime (or reached
+/// `refresh_ahead`, if that comes later), never at every tick. Before the due rule was bounded by
+/// the lifetime, a token living no longer than `refresh_ahead` was refreshed at every tick.
+#[test]
+fn auto_refresh_fires_once_per_half_lifetime_not_once_per_tick() {
+    for lifetime in [10, 60, 300, 3600] {
+        let mut s = state();
+        s.auto_refresh = true;
+        let granted = |at: i64, generation: u64| {
+            let mut r = record(at - NOW + lifetime);
+            r.obtained_at = Some(at);
+            r.generation = generation;
+            r
+        };
+        update(
+            &mut s,
+            Msg::worker(WorkerEvent::StoreChanged(vec![(
+                "alpha".into(),
+                Some(granted(NOW, 2)),
+            )])),
+        );
+        let mut refreshed_at = vec![NOW];
+        for t in NOW + 1..=NOW + 300 {
+            let effects = update(&mut s, Msg::Tick(t));
+            if effects.contains(&Effect::RefreshIfNeeded {
+                name: "alpha".into(),
+            }) {
+                refreshed_at.push(t);
+                let generation = 2 + refreshed_at.len() as u64;
+                update(
+                    &mut s,
+                    Msg::worker(WorkerEvent::Refreshed {
+                        name: "alpha".into(),
+                        record: granted(t, generation),
+                        sent: true,
+                        rotated: true,
+                    }),
+                );
+            }
+            assert_eq!(row(&s, "alpha").status(t), {
+                let left = refreshed_at.last().unwrap() + lifetime - t;
+                if left < (lifetime / 2).min(300) {
+                    Status::Expiring
+                } else {
+                    Status::Valid
+                }
+            });
+        }
+        let half = (lifetime / 2).min(300);
+        for pair in refreshed_at.windows(2) {
+            let gap = pair[1] - pair[0];
+            // Due once less than `half` is left; the jitter may hold it up to a quarter more.
+            assert!(
+                gap > lifetime - half && gap <= lifetime - half + 1 + (half / 4).min(10),
+                "lifetime {lifetime}: refreshed at {refreshed_at:?}"
+            );
+        }
+        let expected = match lifetime {
+            10 => 300 / 7..=300 / 5,
+            60 => 300 / 38..=300 / 30,
+            300 => 300 / 160..=300 / 150,
+            _ => 0..=0,
+        };
+        assert!(
+            expected.contains(&(refreshed_at.len() - 1)),
+            "lifetime {lifetime}: {} refreshes in 300 s: {refreshed_at:?}",
+            refreshed_at.len() - 1
+        );
+    }
+}

@@ -4,7 +4,7 @@ use super::effect::Effect;
 use super::msg::{Msg, WorkerEvent};
 use super::state::{Details, EventKind, Mode, Row, State};
 use crate::secret::Secret;
-use crate::status::{can_refresh, needs_refresh};
+use crate::status::{can_refresh, needs_refresh, refresh_margin};
 use crate::store::{RecordMeta, Standing, TokenRecord};
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
@@ -356,7 +356,7 @@ fn auto_refresh_due(row: &Row, now: i64) -> bool {
     if now < row.not_before || !needs_refresh(record, row.profile.refresh_ahead, now) {
         return false;
     }
-    let ahead = row.profile.refresh_ahead.as_secs() as i64;
+    let ahead = refresh_margin(record, row.profile.refresh_ahead);
     let window = (ahead / 4).clamp(0, 10);
     match record.expires_at {
         Some(at) if at > now && window > 0 => now >= at - ahead + jitter(row.name(), window),

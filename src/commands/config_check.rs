@@ -12,6 +12,7 @@ use std::sync::Arc;
 /// this is also the way to see that an issuer answers).
 pub fn config_check(ctx: &Context) -> CmdResult {
     let config = Arc::new(ctx.config()?);
+    super::warn_about(&config, &config.names());
     println!(
         "{}: ok, {} profile(s)",
         config.path.display(),

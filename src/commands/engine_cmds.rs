@@ -1,7 +1,7 @@
 //! The commands that go through the engine: token, refresh, revoke, check. Each runs on a
 //! single-threaded runtime: the work is waiting on the network, and a small runtime starts fast.
 
-use super::{Context, find_profile};
+use super::{Context, find_profile, warn_about};
 use crate::clock;
 use crate::engine::{DiskWork, Engine, RefreshMode};
 use crate::failure::{CmdResult, Failure};
@@ -35,6 +35,7 @@ pub fn engine(ctx: &Context) -> Result<Arc<Engine>, Failure> {
 pub fn token(ctx: &Context, name: &str) -> CmdResult {
     let engine = engine(ctx)?;
     find_profile(&engine.config, name)?;
+    warn_about(&engine.config, &[name]);
     let (token, failed_refresh) = runtime()?.block_on(engine.access_token(name))?;
     if let Some(e) = failed_refresh {
         let left = engine
@@ -52,8 +53,20 @@ pub fn token(ctx: &Context, name: &str) -> CmdResult {
         .map_err(|e| Failure::failed(format!("{name}: cannot write the token: {e}")))
 }
 
-pub fn refresh(ctx: &Context, names: &[String], all: bool, json: bool) -> CmdResult {
+/// `refresh NAME...` refreshes the named profiles now; `refresh --all` refreshes every profile
+/// that is due by the one due rule (`status::needs_refresh`), so that a cron job or a habit of
+/// running it sends nothing for fresh tokens (and spends no rotating refresh token for them);
+/// `refresh --all --force` refreshes every profile.
+pub fn refresh(ctx: &Context, names: &[String], all: bool, force: bool, json: bool) -> CmdResult {
     let engine = engine(ctx)?;
+    // A profile that another process refreshes after this instant is left as it is.
+    let mode = if all && !force {
+        RefreshMode::IfNeeded
+    } else {
+        RefreshMode::ForceUnlessRefreshedAfter {
+            since: clock::now(),
+        }
+    };
     let targets: Vec<String> = if all {
         // The store's housekeeping rides on the command that touches every record anyway.
         let removed = engine.store.remove_stale_temporaries();
@@ -81,7 +94,11 @@ pub fn refresh(ctx: &Context, names: &[String], all: bool, json: bool) -> CmdRes
         }
         unique
     };
-    let results = runtime()?.block_on(refresh_many(engine.clone(), targets.clone()));
+    warn_about(
+        &engine.config,
+        &targets.iter().map(String::as_str).collect::<Vec<_>>(),
+    );
+    let results = runtime()?.block_on(refresh_many(engine.clone(), targets.clone(), mode));
     let now = clock::now();
     let mut summaries = Vec::new();
     let mut worst: Option<Failure> = None;
@@ -92,6 +109,7 @@ pub fn refresh(ctx: &Context, names: &[String], all: bool, json: bool) -> CmdRes
             Ok(refreshed) => {
                 if !json {
                     let how = match (refreshed.sent, refreshed.rotated) {
+                        (false, _) if mode == RefreshMode::IfNeeded => "not due, nothing sent",
                         (false, _) => "already fresh (refreshed by another process meanwhile)",
                         (true, true) => "refreshed, new refresh token stored",
                         (true, false) => "refreshed",
@@ -134,6 +152,7 @@ pub fn refresh(ctx: &Context, names: &[String], all: bool, json: bool) -> CmdRes
 pub async fn refresh_many(
     engine: Arc<Engine>,
     names: Vec<String>,
+    mode: RefreshMode,
 ) -> Vec<Result<crate::engine::Refreshed, crate::engine::EngineError>> {
     // Twice `max_concurrency` profiles under way at once: enough that one's fsync overlaps
     // another's request, few enough that hundreds of profiles do not hold hundreds of locks and
@@ -141,8 +160,6 @@ pub async fn refresh_many(
     let jobs = Arc::new(tokio::sync::Semaphore::new(
         engine.config.settings.max_concurrency * 2,
     ));
-    // A profile that another process refreshes after this instant is left as it is.
-    let asked_at = clock::now();
     let mut set = tokio::task::JoinSet::new();
     for (i, name) in names.iter().enumerate() {
         let engine = engine.clone();
@@ -150,7 +167,6 @@ pub async fn refresh_many(
         let jobs = jobs.clone();
         set.spawn(async move {
             let _job = jobs.acquire_owned().await;
-            let mode = RefreshMode::ForceUnlessRefreshedAfter { since: asked_at };
             (i, engine.refresh(&name, mode).await)
         });
     }
@@ -170,6 +186,7 @@ pub async fn refresh_many(
 pub fn revoke(ctx: &Context, name: &str, yes: bool) -> CmdResult {
     let engine = engine(ctx)?;
     let profile = find_profile(&engine.config, name)?;
+    warn_about(&engine.config, &[name]);
     if !yes
         && !confirm(&format!(
             "Revoke the tokens of {name} at {}? [y/N] ",
@@ -210,6 +227,7 @@ fn confirm(question: &str) -> Result<bool, Failure> {
 pub fn check(ctx: &Context, name: &str) -> CmdResult {
     let engine = engine(ctx)?;
     find_profile(&engine.config, name)?;
+    warn_about(&engine.config, &[name]);
     let report = runtime()?.block_on(engine.check(name))?;
     println!(
         "{name}: ok, HTTP {} in {} ms{}{}",

@@ -12,6 +12,7 @@ const MAX_INPUT: u64 = 1 << 20;
 pub fn import(ctx: &Context, name: &str) -> CmdResult {
     let config = ctx.config()?;
     let profile = find_profile(&config, name)?;
+    super::warn_about(&config, &[name]);
     let store = ctx.store()?;
 
     let mut input = Vec::new();

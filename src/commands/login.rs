@@ -9,6 +9,7 @@ use crate::qr;
 pub fn login(ctx: &Context, name: &str) -> CmdResult {
     let engine = engine(ctx)?;
     find_profile(&engine.config, name)?;
+    super::warn_about(&engine.config, &[name]);
     let show_qr = terminal_width().is_some_and(|w| w >= 60);
     let record = runtime()?.block_on(engine.login(name, |prompt| {
         println!("To log in to {name}, open on any device with a browser:");

@@ -34,18 +34,23 @@ impl Context {
         })
     }
 
-    /// Loads the config; its warnings go to stderr (never stdout, which scripts read) and the log.
+    /// Loads the config. Its warnings are said by [`warn_about`], for the profiles a command
+    /// uses.
     pub fn config(&self) -> Result<Config, Failure> {
-        let config = Config::load(&self.paths.config)?;
-        for warning in &config.warnings {
-            tracing::warn!("{warning}");
-            eprintln!("tokdash: warning: {warning}");
-        }
-        Ok(config)
+        Ok(Config::load(&self.paths.config)?)
     }
 
     pub fn store(&self) -> Result<Store, Failure> {
         Ok(Store::open(&self.paths.store)?)
+    }
+}
+
+/// Says the config's warnings that concern `names` (the profiles a command uses), once each, on
+/// stderr (never stdout, which scripts read) and in the log.
+pub fn warn_about(config: &Config, names: &[&str]) {
+    for warning in config.warnings.iter().filter(|w| w.applies_to(names)) {
+        tracing::warn!("{warning}");
+        eprintln!("tokdash: warning: {warning}");
     }
 }
 

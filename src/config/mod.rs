@@ -21,6 +21,26 @@ pub const DEFAULT_REFRESH_AHEAD: Duration = Duration::from_secs(300);
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(20);
 pub const DEFAULT_MAX_CONCURRENCY: usize = 8;
 
+/// A warning about the config, and the profiles it concerns: it is said where it applies (by
+/// `config check`, and by the commands that use one of those profiles), not by every command.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigWarning {
+    pub profiles: Vec<String>,
+    pub message: String,
+}
+
+impl ConfigWarning {
+    pub fn applies_to(&self, names: &[&str]) -> bool {
+        self.profiles.iter().any(|p| names.contains(&p.as_str()))
+    }
+}
+
+impl std::fmt::Display for ConfigWarning {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Config {
     pub path: PathBuf,
@@ -28,7 +48,7 @@ pub struct Config {
     /// In the order of the file. Shared, not copied, by the dashboard's rows.
     pub profiles: Vec<Arc<Profile>>,
     /// Things worth saying that do not stop the program (a literal client secret, say).
-    pub warnings: Vec<String>,
+    pub warnings: Vec<ConfigWarning>,
     /// `profiles` by name.
     pub index: NameIndex,
 }
@@ -175,17 +195,21 @@ impl Config {
             },
         })?;
         let mut config = Self::parse(path, &source)?;
-        if config
+        let with_literal_secrets: Vec<String> = config
             .profiles
             .iter()
-            .any(|p| matches!(p.client_secret, SecretSource::Literal(_)))
-            && readable_by_others(path)
-        {
-            config.warnings.push(format!(
-                "{} holds a client secret and is readable by other users; run: chmod 600 {}",
-                path.display(),
-                path.display()
-            ));
+            .filter(|p| matches!(p.client_secret, SecretSource::Literal(_)))
+            .map(|p| p.name.clone())
+            .collect();
+        if !with_literal_secrets.is_empty() && readable_by_others(path) {
+            config.warnings.push(ConfigWarning {
+                profiles: with_literal_secrets,
+                message: format!(
+                    "{} holds a client secret and is readable by other users; run: chmod 600 {}",
+                    path.display(),
+                    path.display()
+                ),
+            });
         }
         Ok(config)
     }

@@ -4,8 +4,8 @@
 
 use super::raw::{RawConfig, RawProfile, RawSettings};
 use super::{
-    AuthMethod, Config, ConfigError, EndpointOverrides, Grant, Profile, ProviderConfig,
-    ProviderKind, SecretSource, Settings, duration,
+    AuthMethod, Config, ConfigError, ConfigWarning, EndpointOverrides, Grant, Profile,
+    ProviderConfig, ProviderKind, SecretSource, Settings, duration,
 };
 use crate::name_index::NameIndex;
 use crate::secret::Secret;
@@ -37,10 +37,13 @@ pub fn validate(path: &Path, source: &str, raw: RawConfig) -> Result<Config, Con
     for (name, body) in raw.profiles {
         let profile = profile(&ctx, &settings, name, body)?;
         if matches!(profile.client_secret, SecretSource::Literal(_)) {
-            warnings.push(format!(
-                "profile {} writes its client secret in the config; prefer client_secret_env or client_secret_cmd",
-                profile.name
-            ));
+            warnings.push(ConfigWarning {
+                profiles: vec![profile.name.clone()],
+                message: format!(
+                    "profile {} writes its client secret in the config; prefer client_secret_env or client_secret_cmd",
+                    profile.name
+                ),
+            });
         }
         profiles.push(Arc::new(profile));
     }

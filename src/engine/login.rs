@@ -79,7 +79,7 @@ impl Engine {
             exchange::send_with_retries(http, timeout, true, || {
                 let mut form: Vec<(&'static str, String)> = vec![("scope", scopes.clone())];
                 form.extend(provider::extra_params(profile));
-                let request = auth.apply(http.client().post(&device_url), &mut form);
+                let request = auth.apply_naming_client(http.client().post(&device_url), &mut form);
                 request.form(&form)
             })
             .await

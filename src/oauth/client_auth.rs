@@ -39,6 +39,23 @@ impl ClientAuth {
     }
 }
 
+impl ClientAuth {
+    /// [`apply`](Self::apply) for the device authorization request, whose body always names the
+    /// client: RFC 8628 §3.1 requires `client_id` only of public clients, but servers in use
+    /// require it with `client_secret_basic` too, and sending it costs nothing.
+    pub fn apply_naming_client(
+        &self,
+        request: reqwest::RequestBuilder,
+        form: &mut Vec<(&'static str, String)>,
+    ) -> reqwest::RequestBuilder {
+        let request = self.apply(request, form);
+        if !form.iter().any(|(key, _)| *key == "client_id") {
+            form.push(("client_id", self.client_id.clone()));
+        }
+        request
+    }
+}
+
 /// RFC 6749 §2.3.1: id and secret are form-url-encoded *before* base64, so a secret with `:`,
 /// `+` or `%` survives (oidc-provider decodes them, as the RFC says).
 pub fn basic_header(client_id: &str, secret: &str) -> String {

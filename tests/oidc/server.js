@@ -56,7 +56,35 @@ const clients = [
     redirect_uris: [],
     scope: 'api',
   },
+  // Lifetime clients: client_secret_post like tokdash-post, but their access tokens live the
+  // number of seconds in their name (see ttl.AccessToken below), whatever OIDC_AT_TTL says. One
+  // server then serves the short and long lifetimes real deployments issue; each test takes its
+  // own client, so the per-client request log below is its own.
+  ...['10', '60', '300', '3600', '10-half', '10-dash', '60-dash'].map((suffix) => ({
+    client_id: `tokdash-ttl-${suffix}`,
+    client_secret: 'post-secret',
+    token_endpoint_auth_method: 'client_secret_post',
+    grant_types: USER_GRANTS,
+    response_types: [],
+    redirect_uris: [],
+  })),
 ];
+
+/** `tokdash-ttl-<seconds>[-tag]` clients get that lifetime; the rest OIDC_AT_TTL. */
+function lifetimeOf(client, fallback) {
+  const m = /^tokdash-ttl-(\d+)/.exec(client?.clientId ?? '');
+  return m ? Number(m[1]) : fallback;
+}
+
+// Token endpoint requests per client id, as epoch milliseconds: GET /_test/token-requests/<id>
+// answers the JSON array. It is how a test proves that tokdash sent no request (or when it did).
+const tokenRequests = new Map();
+function logTokenRequest(ctx) {
+  const id = ctx.oidc?.client?.clientId;
+  if (!id) return;
+  if (!tokenRequests.has(id)) tokenRequests.set(id, []);
+  tokenRequests.get(id).push(Date.now());
+}
 
 // Unbounded in-memory adapter. The bundled MemoryAdapter is an LRU of 1,000 entries, which can
 // evict live grants and refresh tokens during a long test run. Entries expire like the bundled
@@ -183,7 +211,7 @@ server.listen(0, '127.0.0.1', () => {
     // Default rotates only for public clients or after 70 % of the TTL: make it deterministic.
     rotateRefreshToken: () => rotate,
     ttl: {
-      AccessToken: accessTokenTtl,
+      AccessToken: (ctx, token, client) => lifetimeOf(client, accessTokenTtl),
       ClientCredentials: accessTokenTtl,
       DeviceCode: 600,
       RefreshToken: 86400,
@@ -214,7 +242,20 @@ server.listen(0, '127.0.0.1', () => {
     }
   }
 
-  server.on('request', provider.callback());
+  provider.on('grant.success', logTokenRequest);
+  provider.on('grant.error', logTokenRequest);
+
+  const callback = provider.callback();
+  server.on('request', (req, res) => {
+    const prefix = '/_test/token-requests/';
+    if (req.method === 'GET' && req.url.startsWith(prefix)) {
+      const id = decodeURIComponent(req.url.slice(prefix.length));
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(tokenRequests.get(id) ?? []));
+      return;
+    }
+    callback(req, res);
+  });
   process.stdout.write(`READY ${issuer}\n`);
 });
 

@@ -28,6 +28,17 @@ pub const CC_SECRET: &str = "cc-secret";
 /// The environment variable that [`post_profile`]s read their client secret from.
 pub const SECRET_VAR: &str = "TD_SECRET";
 
+/// A `client_secret_post` client (secret [`POST_SECRET`]) whose access tokens live `seconds`
+/// (10, 60, 300 or 3600), with `tag` ("" or "dash") telling apart clients of equal lifetime, so
+/// each test's request log is its own.
+pub fn lifetime_client(seconds: u32, tag: &str) -> String {
+    if tag.is_empty() {
+        format!("tokdash-ttl-{seconds}")
+    } else {
+        format!("tokdash-ttl-{seconds}-{tag}")
+    }
+}
+
 /// The scope `mint` asks for by default: `offline_access` is what yields a refresh token.
 pub const DEFAULT_SCOPE: &str = "openid offline_access email";
 
@@ -187,6 +198,22 @@ impl OidcServer {
     /// `issuer` + `path`.
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.issuer)
+    }
+
+    /// When `client_id` called the token endpoint (epoch milliseconds, successes and errors
+    /// alike), as the server logged it (tests/oidc/server.js, `/_test/token-requests/`).
+    pub fn token_requests(&self, client_id: &str) -> Vec<u64> {
+        let addr = self.issuer.trim_start_matches("http://");
+        let mut stream = TcpStream::connect(addr).expect("the test server answers");
+        write!(
+            stream,
+            "GET /_test/token-requests/{client_id} HTTP/1.0\r\nHost: {addr}\r\n\r\n"
+        )
+        .unwrap();
+        let mut reply = String::new();
+        stream.read_to_string(&mut reply).unwrap();
+        let body = reply.split("\r\n\r\n").nth(1).unwrap_or_default();
+        serde_json::from_str(body).unwrap_or_else(|e| panic!("token-requests: {e}: {reply}"))
     }
 
     /// What the server wrote to stderr so far.

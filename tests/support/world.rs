@@ -98,6 +98,17 @@ impl World {
         cmd
     }
 
+    /// Makes a stored token older: it was obtained `secs` earlier than recorded, its expiry
+    /// unchanged. A token imported with two minutes left is then a long-lived one late in its
+    /// life (due by `refresh_ahead`), not a fresh two-minute token (due only after half of it).
+    pub fn age_token(&self, name: &str, secs: i64) {
+        let path = self.store().join(format!("{name}.json"));
+        let mut record = self.record(name).expect("a stored record to age");
+        let obtained = record["obtained_at"].as_i64().expect("obtained_at");
+        record["obtained_at"] = serde_json::json!(obtained - secs);
+        std::fs::write(&path, serde_json::to_vec(&record).unwrap()).unwrap();
+    }
+
     /// Imports a token endpoint response for a profile, as a user would.
     pub fn import(&self, name: &str, response: &serde_json::Value) {
         self.cmd(&["import", name])
