@@ -36,4 +36,20 @@ impl Summary {
                 .map(|e| e.message.clone()),
         }
     }
+
+    /// A profile whose record the store refuses (not JSON, a link, a directory…): `error`, with
+    /// the store's words (path, what is wrong, what to do) as `last_error`, and nothing else
+    /// known about it.
+    pub fn unusable(profile: &Profile, problem: String) -> Summary {
+        Summary {
+            name: profile.name.clone(),
+            provider: profile.provider.kind().as_str(),
+            status: Status::Error,
+            expires_at: None,
+            expires_in: None,
+            has_refresh_token: false,
+            last_refresh: None,
+            last_error: Some(problem),
+        }
+    }
 }

@@ -11,7 +11,7 @@ use crate::config::Config;
 use crate::engine::{Engine, RefreshMode};
 use crate::store::{RecordMeta, Store, TokenRecord};
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
@@ -79,10 +79,21 @@ impl Worker {
                 let poller = self.poller.clone();
                 let polling = self.polling.clone();
                 tokio::task::spawn_blocking(move || {
-                    let changes = poller.lock().map(|mut p| p.poll()).unwrap_or_default();
+                    let polled = poller.lock().map(|mut p| p.poll()).unwrap_or_default();
                     polling.store(false, Ordering::Release);
+                    let mut changes = Vec::new();
+                    let mut unusable = Vec::new();
+                    for (name, read) in polled {
+                        match read {
+                            Ok(record) => changes.push((name, record)),
+                            Err(problem) => unusable.push((name, problem)),
+                        }
+                    }
                     if !changes.is_empty() {
                         send(WorkerEvent::StoreChanged(changes));
+                    }
+                    if !unusable.is_empty() {
+                        send(WorkerEvent::RecordsUnusable(unusable));
                     }
                 });
             }
@@ -202,7 +213,9 @@ async fn load_meta(engine: &Engine, name: &str) -> Option<RecordMeta> {
 }
 
 /// Notices records changed by anyone. Cheap when nothing changed: one `stat` of the store
-/// directory, whose mtime moves on every atomic write (a rename into it).
+/// directory, whose mtime moves on every atomic write (a rename into it), and a read of each
+/// record the store refused last time (a `chmod` or an edit in place moves no directory mtime,
+/// and the row must clear once its record is fixed).
 pub struct StorePoller {
     store: Store,
     /// The profiles polled: the config's own list, not a copy of ten thousand names.
@@ -210,8 +223,15 @@ pub struct StorePoller {
     dir_mtime: Option<SystemTime>,
     /// Per profile, in the config's order.
     file_mtimes: Vec<Option<SystemTime>>,
+    /// The profiles (by index in the config) whose record was refused, with the words last
+    /// reported; usually none.
+    problems: HashMap<usize, String>,
     first: bool,
 }
+
+/// One record as a poll read it: `Ok(None)` when there is none, `Err` with the store's words
+/// when the store refuses it.
+pub type Polled = Result<Option<RecordMeta>, String>;
 
 impl StorePoller {
     pub fn new(store: Store, config: Arc<Config>) -> StorePoller {
@@ -220,19 +240,27 @@ impl StorePoller {
             file_mtimes: vec![None; config.profiles.len()],
             config,
             dir_mtime: None,
+            problems: HashMap::new(),
             first: true,
         }
     }
 
-    fn mtime(path: &PathBuf) -> Option<SystemTime> {
-        std::fs::metadata(path).and_then(|m| m.modified()).ok()
+    /// Of the path itself: a record that is a symbolic link is seen as one, dangling or not.
+    fn mtime(path: &Path) -> Option<SystemTime> {
+        std::fs::symlink_metadata(path)
+            .and_then(|m| m.modified())
+            .ok()
     }
 
     /// The records whose files changed since the last poll (all of them the first time), each
-    /// reduced to its meta as soon as it is read.
-    pub fn poll(&mut self) -> Vec<(String, Option<RecordMeta>)> {
-        let dir_mtime = Self::mtime(&self.store.dir().to_path_buf());
-        if !self.first && dir_mtime == self.dir_mtime {
+    /// reduced to its meta as soon as it is read; a refused record when it is first refused or
+    /// its problem changes, and again as readable once it is.
+    pub fn poll(&mut self) -> Vec<(String, Polled)> {
+        let dir_mtime = std::fs::metadata(self.store.dir())
+            .and_then(|m| m.modified())
+            .ok();
+        let dir_changed = self.first || dir_mtime != self.dir_mtime;
+        if !dir_changed && self.problems.is_empty() {
             return Vec::new();
         }
         self.dir_mtime = dir_mtime;
@@ -246,19 +274,106 @@ impl StorePoller {
                 );
             }
         }
+        let to_read: Vec<usize> = if dir_changed {
+            (0..self.config.profiles.len()).collect()
+        } else {
+            let mut troubled: Vec<usize> = self.problems.keys().copied().collect();
+            troubled.sort_unstable();
+            troubled
+        };
         let mut changes = Vec::new();
-        for (profile, seen) in self.config.profiles.iter().zip(&mut self.file_mtimes) {
-            let name = &profile.name;
+        for i in to_read {
+            let name = &self.config.profiles[i].name;
             let mtime = Self::mtime(&self.store.record_path(name));
-            if !first && *seen == mtime {
+            let troubled = self.problems.contains_key(&i);
+            if !first && !troubled && self.file_mtimes[i] == mtime {
                 continue;
             }
-            *seen = mtime;
+            self.file_mtimes[i] = mtime;
             match self.store.load(name) {
-                Ok(record) => changes.push((name.clone(), record.as_ref().map(TokenRecord::meta))),
-                Err(e) => tracing::warn!(profile = name.as_str(), "cannot read the record: {e}"),
+                Ok(record) => {
+                    self.problems.remove(&i);
+                    changes.push((name.clone(), Ok(record.as_ref().map(TokenRecord::meta))));
+                }
+                Err(e) => {
+                    let problem = e.to_string();
+                    if self.problems.get(&i) != Some(&problem) {
+                        tracing::warn!(profile = name.as_str(), "cannot use the record: {problem}");
+                        self.problems.insert(i, problem.clone());
+                        changes.push((name.clone(), Err(problem)));
+                    }
+                }
             }
         }
         changes
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    fn config() -> Arc<Config> {
+        let src = "[profiles.a]\nprovider = \"google\"\nclient_id = \"c\"\n\
+                   [profiles.b]\nprovider = \"google\"\nclient_id = \"c\"\n";
+        Arc::new(Config::parse(Path::new("p.toml"), src).unwrap())
+    }
+
+    fn names(polled: &[(String, Polled)]) -> Vec<(&str, bool)> {
+        polled
+            .iter()
+            .map(|(n, r)| (n.as_str(), r.is_ok()))
+            .collect()
+    }
+
+    #[test]
+    fn a_refused_record_is_reported_once_and_again_as_soon_as_it_is_fixed() {
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
+        let store = Store::open(tmp.path()).unwrap();
+        store.save("a", &mut TokenRecord::default()).unwrap();
+        let b = store.record_path("b");
+        std::fs::write(&b, "not json").unwrap();
+        std::fs::set_permissions(&b, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let mut poller = StorePoller::new(store.clone(), config());
+
+        let first = poller.poll();
+        assert_eq!(names(&first), [("a", true), ("b", false)]);
+        let problem = first[1].1.clone().unwrap_err();
+        assert!(
+            problem.starts_with(&format!("{}: the token record is not valid", b.display())),
+            "{problem}"
+        );
+        assert!(
+            poller.poll().is_empty(),
+            "the same problem is not sent again"
+        );
+
+        // Fixed in place: the directory's mtime does not move, the next poll still sees it.
+        let dir_mtime = std::fs::metadata(tmp.path()).unwrap().modified().unwrap();
+        std::fs::write(&b, r#"{"generation": 3}"#).unwrap();
+        assert_eq!(
+            std::fs::metadata(tmp.path()).unwrap().modified().unwrap(),
+            dir_mtime
+        );
+        let fixed = poller.poll();
+        assert_eq!(names(&fixed), [("b", true)]);
+        assert_eq!(fixed[0].1.as_ref().unwrap().as_ref().unwrap().generation, 3);
+        assert!(poller.poll().is_empty());
+
+        // Replaced by a link that dangles: seen as a change of the path, and refused.
+        std::fs::remove_file(&b).unwrap();
+        std::os::unix::fs::symlink(tmp.path().join("nowhere"), &b).unwrap();
+        let linked = poller.poll();
+        assert_eq!(names(&linked), [("b", false)]);
+        assert!(
+            linked[0]
+                .1
+                .as_ref()
+                .unwrap_err()
+                .contains("is a symbolic link"),
+            "{linked:?}"
+        );
     }
 }

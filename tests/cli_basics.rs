@@ -258,3 +258,181 @@ fn config_check_prints_each_profile_and_its_endpoints() {
             "https://oauth2.googleapis.com/token",
         ));
 }
+
+/// What a store may hold at `beta.json` instead of a record, and the words that name it.
+#[derive(Clone, Copy, Debug)]
+enum Bad {
+    NotJson,
+    /// A link to a file outside the store that holds a record and is 0644.
+    Symlink,
+    Directory,
+    /// As root (the tests' user) no mode bits make a file unreadable; a named pipe is what root
+    /// cannot read a record from either.
+    NamedPipe,
+}
+
+impl Bad {
+    const ALL: [Bad; 4] = [Bad::NotJson, Bad::Symlink, Bad::Directory, Bad::NamedPipe];
+
+    fn words(self) -> &'static str {
+        match self {
+            Bad::NotJson => "the token record is not valid (not JSON",
+            Bad::Symlink => "is a symbolic link, not a token record",
+            Bad::Directory => "is a directory, not a token record",
+            Bad::NamedPipe => "is a named pipe (FIFO), not a token record",
+        }
+    }
+
+    fn fix(self, path: &Path) -> String {
+        match self {
+            Bad::Symlink => format!("remove the link (rm {})", path.display()),
+            _ => "move it out of the store".into(),
+        }
+    }
+}
+
+/// alpha holds a good access token; beta.json is `bad`. Returns the world and, for a link, the
+/// directory of its target (kept alive with the world).
+fn world_with_a_bad_record(bad: Bad) -> (World, tempfile::TempDir) {
+    let w = World::new(CONFIG);
+    w.cmd(&["import", "alpha"])
+        .write_stdin(
+            r#"{"access_token":"AT-good-7f2","refresh_token":"RT-good-7f2","expires_in":3600}"#,
+        )
+        .assert()
+        .success();
+    let path = w.store().join("beta.json");
+    let outside = tempfile::tempdir().unwrap();
+    match bad {
+        Bad::NotJson => {
+            std::fs::write(&path, "RT-LEAK-beta, not json").unwrap();
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        }
+        Bad::Symlink => {
+            let target = outside.path().join("passwd");
+            std::fs::write(&target, r#"{"refresh_token":"RT-LEAK-beta"}"#).unwrap();
+            std::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o644)).unwrap();
+            std::os::unix::fs::symlink(&target, &path).unwrap();
+        }
+        Bad::Directory => std::fs::create_dir(&path).unwrap(),
+        Bad::NamedPipe => {
+            let c = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).unwrap();
+            assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        }
+    }
+    (w, outside)
+}
+
+/// The problem as every command words it: the path, what is wrong, what to do.
+fn assert_names_the_problem(text: &str, bad: Bad, path: &Path) {
+    assert!(
+        text.contains(&format!("{}: {}", path.display(), bad.words())),
+        "{bad:?}: {text}"
+    );
+    assert!(text.contains(&bad.fix(path)), "{bad:?}: {text}");
+    assert!(text.contains("run: tokdash login beta"), "{bad:?}: {text}");
+    assert!(!text.contains("chmod"), "{bad:?}: {text}");
+    assert!(!text.contains("RT-LEAK"), "{bad:?}: {text}");
+}
+
+#[test]
+fn list_shows_every_profile_and_names_a_bad_record_with_exit_1() {
+    for bad in Bad::ALL {
+        let (w, _outside) = world_with_a_bad_record(bad);
+        let path = w.store().join("beta.json");
+        let out = w.cmd(&["list"]).assert().code(1).get_output().clone();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let line = |name: &str| {
+            stdout
+                .lines()
+                .find(|l| l.starts_with(name))
+                .unwrap_or_else(|| panic!("{bad:?}: no {name} row in\n{stdout}"))
+                .to_string()
+        };
+        assert!(line("alpha").contains("valid"), "{bad:?}: {stdout}");
+        let beta = line("beta");
+        assert!(beta.contains(" error "), "{bad:?}: {beta}");
+        assert_names_the_problem(&beta, bad, &path);
+        assert!(
+            stderr.starts_with(&format!("tokdash: beta: {}: ", path.display())),
+            "{bad:?}: {stderr}"
+        );
+        assert_names_the_problem(&stderr, bad, &path);
+    }
+}
+
+#[test]
+fn list_json_shows_every_profile_with_a_bad_record_in_last_error() {
+    for bad in Bad::ALL {
+        let (w, _outside) = world_with_a_bad_record(bad);
+        let path = w.store().join("beta.json");
+        let out = w
+            .cmd(&["list", "--json"])
+            .assert()
+            .code(1)
+            .get_output()
+            .clone();
+        let list: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(list.len(), 2, "{bad:?}");
+        assert_eq!(list[0]["name"], "alpha");
+        assert_eq!(list[0]["status"], "valid");
+        let beta = &list[1];
+        assert_eq!(beta["name"], "beta");
+        assert_eq!(beta["provider"], "google");
+        assert_eq!(beta["status"], "error", "{bad:?}");
+        let fields: Vec<&String> = beta.as_object().unwrap().keys().collect();
+        assert_eq!(
+            fields,
+            [
+                "expires_at",
+                "expires_in",
+                "has_refresh_token",
+                "last_error",
+                "last_refresh",
+                "name",
+                "provider",
+                "status"
+            ],
+            "the same fields as any other profile"
+        );
+        assert!(beta["expires_at"].is_null() && beta["expires_in"].is_null());
+        assert_names_the_problem(beta["last_error"].as_str().unwrap(), bad, &path);
+    }
+}
+
+#[test]
+fn token_of_another_profile_works_beside_a_bad_record_and_of_the_bad_one_exits_2() {
+    for bad in Bad::ALL {
+        let (w, outside) = world_with_a_bad_record(bad);
+        let path = w.store().join("beta.json");
+        w.cmd(&["token", "alpha"])
+            .assert()
+            .success()
+            .stdout("AT-good-7f2\n");
+        let out = w
+            .cmd(&["token", "beta"])
+            .assert()
+            .code(2)
+            .get_output()
+            .clone();
+        assert!(out.stdout.is_empty(), "{bad:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.starts_with(&format!("tokdash: beta: {}: ", path.display())),
+            "{bad:?}: {stderr}"
+        );
+        assert_names_the_problem(&stderr, bad, &path);
+        if let Bad::Symlink = bad {
+            let target = outside.path().join("passwd");
+            assert_eq!(
+                std::fs::read_to_string(&target).unwrap(),
+                r#"{"refresh_token":"RT-LEAK-beta"}"#
+            );
+            assert_eq!(
+                std::fs::metadata(&target).unwrap().permissions().mode() & 0o777,
+                0o644
+            );
+        }
+    }
+}

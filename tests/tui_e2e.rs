@@ -292,3 +292,73 @@ fn keys_answer_while_a_request_hangs_and_q_still_quits() {
     );
     assert_eq!(w.record("stuck").unwrap()["refresh_token"], "RT");
 }
+
+/// A record the store refuses is an error row in the words `list` uses, beside rows that work,
+/// and the row clears once the record is out of the way.
+#[test]
+fn a_bad_record_is_an_error_row_with_the_stores_words_until_it_is_removed() {
+    let profile = |name: &str| {
+        format!(
+            "[profiles.{name}]\nprovider = \"oauth2\"\ntoken_url = \"http://127.0.0.1:9/token\"\nclient_id = \"c\"\n"
+        )
+    };
+    let w = World::new(&format!(
+        "[settings]\nauto_refresh = false\n{}{}",
+        profile("alpha"),
+        profile("bravo")
+    ));
+    w.import(
+        "alpha",
+        &serde_json::json!({"access_token": "AT", "refresh_token": "RT", "expires_in": 3600}),
+    );
+    let outside = tempfile::tempdir().unwrap();
+    let target = outside.path().join("passwd");
+    std::fs::write(&target, r#"{"refresh_token": "RT-OUTSIDE"}"#).unwrap();
+    let link = w.store().join("bravo.json");
+    std::os::unix::fs::symlink(&target, &link).unwrap();
+    let words = format!(
+        "{}: is a symbolic link, not a token record; tokdash keeps only plain files in its store: remove the link (rm {}) and run: tokdash login bravo",
+        link.display(),
+        link.display()
+    );
+    // The same words as `list`.
+    let listed = w
+        .cmd(&["list"])
+        .assert()
+        .code(1)
+        .get_output()
+        .stdout
+        .clone();
+    assert!(String::from_utf8_lossy(&listed).contains(&words));
+
+    // Wide enough for the whole message.
+    let tmux = Tmux::start(&[], &w.envs(), 320, 24);
+    let screen = tmux.wait_for("bravo's error row", WAIT, |s| {
+        line_of(s, "bravo").contains(&words)
+    });
+    let bravo = line_of(&screen, "bravo");
+    assert!(bravo.contains(" error "), "{screen}");
+    assert!(
+        !bravo.contains("needs_login") && !bravo.contains("press l"),
+        "{screen}"
+    );
+    assert!(line_of(&screen, "alpha").contains("valid"), "{screen}");
+    assert!(!screen.contains("RT-OUTSIDE"));
+
+    // r on bravo sends nothing and says why.
+    tmux.keys(&["j", "r"]);
+    tmux.wait_for_text("bravo: nothing done: ", WAIT);
+
+    // The link removed: the next poll makes bravo a profile with no token yet.
+    std::fs::remove_file(&link).unwrap();
+    tmux.wait_for("bravo without its error", WAIT, |s| {
+        line_of(s, "bravo").contains("needs_login")
+            && line_of(s, "bravo").contains("no token yet: press l to log in")
+    });
+    tmux.keys(&["q"]);
+    assert_eq!(tmux.wait_exit(WAIT), 0);
+    assert_eq!(
+        std::fs::read_to_string(&target).unwrap(),
+        r#"{"refresh_token": "RT-OUTSIDE"}"#
+    );
+}

@@ -49,8 +49,13 @@ pub enum WorkerEvent {
         name: String,
         error: String,
     },
-    /// Records that changed on disk since the last poll (`None`: the file is gone).
+    /// Records that changed on disk since the last poll (`None`: the file is gone). A profile
+    /// here whose record was refused before can be read again.
     StoreChanged(Vec<(String, Option<RecordMeta>)>),
+    /// Records the store refuses (not JSON, a symbolic link, a directory…), each with the
+    /// store's words for it: the path, what is wrong, what to do. Sent when a profile's problem
+    /// first appears or its words change, not at every poll.
+    RecordsUnusable(Vec<(String, String)>),
     Endpoints {
         name: String,
         endpoints: Result<Endpoints, String>,

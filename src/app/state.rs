@@ -15,8 +15,13 @@ pub const LOG_CAPACITY: usize = 500;
 #[derive(Debug, Clone)]
 pub struct Row {
     pub profile: Arc<Profile>,
-    /// What the store holds for this profile, without the token values (`None`: nothing).
+    /// What the store holds for this profile, without the token values (`None`: nothing, or
+    /// nothing usable: see `problem`).
     pub record: Option<RecordMeta>,
+    /// The store refuses this profile's record (not JSON, a link…): its words, shown as the
+    /// row's message until a poll finds the record readable again. Nothing is done with the
+    /// profile meanwhile.
+    pub problem: Option<String>,
     /// A request for this profile is in flight.
     pub busy: bool,
     /// The short text of the MESSAGE column.
@@ -36,6 +41,9 @@ impl Row {
     pub fn status(&self, now: i64) -> Status {
         if self.busy {
             return Status::Refreshing;
+        }
+        if self.problem.is_some() {
+            return Status::Error;
         }
         status_of(
             self.record.as_ref(),
@@ -145,6 +153,7 @@ impl State {
             .map(|p| Row {
                 profile: p.clone(),
                 record: None,
+                problem: None,
                 busy: false,
                 message: String::new(),
                 not_before: 0,

@@ -773,4 +773,121 @@ fn auto_refresh_fires_once_per_half_lifetime_not_once_per_tick() {
             refreshed_at.len() - 1
         );
     }
+
+/// The store's words for a record it refuses, as the worker's poll reports them.
+const REFUSED: &str = "/s/alpha.json: is a symbolic link, not a token record; tokdash keeps only plain files in its store: remove the link (rm /s/alpha.json) and run: tokdash login alpha (or tokdash import alpha)";
+
+fn refused(s: &mut State, name: &str, problem: &str) -> Vec<Effect> {
+    update(
+        s,
+        Msg::worker(WorkerEvent::RecordsUnusable(vec![(
+            name.into(),
+            problem.into(),
+        )])),
+    )
+}
+
+#[test]
+fn a_refused_record_makes_an_error_row_with_the_stores_words_and_no_stale_facts() {
+    let mut s = state();
+    assert_eq!(row(&s, "alpha").status(NOW), Status::Valid);
+    assert!(refused(&mut s, "alpha", REFUSED).is_empty());
+    let alpha = row(&s, "alpha");
+    assert_eq!(alpha.status(NOW), Status::Error);
+    assert_eq!(alpha.problem.as_deref(), Some(REFUSED));
+    assert!(alpha.record.is_none(), "the old expiry no longer holds");
+    assert_eq!(s.log.back().unwrap().text, REFUSED);
+    assert_eq!(s.log.back().unwrap().kind, EventKind::Bad);
+    // The same words again add nothing to the log.
+    let logged = s.log.len();
+    refused(&mut s, "alpha", REFUSED);
+    assert_eq!(s.log.len(), logged);
+    // A filter on the status finds it.
+    ch(&mut s, '/');
+    for c in "error".chars() {
+        ch(&mut s, c);
+    }
+    assert_eq!(s.selected_row().unwrap().name(), "alpha");
+    assert_eq!(s.visible.len(), 1);
+}
+
+#[test]
+fn nothing_is_done_with_a_refused_record_and_no_key_says_press_l() {
+    let mut s = state();
+    s.auto_refresh = true;
+    // robot (client credentials) would refresh by itself with no record at all.
+    assert!(
+        update(&mut s.clone(), Msg::Tick(NOW + 1)).contains(&Effect::RefreshIfNeeded {
+            name: "robot".into()
+        })
+    );
+    refused(
+        &mut s,
+        "robot",
+        "/s/robot.json: is a directory, not a token record",
+    );
+    refused(&mut s, "alpha", REFUSED);
+    let effects = update(&mut s, Msg::Tick(NOW + 1));
+    assert_eq!(effects, [Effect::PollStore], "no auto-refresh of either");
+    for c in ['r', 'l', 'x', 'c'] {
+        assert!(ch(&mut s, c).is_empty(), "{c} does nothing");
+        let flash = s.flash.clone().unwrap();
+        assert_eq!(flash, format!("alpha: nothing done: {REFUSED}"), "{c}");
+        assert_eq!(s.mode, Mode::Table, "{c}");
+    }
+    assert!(!row(&s, "alpha").busy);
+    let effects = ch(&mut s, 'R');
+    assert!(
+        !effects.iter().any(
+            |e| matches!(e, Effect::Refresh { name, .. } if name == "alpha" || name == "robot")
+        ),
+        "{effects:?}"
+    );
+}
+
+#[test]
+fn the_poll_that_reads_the_record_again_clears_the_error() {
+    let mut s = state();
+    refused(&mut s, "alpha", REFUSED);
+    // Fixed with a record of an older generation than the one shown before: still taken.
+    let mut fixed = record(3600);
+    fixed.generation = 0;
+    update(
+        &mut s,
+        Msg::worker(WorkerEvent::StoreChanged(vec![(
+            "alpha".into(),
+            Some(fixed),
+        )])),
+    );
+    let alpha = row(&s, "alpha");
+    assert_eq!(alpha.problem, None);
+    assert_eq!(alpha.status(NOW), Status::Valid);
+    assert_eq!(alpha.message, "");
+    assert_eq!(s.log.back().unwrap().text, "its record can be read again");
+    // Removed instead: a profile with no record.
+    refused(&mut s, "alpha", REFUSED);
+    update(
+        &mut s,
+        Msg::worker(WorkerEvent::StoreChanged(vec![("alpha".into(), None)])),
+    );
+    assert_eq!(row(&s, "alpha").problem, None);
+    assert_eq!(row(&s, "alpha").status(NOW), Status::NeedsLogin);
+    // And r works again on what is there.
+    refused(
+        &mut s,
+        "robot",
+        "/s/robot.json: is a directory, not a token record",
+    );
+    update(
+        &mut s,
+        Msg::worker(WorkerEvent::StoreChanged(vec![("robot".into(), None)])),
+    );
+    ch(&mut s, 'G');
+    assert_eq!(
+        ch(&mut s, 'r'),
+        [Effect::Refresh {
+            name: "robot".into(),
+            seen_generation: None
+        }]
+    );
 }

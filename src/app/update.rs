@@ -107,6 +107,15 @@ fn on_key(state: &mut State, key: KeyEvent, effects: &mut Vec<Effect>) {
 }
 
 fn on_table_key(state: &mut State, key: KeyEvent, effects: &mut Vec<Effect>) {
+    // Revoking, logging in or copying would each stop at the record the store refuses (a login
+    // only after the user approved it): say so now, in the store's words.
+    if matches!(key.code, KeyCode::Char('x' | 'l' | 'c'))
+        && let Some(row) = state.selected_row()
+        && let Some(problem) = &row.problem
+    {
+        state.flash = Some(nothing_done(row.name(), problem));
+        return;
+    }
     let page = state.table_height().max(1);
     match key.code {
         KeyCode::Char('q') => state.quit = true,
@@ -208,6 +217,10 @@ fn selected_name(state: &State) -> Option<String> {
     state.selected_row().map(|r| r.name().to_string())
 }
 
+fn nothing_done(name: &str, problem: &str) -> String {
+    format!("{name}: nothing done: {problem}")
+}
+
 fn no_token_to_copy(name: &str) -> String {
     format!("{name}: no access token to copy")
 }
@@ -291,6 +304,13 @@ fn request_refresh(
     if row.busy {
         return false;
     }
+    if let Some(problem) = &row.problem {
+        // Not "press l": a login cannot store over a record the store refuses either.
+        if explicit {
+            state.flash = Some(nothing_done(name, problem));
+        }
+        return false;
+    }
     if !can_refresh(row.record.as_ref(), row.profile.grant) {
         if explicit {
             state.flash = Some(format!(
@@ -315,7 +335,8 @@ fn on_tick(state: &mut State, now: i64, effects: &mut Vec<Effect>) {
     effects.push(Effect::PollStore);
     if state.auto_refresh {
         for row in &mut state.rows {
-            if row.busy || !auto_refresh_due(row, now) {
+            // A refused record is left alone until a person fixes it (the poll clears it).
+            if row.busy || row.problem.is_some() || !auto_refresh_due(row, now) {
                 continue;
             }
             row.busy = true;
@@ -436,10 +457,19 @@ fn on_worker(state: &mut State, event: WorkerEvent, effects: &mut Vec<Effect>) {
         }
         WorkerEvent::StoreChanged(changes) => {
             let mut outside = Vec::new();
+            let mut fixed = Vec::new();
             for (name, record) in changes {
                 let Some(row) = state.row_mut(&name) else {
                     continue;
                 };
+                if row.problem.take().is_some() {
+                    // Whatever it holds now (nothing, or a record of any generation) replaces
+                    // the problem, and the problem's words go with it.
+                    row.message.clear();
+                    set_record(row, record);
+                    fixed.push(name);
+                    continue;
+                }
                 let newer = match (&row.record, &record) {
                     (Some(old), Some(new)) => new.generation > old.generation,
                     (None, Some(_)) | (Some(_), None) => true,
@@ -460,6 +490,26 @@ fn on_worker(state: &mut State, event: WorkerEvent, effects: &mut Vec<Effect>) {
                     "updated in the store by another process".into(),
                     EventKind::Info,
                 );
+            }
+            for name in fixed {
+                state.push_event(
+                    &name,
+                    "its record can be read again".into(),
+                    EventKind::Good,
+                );
+            }
+        }
+        WorkerEvent::RecordsUnusable(problems) => {
+            for (name, problem) in problems {
+                let Some(row) = state.row_mut(&name) else {
+                    continue;
+                };
+                // What was known of the record no longer holds: no expiry, no refresh token.
+                row.record = None;
+                if row.problem.as_ref() != Some(&problem) {
+                    row.problem = Some(problem.clone());
+                    state.push_event(&name, problem, EventKind::Bad);
+                }
             }
         }
         WorkerEvent::Endpoints { name, endpoints } => {

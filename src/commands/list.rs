@@ -11,10 +11,21 @@ pub fn list(ctx: &Context, json: bool) -> CmdResult {
     let store = ctx.store()?;
     let now = clock::now();
     let mut summaries = Vec::with_capacity(config.profiles.len());
+    // A bad record is one profile's problem: it is listed with its problem, and never hides the
+    // other profiles.
+    let mut unusable = Vec::new();
     for profile in &config.profiles {
-        let record = store.load(&profile.name)?;
-        let facts = record.as_ref().map(TokenRecord::meta);
-        summaries.push(Summary::new(profile, facts.as_ref(), now));
+        match store.load(&profile.name) {
+            Ok(record) => {
+                let facts = record.as_ref().map(TokenRecord::meta);
+                summaries.push(Summary::new(profile, facts.as_ref(), now));
+            }
+            Err(e) => {
+                let problem = e.to_string();
+                unusable.push(format!("{}: {problem}", profile.name));
+                summaries.push(Summary::unusable(profile, problem));
+            }
+        }
     }
     if json {
         let text =
@@ -23,7 +34,18 @@ pub fn list(ctx: &Context, json: bool) -> CmdResult {
     } else {
         print!("{}", table(&summaries, now));
     }
-    Ok(())
+    if unusable.is_empty() {
+        return Ok(());
+    }
+    // Exit 1, not 2: the store itself opened and every profile is listed; what is wrong is that
+    // these profiles have nothing to act with until a person fixes their record (SPEC: 1 is "the
+    // profile has nothing to act with"), as `health` exits 1 when something needs a person. 2
+    // stays for a store or config that cannot be used at all. `tokdash token` of such a profile
+    // exits 2: there, the store error is the command's own failure.
+    for line in &unusable {
+        eprintln!("tokdash: {line}");
+    }
+    Err(Failure::silent(1))
 }
 
 /// A plain text table for people; scripts use `--json`.

@@ -56,6 +56,9 @@ impl Engine {
                 "a client_credentials profile needs no login; use refresh",
             ));
         }
+        // A record the store refuses (not JSON, a link) would stop the login only once the user
+        // has approved it, when the tokens are stored: refuse it before asking anything.
+        self.load(name).await?;
         let endpoints = self.endpoints(profile).await?;
         let Some(device_url) = endpoints.device_authorization_url.clone() else {
             return Err(EngineError::new(

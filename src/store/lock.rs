@@ -35,13 +35,24 @@ impl Drop for ProfileLock {
     }
 }
 
+/// Never through a symbolic link (`O_NOFOLLOW`: the error is `ELOOP`), and only a plain file,
+/// as the open file itself says: a lock taken on a link's target, or on a named pipe, is no lock
+/// of the store's.
 fn open(path: &Path) -> io::Result<File> {
     let mut options = OpenOptions::new();
     options.read(true).write(true).create(true).truncate(false);
     #[cfg(unix)]
     {
         use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
+        options
+            .mode(0o600)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY);
     }
-    options.open(path)
+    let file = options.open(path)?;
+    if !file.metadata()?.is_file() {
+        return Err(io::Error::other(
+            "not a plain file; move it out of the store and tokdash makes a new lock file",
+        ));
+    }
+    Ok(file)
 }

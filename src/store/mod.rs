@@ -10,6 +10,7 @@ mod record;
 pub use lock::ProfileLock;
 pub use record::{LastError, RecordMeta, Standing, TokenRecord};
 
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -72,25 +73,33 @@ impl Store {
     }
 
     /// The stored record, or `None` when the profile has never had a token.
+    ///
+    /// The record is opened without following a symbolic link, then checked and read through
+    /// the open file, so what is checked is what is read. Anything but a plain file (a link, a
+    /// directory, a named pipe) is refused as what it is, with no `chmod` hint: a `chmod` of a
+    /// link changes its target. The error never quotes the file's content.
     pub fn load(&self, name: &str) -> Result<Option<TokenRecord>, StoreError> {
         let path = self.record_path(name);
-        let bytes = match std::fs::read(&path) {
-            Ok(b) => b,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(StoreError::io(&path, "cannot read the token record", e)),
+        let (mut file, meta) = match open_plain(&path) {
+            Ok(opened) => opened,
+            Err(OpenError::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(OpenError::NotPlain(what)) => return Err(not_a_plain_record(name, &path, what)),
+            Err(OpenError::Io(e)) => return Err(unreadable_record(name, &path, &e)),
         };
-        let meta = std::fs::metadata(&path)
-            .map_err(|e| StoreError::io(&path, "cannot read the token record", e))?;
         refuse_loose_permissions(&path, &meta, 0o600)?;
+        let mut bytes = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
+        file.read_to_end(&mut bytes)
+            .map_err(|e| unreadable_record(name, &path, &e))?;
         serde_json::from_slice(&bytes).map(Some).map_err(|e| StoreError {
             path: path.clone(),
             // Only the kind and the position: serde_json's own message quotes the offending value
             // (`invalid type: string "…"`), which may be a token.
             message: format!(
-                "the token record is not valid ({} at line {} column {}); it was left as it is: move it away and run tokdash import or login",
+                "the token record is not valid ({} at line {} column {}); it was left as it is: move it out of the store and run: {}",
                 json_error_kind(&e),
                 e.line(),
-                e.column()
+                e.column(),
+                start_again(name)
             ),
         })
     }
@@ -113,13 +122,12 @@ impl Store {
     /// is stored, and re-read the record after taking it.
     pub fn lock(&self, name: &str) -> Result<ProfileLock, StoreError> {
         let path = self.lock_path(name);
-        ProfileLock::acquire(&path).map_err(|e| StoreError::io(&path, "cannot lock the profile", e))
+        ProfileLock::acquire(&path).map_err(|e| lock_error(&path, e))
     }
 
     pub fn try_lock(&self, name: &str) -> Result<Option<ProfileLock>, StoreError> {
         let path = self.lock_path(name);
-        ProfileLock::try_acquire(&path)
-            .map_err(|e| StoreError::io(&path, "cannot lock the profile", e))
+        ProfileLock::try_acquire(&path).map_err(|e| lock_error(&path, e))
     }
 
     /// Writes any other file of the store (a discovery cache) with the same guarantees.
@@ -130,8 +138,13 @@ impl Store {
             .map_err(|e| StoreError::io(&path, "cannot write", e))
     }
 
+    /// Reads any other file of the store (a discovery cache); `None` when it is missing or is
+    /// not a plain file.
     pub fn read_file(&self, file_name: &str) -> Option<Vec<u8>> {
-        std::fs::read(self.dir.join(file_name)).ok()
+        let (mut file, _) = open_plain(&self.dir.join(file_name)).ok()?;
+        let mut bytes = Vec::new();
+        file.read_to_end(&mut bytes).ok()?;
+        Some(bytes)
     }
 
     /// Removes the temporary files that writers killed mid-write left behind, and returns how
@@ -150,6 +163,8 @@ impl Store {
                     .to_string_lossy()
                     .starts_with(atomic::TEMP_PREFIX)
             })
+            // Not through a link, and not a named pipe, whose opening would wait for a writer.
+            .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
             .filter(|e| {
                 e.metadata()
                     .and_then(|m| m.modified())
@@ -173,7 +188,133 @@ pub const STALE_TEMPORARY: std::time::Duration = std::time::Duration::from_secs(
 /// A writer locks its temporary file for as long as it writes (see atomic.rs); one that is merely
 /// slow, or stopped with Ctrl-Z, still holds it, and its file is not a leftover.
 fn no_writer_holds(path: &Path) -> bool {
-    std::fs::File::open(path).is_ok_and(|f| f.try_lock().is_ok())
+    open_plain(path).is_ok_and(|(f, _)| f.try_lock().is_ok())
+}
+
+/// Why a file of the store could not be opened as a plain file.
+#[derive(Debug)]
+enum OpenError {
+    /// Not a plain file: what it is instead ("a symbolic link", "a directory"…).
+    NotPlain(&'static str),
+    Io(std::io::Error),
+}
+
+/// Opens a file of the store for reading: never through a symbolic link (`O_NOFOLLOW`), never
+/// waiting for a writer (`O_NONBLOCK`, which a named pipe would otherwise do, and which changes
+/// nothing for a plain file), and only a plain file, as the open file itself says (`fstat`).
+/// Returns the file and its metadata.
+fn open_plain(path: &Path) -> Result<(std::fs::File, std::fs::Metadata), OpenError> {
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY);
+    }
+    let file = match options.open(path) {
+        Ok(file) => file,
+        Err(e) if is_symlink_refusal(&e) => return Err(OpenError::NotPlain("a symbolic link")),
+        Err(e) => {
+            // A socket cannot be opened at all (ENXIO): say what it is rather than that. The
+            // path is looked at only to word the error.
+            let what = std::fs::symlink_metadata(path).ok().and_then(|m| kind(&m));
+            return Err(what.map_or(OpenError::Io(e), OpenError::NotPlain));
+        }
+    };
+    let meta = file.metadata().map_err(OpenError::Io)?;
+    match kind(&meta) {
+        Some(what) => Err(OpenError::NotPlain(what)),
+        None => Ok((file, meta)),
+    }
+}
+
+/// `O_NOFOLLOW` met a symbolic link: `ELOOP` on Linux and macOS, `EMLINK` on FreeBSD.
+fn is_symlink_refusal(e: &std::io::Error) -> bool {
+    #[cfg(target_os = "freebsd")]
+    let refused = [libc::ELOOP, libc::EMLINK];
+    #[cfg(not(target_os = "freebsd"))]
+    let refused = [libc::ELOOP];
+    e.raw_os_error().is_some_and(|code| refused.contains(&code))
+}
+
+/// What a file is when it is not a plain file; `None` for a plain file.
+fn kind(meta: &std::fs::Metadata) -> Option<&'static str> {
+    let t = meta.file_type();
+    if t.is_file() {
+        return None;
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if t.is_fifo() {
+            return Some("a named pipe (FIFO)");
+        }
+        if t.is_socket() {
+            return Some("a socket");
+        }
+        if t.is_block_device() || t.is_char_device() {
+            return Some("a device");
+        }
+    }
+    Some(if t.is_symlink() {
+        "a symbolic link"
+    } else if t.is_dir() {
+        "a directory"
+    } else {
+        "something other than a plain file"
+    })
+}
+
+/// What makes a profile's record anew once the bad one is out of the way.
+fn start_again(name: &str) -> String {
+    format!("tokdash login {name} (or tokdash import {name})")
+}
+
+/// A record that is not a plain file. The hint never names a path through a link: a link is
+/// removed (which removes the link alone), anything else moved out of the store.
+fn not_a_plain_record(name: &str, path: &Path, what: &str) -> StoreError {
+    let fix = match what {
+        "a symbolic link" => format!(
+            "remove the link (rm {}) and run: {}",
+            path.display(),
+            start_again(name)
+        ),
+        _ => format!("move it out of the store and run: {}", start_again(name)),
+    };
+    StoreError {
+        path: path.to_path_buf(),
+        message: format!(
+            "is {what}, not a token record; tokdash keeps only plain files in its store: {fix}"
+        ),
+    }
+}
+
+/// A plain file that cannot be opened or read (`EACCES` for a file of another user, `EIO`).
+fn unreadable_record(name: &str, path: &Path, e: &std::io::Error) -> StoreError {
+    StoreError {
+        path: path.to_path_buf(),
+        message: format!(
+            "cannot read the token record ({e}); it must be a file of yours with permissions 0600 (ls -l {}), or move it out of the store and run: {}",
+            path.display(),
+            start_again(name)
+        ),
+    }
+}
+
+/// The lock file is tokdash's own and holds nothing: any other file there is simply removed.
+fn lock_error(path: &Path, e: std::io::Error) -> StoreError {
+    let message = if is_symlink_refusal(&e) {
+        format!(
+            "is a symbolic link; tokdash keeps only plain files in its store and never follows a link there: remove the link (rm {}); tokdash makes a new lock file",
+            path.display()
+        )
+    } else {
+        format!("cannot lock the profile: {e}")
+    };
+    StoreError {
+        path: path.to_path_buf(),
+        message,
+    }
 }
 
 fn json_error_kind(e: &serde_json::Error) -> &'static str {
@@ -284,6 +425,177 @@ mod tests {
         let e = store.load("p").unwrap_err().to_string();
         assert!(!e.contains("SECRETVALUE"), "{e}");
         assert!(path.exists());
+    }
+
+    /// A private store with one good record, `good`.
+    fn store_with_a_good_record(tmp: &tempfile::TempDir) -> Store {
+        std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
+        let store = Store::open(tmp.path()).unwrap();
+        let mut good = TokenRecord {
+            refresh_token: Some(Secret::new("RT-good")),
+            ..Default::default()
+        };
+        store.save("good", &mut good).unwrap();
+        store
+    }
+
+    /// A bad record is refused naming its path, with what it is and how to start again, never
+    /// with a `chmod`; the good record beside it still loads.
+    fn assert_refused(store: &Store, name: &str, what: &str, fix: &str) -> String {
+        let e = store.load(name).unwrap_err();
+        let path = store.record_path(name);
+        assert_eq!(e.path, path);
+        let text = e.to_string();
+        assert!(
+            text.starts_with(&format!("{}: {what}", path.display())),
+            "{text}"
+        );
+        assert!(text.contains(fix), "{text}");
+        assert!(text.contains(&format!("tokdash login {name}")), "{text}");
+        assert!(!text.contains("chmod"), "{text}");
+        assert!(store.load("good").unwrap().unwrap().has_refresh_token());
+        text
+    }
+
+    #[test]
+    fn a_record_that_is_not_json_names_its_path_and_the_way_out() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = store_with_a_good_record(&tmp);
+        let path = store.record_path("b");
+        std::fs::write(&path, "not json SECRET-b").unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let text = assert_refused(
+            &store,
+            "b",
+            "the token record is not valid (not JSON at line 1 column 2)",
+            "move it out of the store",
+        );
+        assert!(!text.contains("SECRET-b"), "{text}");
+    }
+
+    #[test]
+    fn a_record_that_is_a_symlink_is_refused_and_its_target_never_read() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = store_with_a_good_record(&tmp);
+        // A target outside the store that would parse as a record, with loose permissions: a
+        // store that followed the link would either load it or suggest a chmod of it.
+        let outside = tempfile::tempdir().unwrap();
+        let target = outside.path().join("elsewhere.json");
+        std::fs::write(&target, r#"{"refresh_token": "RT-OUTSIDE"}"#).unwrap();
+        std::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o644)).unwrap();
+        std::os::unix::fs::symlink(&target, store.record_path("b")).unwrap();
+        let text = assert_refused(
+            &store,
+            "b",
+            "is a symbolic link, not a token record",
+            &format!("rm {}", store.record_path("b").display()),
+        );
+        assert!(
+            !text.contains("RT-OUTSIDE") && !text.contains("elsewhere"),
+            "{text}"
+        );
+        // A dangling link and a link to itself are links too.
+        std::fs::remove_file(store.record_path("b")).unwrap();
+        std::os::unix::fs::symlink(outside.path().join("gone"), store.record_path("b")).unwrap();
+        assert_refused(&store, "b", "is a symbolic link", "rm ");
+        std::fs::remove_file(store.record_path("b")).unwrap();
+        std::os::unix::fs::symlink(store.record_path("b"), store.record_path("b")).unwrap();
+        assert_refused(&store, "b", "is a symbolic link", "rm ");
+    }
+
+    #[test]
+    fn a_record_that_is_a_directory_is_refused_as_one() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = store_with_a_good_record(&tmp);
+        std::fs::create_dir(store.record_path("b")).unwrap();
+        std::fs::set_permissions(
+            store.record_path("b"),
+            std::fs::Permissions::from_mode(0o755),
+        )
+        .unwrap();
+        assert_refused(
+            &store,
+            "b",
+            "is a directory, not a token record",
+            "move it out of the store",
+        );
+    }
+
+    /// The tests run as root, whom no permission bits stop from reading, so an unreadable record
+    /// is made of what root cannot read as a record either: a named pipe. Read naively it would
+    /// also wait for a writer forever; this returns at once.
+    #[test]
+    fn a_record_that_is_a_named_pipe_is_refused_without_waiting_for_a_writer() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = store_with_a_good_record(&tmp);
+        let path =
+            std::ffi::CString::new(store.record_path("b").as_os_str().as_encoded_bytes()).unwrap();
+        assert_eq!(unsafe { libc::mkfifo(path.as_ptr(), 0o644) }, 0);
+        assert_refused(
+            &store,
+            "b",
+            "is a named pipe (FIFO), not a token record",
+            "move it out of the store",
+        );
+        // The sweep of leftovers does not wait on one either.
+        let fifo =
+            std::ffi::CString::new(tmp.path().join(".tmpPIPE").as_os_str().as_encoded_bytes())
+                .unwrap();
+        assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o600) }, 0);
+        assert_eq!(store.remove_stale_temporaries(), 0);
+    }
+
+    #[test]
+    fn saving_over_a_symlink_replaces_the_link_and_never_writes_its_target() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = store_with_a_good_record(&tmp);
+        let outside = tempfile::tempdir().unwrap();
+        let target = outside.path().join("passwd");
+        std::fs::write(&target, "root:x:0:0").unwrap();
+        std::os::unix::fs::symlink(&target, store.record_path("b")).unwrap();
+        let mut record = TokenRecord {
+            refresh_token: Some(Secret::new("RT-new")),
+            ..Default::default()
+        };
+        store.save("b", &mut record).unwrap();
+        assert_eq!(std::fs::read_to_string(&target).unwrap(), "root:x:0:0");
+        let meta = std::fs::symlink_metadata(store.record_path("b")).unwrap();
+        assert!(meta.file_type().is_file(), "the link itself was replaced");
+        assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+        assert_eq!(store.load("b").unwrap().unwrap(), record);
+    }
+
+    #[test]
+    fn a_lock_file_that_is_a_symlink_is_refused_and_its_target_untouched() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = store_with_a_good_record(&tmp);
+        let outside = tempfile::tempdir().unwrap();
+        let target = outside.path().join("victim");
+        std::os::unix::fs::symlink(&target, tmp.path().join("b.lock")).unwrap();
+        let e = store.lock("b").unwrap_err().to_string();
+        assert!(e.contains("is a symbolic link"), "{e}");
+        assert!(
+            e.contains(&format!("rm {}", tmp.path().join("b.lock").display())),
+            "{e}"
+        );
+        assert!(store.try_lock("b").is_err());
+        assert!(!target.exists(), "no file was created through the link");
+        std::fs::create_dir(tmp.path().join("c.lock")).unwrap();
+        assert!(store.try_lock("c").is_err());
+        assert!(store.try_lock("good").unwrap().is_some());
+    }
+
+    #[test]
+    fn other_files_of_the_store_are_not_read_through_a_link() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = store_with_a_good_record(&tmp);
+        store.write_file("cache.json", b"{}").unwrap();
+        assert_eq!(store.read_file("cache.json").unwrap(), b"{}");
+        let outside = tempfile::tempdir().unwrap();
+        std::fs::write(outside.path().join("t"), "x").unwrap();
+        std::os::unix::fs::symlink(outside.path().join("t"), tmp.path().join("linked.json"))
+            .unwrap();
+        assert_eq!(store.read_file("linked.json"), None);
     }
 
     #[test]

@@ -105,9 +105,13 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State) {
     frame.render_widget(table, area);
 }
 
-/// The row's last message, or, when nothing happened to it yet, what the user can do about a
+/// The problem of a record the store refuses; else the row's last message, or, when nothing happened to it yet, what the user can do about a
 /// profile that cannot refresh by itself.
 fn message(row: &crate::app::Row, status: Status) -> String {
+    // A refused record is the row's whole story until it is fixed, in the words `list` uses.
+    if let Some(problem) = &row.problem {
+        return problem.clone();
+    }
     if !row.message.is_empty() {
         return row.message.clone();
     }

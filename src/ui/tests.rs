@@ -374,3 +374,29 @@ fn a_profile_that_cannot_refresh_by_itself_says_what_to_do() {
         "{legacy}"
     );
 }
+
+#[test]
+fn a_refused_record_is_an_error_row_in_the_stores_words_without_a_login_hint() {
+    let mut s = state(120, 30);
+    let problem = "/s/legacy.json: the token record is not valid (not JSON at line 1 column 1); it was left as it is";
+    update(
+        &mut s,
+        Msg::worker(WorkerEvent::RecordsUnusable(vec![(
+            "legacy".into(),
+            problem.into(),
+        )])),
+    );
+    let buf = draw(&s);
+    let legacy = lines(&buf)
+        .into_iter()
+        .find(|l| l.contains("legacy"))
+        .unwrap();
+    assert!(legacy.contains(" error "), "{legacy}");
+    assert!(
+        legacy.contains("/s/legacy.json: the token record is not valid"),
+        "{legacy}"
+    );
+    assert!(!legacy.contains("press l"), "{legacy}");
+    assert_eq!(fg_of(&buf, "legacy", "error"), Color::LightRed);
+    assert!(lines(&buf)[0].contains("1 error"), "{}", lines(&buf)[0]);
+}
