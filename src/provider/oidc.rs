@@ -1,6 +1,6 @@
 //! OpenID Connect: endpoints from the issuer's discovery document (OIDC Discovery 1.0 §4).
 
-use super::{Endpoints, RevocationStyle};
+use super::{Endpoints, Origin, Origins, RevocationStyle};
 use crate::urls;
 use serde::Deserialize;
 
@@ -41,6 +41,7 @@ pub fn endpoints_from_document(issuer: &str, bytes: &[u8]) -> Result<Endpoints, 
         device_authorization_url: checked(doc.device_authorization_endpoint)?,
         userinfo_url: checked(doc.userinfo_endpoint)?,
         revocation_style: RevocationStyle::Rfc7009,
+        origins: Origins::all(Origin::OidcDiscovery),
         source: format!("discovery at {}", discovery_url(issuer)),
     })
 }
