@@ -43,8 +43,9 @@ pub fn config_check(ctx: &Context) -> CmdResult {
             Err(why) => {
                 if let ProviderConfig::Oidc { issuer } = &profile.provider {
                     println!(
-                        "  endpoints:      from discovery at {}",
-                        provider::oidc::discovery_url(issuer)
+                        "  endpoints:      from discovery at {}, or RFC 8414 metadata at {}",
+                        provider::oidc::discovery_url(issuer),
+                        provider::oidc::metadata_url(issuer)
                     );
                 }
                 println!("  error:          {why}");
