@@ -827,7 +827,7 @@ proptest! {
 
 /// A runtime and an HTTP client shared by the properties that go through HTTP, and a loopback
 /// server: `/<case>/<hex>` gets a 429 with the extra header lines that `<hex>` spells, and
-/// `/<NOTHING>/...` a 404.
+/// `/<NOTHING>/...` (and `/.well-known/...`) a 404.
 struct Net {
     rt: tokio::runtime::Runtime,
     http: Http,
@@ -892,7 +892,8 @@ fn answer(mut stream: std::net::TcpStream) {
     let path = head.split(' ').nth(1).unwrap_or("/");
     let mut parts = path.trim_start_matches('/').splitn(2, '/');
     let case = parts.next().unwrap_or("").to_string();
-    if case == NOTHING {
+    // The RFC 8414 metadata of an issuer under `NOTHING` is at `/.well-known/…/NOTHING/…`.
+    if case == NOTHING || case == ".well-known" {
         let _ = stream
             .write_all(b"HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
         return;

@@ -436,3 +436,271 @@ async fn profiles_sharing_an_issuer_that_is_down_share_one_failed_fetch() {
         "one fetch with its retries for the five profiles"
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// RFC 8414 metadata: read when the OpenID document lacks an endpoint, or when there is none.
+
+/// The OpenID document of an issuer with a path, and its RFC 8414 metadata at §3.1's URL (the
+/// well-known segment between the host and the path).
+const REALM: &str = "/realms/x";
+const OPENID_OF_REALM: &str = "/realms/x/.well-known/openid-configuration";
+const METADATA_OF_REALM: &str = "/.well-known/oauth-authorization-server/realms/x";
+/// The RFC 8414 metadata of an issuer without a path.
+const METADATA: &str = "/.well-known/oauth-authorization-server";
+
+/// An RFC 8414 document of `issuer` whose endpoints live under `{base}/meta/`.
+fn metadata_document(issuer: &str, base: &str) -> Value {
+    json!({
+        "issuer": issuer,
+        "token_endpoint": format!("{base}/meta/token"),
+        "revocation_endpoint": format!("{base}/meta/revoke"),
+        "device_authorization_endpoint": format!("{base}/meta/device"),
+        "userinfo_endpoint": format!("{base}/meta/not-in-rfc-8414"),
+    })
+}
+
+/// A server whose realm's OpenID document has token and userinfo endpoints only, with its
+/// revocation and device endpoints in the RFC 8414 metadata. Each document must be fetched
+/// once: the copy in the store serves the later runs.
+async fn realm_with_metadata() -> (MockServer, String) {
+    let server = server().await;
+    let uri = server.uri();
+    let issuer = format!("{uri}{REALM}");
+    get_answers(
+        &server,
+        OPENID_OF_REALM,
+        ResponseTemplate::new(200).set_body_json(good_document(&issuer)),
+        1,
+    )
+    .await;
+    get_answers(
+        &server,
+        METADATA_OF_REALM,
+        ResponseTemplate::new(200).set_body_json(metadata_document(&issuer, &uri)),
+        1,
+    )
+    .await;
+    (server, issuer)
+}
+
+#[tokio::test]
+async fn revocation_and_device_endpoints_missing_from_the_openid_document_come_from_rfc_8414() {
+    let (server, issuer) = realm_with_metadata().await;
+    let uri = server.uri();
+    // A second profile of the issuer writes its own revocation URL, which wins.
+    let w = World::new(&format!(
+        "{}\n[profiles.q]\nprovider = \"oidc\"\nissuer = \"{issuer}\"\nclient_id = \"disc-client\"\nrevocation_url = \"{uri}/own/revoke\"\n",
+        config(&issuer, "")
+    ));
+
+    let out = run(&w, &["config", "check"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let printed = String::from_utf8_lossy(&out.stdout);
+    let (p, q) = printed
+        .split_once("[q]")
+        .expect("both profiles are printed");
+    for expected in [
+        format!("  token:          {issuer}/token  (OIDC discovery)\n"),
+        format!("  revocation:     {uri}/meta/revoke  (RFC 8414 metadata)\n"),
+        format!("  device:         {uri}/meta/device  (RFC 8414 metadata)\n"),
+        format!("  userinfo:       {issuer}/userinfo  (OIDC discovery)\n"),
+        format!(
+            "  (from discovery at {issuer}{WELL_KNOWN} and RFC 8414 metadata at {uri}{METADATA_OF_REALM})\n"
+        ),
+    ] {
+        assert!(p.contains(&expected), "{expected:?} not in {p}");
+    }
+    assert!(
+        q.contains(&format!("  revocation:     {uri}/own/revoke  (config)\n")),
+        "{q}"
+    );
+    assert!(
+        q.contains(&format!(
+            "  device:         {uri}/meta/device  (RFC 8414 metadata)\n"
+        )),
+        "{q}"
+    );
+
+    // Device login: the device request goes to the metadata's endpoint, the polls to the
+    // OpenID document's token endpoint.
+    mount(
+        &server,
+        post("/meta/device"),
+        ResponseTemplate::new(200).set_body_json(json!({
+            "device_code": "DC-8414", "user_code": "WXYZ-8414",
+            "verification_uri": format!("{uri}/device"), "expires_in": 600, "interval": 1,
+        })),
+        1,
+    )
+    .await;
+    mount(
+        &server,
+        post(&format!("{REALM}/token")),
+        ResponseTemplate::new(200).set_body_json(
+            json!({"access_token": "AT-8414", "refresh_token": "RT-8414", "expires_in": 3600}),
+        ),
+        1,
+    )
+    .await;
+    let out = run(&w, &["login", "p"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("WXYZ-8414"),
+        "the user code is shown"
+    );
+    let polls = support::mocks::requests_to(&server, &format!("{REALM}/token")).await;
+    assert_eq!(support::mocks::form(&polls[0])["device_code"], "DC-8414");
+    assert_eq!(stored(&w, "refresh_token"), "RT-8414");
+
+    // Revocation: at the metadata's endpoint, refresh token first.
+    mount(&server, post("/meta/revoke"), ResponseTemplate::new(200), 2).await;
+    let out = run(&w, &["revoke", "p", "--yes"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "p: revoked (refresh_token, access_token)\n"
+    );
+    let revoked: Vec<String> = support::mocks::requests_to(&server, "/meta/revoke")
+        .await
+        .iter()
+        .map(|r| support::mocks::form(r)["token"].clone())
+        .collect();
+    assert_eq!(revoked, ["RT-8414", "AT-8414"]);
+
+    // Each document once for the three runs, and nothing at the metadata's token endpoint.
+    server.verify().await;
+    assert!(
+        support::mocks::requests_to(&server, "/meta/token")
+            .await
+            .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn an_issuer_with_only_rfc_8414_metadata_refreshes_with_its_endpoints() {
+    let server = server().await;
+    let uri = server.uri();
+    // No OpenID document: the mock server answers 404 there.
+    get_answers(
+        &server,
+        METADATA,
+        ResponseTemplate::new(200).set_body_json(metadata_document(&uri, &uri)),
+        1,
+    )
+    .await;
+    post_answers_once(
+        &server,
+        "/meta/token",
+        ResponseTemplate::new(200).set_body_json(
+            json!({"access_token": "AT-8414-new", "refresh_token": "RT-8414-2", "expires_in": 3600}),
+        ),
+    )
+    .await;
+    mount(
+        &server,
+        post("/meta/token"),
+        ResponseTemplate::new(200).set_body_json(
+            json!({"access_token": "AT-8414-newer", "refresh_token": "RT-8414-3", "expires_in": 3600}),
+        ),
+        1,
+    )
+    .await;
+    let w = world(&uri, "");
+
+    let out = run(&w, &["token", "p"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "AT-8414-new\n");
+    assert!(out.stderr.is_empty(), "{}", stderr(&out));
+    assert_eq!(stored(&w, "refresh_token"), "RT-8414-2");
+    assert_eq!(
+        gets(&server).await.len(),
+        1,
+        "the OpenID document was asked for"
+    );
+
+    // The absence of the OpenID document is cached with the metadata: no GET at all now.
+    w.import(
+        "p",
+        &json!({"access_token": "AT-8414-expired", "refresh_token": "RT-8414-2", "expires_in": 0}),
+    );
+    let out = run(&w, &["token", "p"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "AT-8414-newer\n");
+    assert_eq!(gets(&server).await.len(), 1, "the cached copy was used");
+
+    let out = run(&w, &["config", "check"]);
+    let printed = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        printed.contains(&format!(
+            "  token:          {uri}/meta/token  (RFC 8414 metadata)\n"
+        )),
+        "{printed}"
+    );
+    assert!(printed.contains("  userinfo:       (none)\n"), "{printed}");
+    assert!(
+        printed.contains(&format!("  (from RFC 8414 metadata at {uri}{METADATA})\n")),
+        "{printed}"
+    );
+    server.verify().await;
+}
+
+#[tokio::test]
+async fn rfc_8414_metadata_of_another_issuer_is_refused_before_any_request() {
+    let server = server().await;
+    let uri = server.uri();
+    get_answers(
+        &server,
+        WELL_KNOWN,
+        ResponseTemplate::new(200).set_body_json(good_document(&uri)),
+        1,
+    )
+    .await;
+    get_answers(
+        &server,
+        METADATA,
+        ResponseTemplate::new(200)
+            .set_body_json(metadata_document("https://evil.example.com", &uri)),
+        1,
+    )
+    .await;
+    mount(
+        &server,
+        support::mocks::any_post(),
+        ResponseTemplate::new(200),
+        0,
+    )
+    .await;
+    let w = world(&uri, "");
+
+    let out = run(&w, &["revoke", "p", "--yes"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert_eq!(
+        stderr(&out),
+        format!(
+            "tokdash: p: the RFC 8414 metadata of {uri} names another issuer, https://evil.example.com\n"
+        )
+    );
+    assert_eq!(stored(&w, "refresh_token"), RT, "nothing was revoked");
+    assert!(
+        cached_documents(&w).is_empty(),
+        "{:?}",
+        cached_documents(&w)
+    );
+    server.verify().await;
+}
+
+#[tokio::test]
+async fn an_issuer_with_neither_document_fails_naming_both_urls() {
+    let (server, w) = faulty_issuer(ResponseTemplate::new(404), "").await;
+    let uri = server.uri();
+    let line = assert_discovery_failed(&w, &run(&w, &["token", "p"]));
+    assert_eq!(
+        line,
+        format!(
+            "tokdash: p: OIDC discovery at {uri}{WELL_KNOWN} and RFC 8414 discovery at {uri}{METADATA} \
+             both answered HTTP 404; check the issuer"
+        )
+    );
+    assert_eq!(gets(&server).await.len(), 1, "a 404 is not retried");
+    server.verify().await;
+}

@@ -44,8 +44,9 @@ pub fn config_check(ctx: &Context) -> CmdResult {
             Err(why) => {
                 if let ProviderConfig::Oidc { issuer } = &profile.provider {
                     println!(
-                        "  endpoints:      from discovery at {}",
-                        provider::oidc::discovery_url(issuer)
+                        "  endpoints:      from discovery at {}, or RFC 8414 metadata at {}",
+                        provider::oidc::discovery_url(issuer),
+                        provider::oidc::metadata_url(issuer)
                     );
                 }
                 println!("  error:          {why}");
@@ -110,14 +111,27 @@ fn describe(p: &Profile) -> String {
     s
 }
 
+/// One line per endpoint, each saying where its URL came from, then where they came from as a
+/// whole.
 pub fn endpoint_lines(e: &provider::Endpoints) -> String {
-    let none = |u: &Option<String>| u.clone().unwrap_or_else(|| "(none)".into());
-    format!(
-        "  token:          {}\n  revocation:     {}\n  device:         {}\n  userinfo:       {}\n  (from {})\n",
-        e.token_url,
-        none(&e.revocation_url),
-        none(&e.device_authorization_url),
-        none(&e.userinfo_url),
-        e.source
-    )
+    let line = |label: &str, url: Option<&String>, origin: provider::Origin| match url {
+        Some(url) => format!("  {label:<16}{url}  ({})\n", origin.label()),
+        None => format!("  {label:<16}(none)\n"),
+    };
+    [
+        line("token:", Some(&e.token_url), e.origins.token),
+        line(
+            "revocation:",
+            e.revocation_url.as_ref(),
+            e.origins.revocation,
+        ),
+        line(
+            "device:",
+            e.device_authorization_url.as_ref(),
+            e.origins.device_authorization,
+        ),
+        line("userinfo:", e.userinfo_url.as_ref(), e.origins.userinfo),
+        format!("  (from {})\n", e.source),
+    ]
+    .concat()
 }

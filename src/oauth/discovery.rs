@@ -1,13 +1,16 @@
-//! OIDC discovery, fetched once per issuer: in memory for the life of the process (one fetch
-//! however many profiles share the issuer, even when they ask at once), and on disk in the store
-//! for a day, so that `tokdash token` does not pay a round trip on every run.
+//! OIDC discovery, and the RFC 8414 metadata that completes it (see `provider::oidc`), fetched
+//! once per issuer: in memory for the life of the process (one fetch however many profiles share
+//! the issuer, even when they ask at once), and on disk in the store for a day, so that
+//! `tokdash token` does not pay a round trip on every run.
 
 use super::error::describe_non_oauth;
 use super::exchange::{ExchangeError, send_with_retries};
 use super::http::Http;
-use crate::provider::{Endpoints, oidc};
+use crate::provider::Endpoints;
+use crate::provider::oidc::{self, Document, Kind};
 use crate::store::Store;
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -36,7 +39,22 @@ struct Outcome {
 struct CachedDocument {
     issuer: String,
     fetched_at: i64,
-    document: serde_json::Value,
+    /// The OpenID document; null when the issuer has none (it answered 404).
+    document: Value,
+    /// The RFC 8414 metadata, looked up only when the OpenID document lacks an endpoint. A copy
+    /// without it (also one written before tokdash read RFC 8414) stands on the OpenID
+    /// document alone until it expires.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    metadata: Option<Lookup>,
+}
+
+/// What a well-known URL held.
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum Lookup {
+    Found(Value),
+    /// It answered 404.
+    Absent,
 }
 
 impl Discovery {
@@ -105,39 +123,47 @@ async fn load(
         && crate::clock::now()
             .checked_sub(cached.fetched_at)
             .is_some_and(|age| (0..DISK_TTL_SECONDS).contains(&age))
-        && let Ok(doc) = serde_json::to_vec(&cached.document)
-        && let Ok(endpoints) = oidc::endpoints_from_document(issuer, &doc)
+        && let Some(endpoints) = from_cache(issuer, &cached)
     {
         return Ok(endpoints);
     }
-    let url = oidc::discovery_url(issuer);
-    // A GET changes nothing at the server: retried after 5xx, 429 and timeouts like any
-    // idempotent request.
-    let reply = send_with_retries(http, timeout, true, || http.client().get(&url))
-        .await
-        .map_err(|e| match e {
-            ExchangeError::Transport(t) => format!("OIDC discovery failed: {t}"),
-            ExchangeError::NotOAuth { what, .. } => {
-                format!("OIDC discovery at {url} answered {what}")
-            }
-            ExchangeError::OAuth { error, .. } => format!(
-                "OIDC discovery at {url} answered HTTP {}, {}",
-                error.status,
-                error.summary()
-            ),
-        })?;
-    if reply.status != 200 {
-        return Err(format!(
-            "OIDC discovery at {url} answered {}",
-            describe_non_oauth(reply.status, reply.content_type.as_deref(), &reply.body)
-        ));
+
+    let openid_url = oidc::discovery_url(issuer);
+    let openid_body = fetch(http, timeout, "OIDC discovery", &openid_url).await?;
+    let openid = openid_body
+        .as_deref()
+        .map(|b| oidc::read_document(Kind::OpenId, issuer, b))
+        .transpose()?;
+    // Only when needed: most OpenID documents list all tokdash uses, and a second GET on every
+    // `tokdash token` after the cache expires is a cost for nothing.
+    let looked_up = openid.as_ref().is_none_or(Document::lacks_an_endpoint);
+    let mut metadata_body = None;
+    if looked_up {
+        let url = oidc::metadata_url(issuer);
+        metadata_body = fetch(http, timeout, "RFC 8414 discovery", &url).await?;
+        if openid_body.is_none() && metadata_body.is_none() {
+            return Err(format!(
+                "OIDC discovery at {openid_url} and RFC 8414 discovery at {url} both answered HTTP 404; check the issuer"
+            ));
+        }
     }
-    let endpoints = oidc::endpoints_from_document(issuer, &reply.body)?;
-    if let Ok(document) = serde_json::from_slice(&reply.body) {
+    let metadata = metadata_body
+        .as_deref()
+        .map(|b| oidc::read_document(Kind::Rfc8414, issuer, b))
+        .transpose()?;
+    let endpoints = oidc::endpoints(issuer, openid.as_ref(), metadata.as_ref())?;
+
+    let as_value = |body: Option<Vec<u8>>| -> Result<Option<Value>, serde_json::Error> {
+        body.map(|b| serde_json::from_slice(&b)).transpose()
+    };
+    if let Ok(document) = as_value(openid_body)
+        && let Ok(metadata) = as_value(metadata_body)
+    {
         let cached = CachedDocument {
             issuer: issuer.to_string(),
             fetched_at: crate::clock::now(),
-            document,
+            document: document.unwrap_or(Value::Null),
+            metadata: looked_up.then(|| metadata.map_or(Lookup::Absent, Lookup::Found)),
         };
         if let Ok(bytes) = serde_json::to_vec(&cached) {
             let store = store.clone();
@@ -146,4 +172,60 @@ async fn load(
         }
     }
     Ok(endpoints)
+}
+
+/// The endpoints of a copy read back from the store, through the same checks as when it was
+/// fetched; `None` if it does not pass them.
+fn from_cache(issuer: &str, cached: &CachedDocument) -> Option<Endpoints> {
+    let read = |kind, doc: &Value| {
+        let bytes = serde_json::to_vec(doc).ok()?;
+        oidc::read_document(kind, issuer, &bytes).ok()
+    };
+    let openid = match &cached.document {
+        Value::Null => None,
+        doc => Some(read(Kind::OpenId, doc)?),
+    };
+    let metadata = match &cached.metadata {
+        Some(Lookup::Found(doc)) => Some(read(Kind::Rfc8414, doc)?),
+        Some(Lookup::Absent) | None => None,
+    };
+    if openid.is_none() && metadata.is_none() {
+        return None;
+    }
+    oidc::endpoints(issuer, openid.as_ref(), metadata.as_ref()).ok()
+}
+
+/// GETs one well-known document: its body, or `None` when the server has none there (404).
+/// `what` names the request in errors.
+async fn fetch(
+    http: &Http,
+    timeout: Duration,
+    what: &str,
+    url: &str,
+) -> Result<Option<Vec<u8>>, String> {
+    // A GET changes nothing at the server: retried after 5xx, 429 and timeouts like any
+    // idempotent request.
+    let reply = match send_with_retries(http, timeout, true, || http.client().get(url)).await {
+        Ok(reply) => reply,
+        Err(ExchangeError::NotOAuth { status: 404, .. }) => return Ok(None),
+        Err(ExchangeError::OAuth { error, .. }) if error.status == 404 => return Ok(None),
+        Err(ExchangeError::Transport(t)) => return Err(format!("{what} failed: {t}")),
+        Err(ExchangeError::NotOAuth { what: answer, .. }) => {
+            return Err(format!("{what} at {url} answered {answer}"));
+        }
+        Err(ExchangeError::OAuth { error, .. }) => {
+            return Err(format!(
+                "{what} at {url} answered HTTP {}, {}",
+                error.status,
+                error.summary()
+            ));
+        }
+    };
+    if reply.status != 200 {
+        return Err(format!(
+            "{what} at {url} answered {}",
+            describe_non_oauth(reply.status, reply.content_type.as_deref(), &reply.body)
+        ));
+    }
+    Ok(Some(reply.body))
 }

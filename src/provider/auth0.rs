@@ -1,7 +1,7 @@
 //! Auth0 (providers.md §3): endpoints under the tenant's domain, optional `audience`, rotation
 //! with reuse detection when enabled, a JSON revocation body that takes refresh tokens only.
 
-use super::{Endpoints, RevocationStyle};
+use super::{Endpoints, Origin, Origins, RevocationStyle};
 
 pub fn endpoints(domain: &str) -> Endpoints {
     let base = format!("https://{domain}");
@@ -11,6 +11,7 @@ pub fn endpoints(domain: &str) -> Endpoints {
         device_authorization_url: Some(format!("{base}/oauth/device/code")),
         userinfo_url: Some(format!("{base}/userinfo")),
         revocation_style: RevocationStyle::Auth0Json,
+        origins: Origins::all(Origin::ProviderDefault),
         source: format!("auth0 endpoints of {domain}"),
     }
 }

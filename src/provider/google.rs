@@ -2,7 +2,7 @@
 //! refresh_token), `verification_url` in the device response, 428/403 while polling, and a
 //! revocation that takes the token in the query string.
 
-use super::{Endpoints, RevocationStyle};
+use super::{Endpoints, Origin, Origins, RevocationStyle};
 
 pub fn endpoints() -> Endpoints {
     Endpoints {
@@ -11,6 +11,7 @@ pub fn endpoints() -> Endpoints {
         device_authorization_url: Some("https://oauth2.googleapis.com/device/code".into()),
         userinfo_url: Some("https://openidconnect.googleapis.com/v1/userinfo".into()),
         revocation_style: RevocationStyle::Google,
+        origins: Origins::all(Origin::ProviderDefault),
         source: "google's published endpoints".into(),
     }
 }

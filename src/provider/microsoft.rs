@@ -2,7 +2,7 @@
 //! `offline_access` on every refresh, a new refresh token every time, `error_codes` (AADSTS) in
 //! errors, `authorization_declined` while polling, and no revocation endpoint at all.
 
-use super::{Endpoints, RevocationStyle};
+use super::{Endpoints, Origin, Origins, RevocationStyle};
 
 pub const DEFAULT_AUTHORITY: &str = "https://login.microsoftonline.com";
 
@@ -14,6 +14,7 @@ pub fn endpoints(authority: &str, tenant: &str) -> Endpoints {
         device_authorization_url: Some(format!("{base}/devicecode")),
         userinfo_url: Some("https://graph.microsoft.com/oidc/userinfo".into()),
         revocation_style: RevocationStyle::Rfc7009,
+        origins: Origins::all(Origin::ProviderDefault),
         source: format!("microsoft v2.0 endpoints of tenant {tenant}"),
     }
 }

@@ -31,8 +31,55 @@ pub struct Endpoints {
     pub device_authorization_url: Option<String>,
     pub userinfo_url: Option<String>,
     pub revocation_style: RevocationStyle,
-    /// Where the endpoints came from, for `config check`.
+    /// Where each URL came from, for `config check`.
+    pub origins: Origins,
+    /// Where the endpoints came from as a whole (the documents read, with their URLs).
     pub source: String,
+}
+
+/// Where one endpoint's URL came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Origin {
+    /// A `*_url` key of the profile.
+    Config,
+    /// Known to tokdash for the provider.
+    ProviderDefault,
+    /// The issuer's OpenID Connect discovery document.
+    OidcDiscovery,
+    /// The issuer's RFC 8414 authorization server metadata.
+    Rfc8414,
+}
+
+impl Origin {
+    pub fn label(self) -> &'static str {
+        match self {
+            Origin::Config => "config",
+            Origin::ProviderDefault => "provider default",
+            Origin::OidcDiscovery => "OIDC discovery",
+            Origin::Rfc8414 => "RFC 8414 metadata",
+        }
+    }
+}
+
+/// The [`Origin`] of each URL of [`Endpoints`]; meaningless for a URL that is `None`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Origins {
+    pub token: Origin,
+    pub revocation: Origin,
+    pub device_authorization: Origin,
+    pub userinfo: Origin,
+}
+
+impl Origins {
+    pub fn all(origin: Origin) -> Origins {
+        Origins {
+            token: origin,
+            revocation: origin,
+            device_authorization: origin,
+            userinfo: origin,
+        }
+    }
 }
 
 /// Endpoints known without asking the network. `None` for `oidc`, which needs discovery.
@@ -61,18 +108,22 @@ pub fn with_overrides(mut e: Endpoints, profile: &Profile) -> Endpoints {
     let mut overridden = false;
     if let Some(u) = &o.token_url {
         e.token_url = u.clone();
+        e.origins.token = Origin::Config;
         overridden = true;
     }
     if let Some(u) = &o.revocation_url {
         e.revocation_url = Some(u.clone());
+        e.origins.revocation = Origin::Config;
         overridden = true;
     }
     if let Some(u) = &o.device_authorization_url {
         e.device_authorization_url = Some(u.clone());
+        e.origins.device_authorization = Origin::Config;
         overridden = true;
     }
     if let Some(u) = &o.userinfo_url {
         e.userinfo_url = Some(u.clone());
+        e.origins.userinfo = Origin::Config;
         overridden = true;
     }
     if overridden && e.source != "the profile" {

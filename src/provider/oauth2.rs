@@ -1,6 +1,6 @@
 //! Plain OAuth 2.0: every endpoint is written in the profile (`token_url` is required).
 
-use super::{Endpoints, RevocationStyle};
+use super::{Endpoints, Origin, Origins, RevocationStyle};
 
 pub fn endpoints() -> Endpoints {
     Endpoints {
@@ -9,6 +9,7 @@ pub fn endpoints() -> Endpoints {
         device_authorization_url: None,
         userinfo_url: None,
         revocation_style: RevocationStyle::Rfc7009,
+        origins: Origins::all(Origin::Config),
         source: "the profile".into(),
     }
 }
