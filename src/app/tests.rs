@@ -773,6 +773,7 @@ fn auto_refresh_fires_once_per_half_lifetime_not_once_per_tick() {
             refreshed_at.len() - 1
         );
     }
+}
 
 /// The store's words for a record it refuses, as the worker's poll reports them.
 const REFUSED: &str = "/s/alpha.json: is a symbolic link, not a token record; tokdash keeps only plain files in its store: remove the link (rm /s/alpha.json) and run: tokdash login alpha (or tokdash import alpha)";
