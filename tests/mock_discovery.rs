@@ -704,3 +704,51 @@ async fn an_issuer_with_neither_document_fails_naming_both_urls() {
     assert_eq!(gets(&server).await.len(), 1, "a 404 is not retried");
     server.verify().await;
 }
+
+/// The OpenID document has what a refresh needs; the RFC 8414 metadata that would complete it
+/// answers 503 (after the retries). The refresh goes ahead on the OpenID document alone, and
+/// nothing is cached, so the metadata is asked for again next time.
+#[tokio::test]
+async fn rfc_8414_metadata_that_is_down_does_not_stop_a_refresh() {
+    let server = server().await;
+    let uri = server.uri();
+    get_answers(
+        &server,
+        WELL_KNOWN,
+        ResponseTemplate::new(200).set_body_json(good_document(&uri)),
+        2,
+    )
+    .await;
+    get_answers(
+        &server,
+        METADATA,
+        ResponseTemplate::new(503).set_body_string(MARKER),
+        (2 * MAX_ATTEMPTS) as u64,
+    )
+    .await;
+    post_answers(
+        &server,
+        "/token",
+        ResponseTemplate::new(200).set_body_json(
+            json!({"access_token": "AT-alone", "refresh_token": "RT-alone", "expires_in": 3600}),
+        ),
+        1,
+    )
+    .await;
+    let w = world(&uri, "");
+
+    let out = run(&w, &["token", "p"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "AT-alone\n");
+    assert_eq!(stored(&w, "refresh_token"), "RT-alone");
+    assert!(
+        cached_documents(&w).is_empty(),
+        "an incomplete lookup is not cached"
+    );
+    assert!(!w.log_text().contains(MARKER));
+    // The revocation endpoint is still unknown, and the metadata is asked for once more.
+    let out = run(&w, &["revoke", "p", "--yes"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("revocation"), "{}", stderr(&out));
+    server.verify().await;
+}

@@ -138,9 +138,23 @@ async fn load(
     // `tokdash token` after the cache expires is a cost for nothing.
     let looked_up = openid.as_ref().is_none_or(Document::lacks_an_endpoint);
     let mut metadata_body = None;
+    // Whether what was fetched is worth caching for a day: not when the metadata that completes
+    // an OpenID document could not be fetched this time.
+    let mut complete = true;
     if looked_up {
         let url = oidc::metadata_url(issuer);
-        metadata_body = fetch(http, timeout, "RFC 8414 discovery", &url).await?;
+        metadata_body = match fetch(http, timeout, "RFC 8414 discovery", &url).await {
+            Ok(body) => body,
+            // The OpenID document is enough to refresh with: a metadata server that is down
+            // (after the retries) costs only the endpoints that were missing, and is asked again
+            // next time instead of being cached as absent.
+            Err(e) if openid.is_some() => {
+                tracing::warn!(issuer, "using the OpenID document alone: {e}");
+                complete = false;
+                None
+            }
+            Err(e) => return Err(e),
+        };
         if openid_body.is_none() && metadata_body.is_none() {
             return Err(format!(
                 "OIDC discovery at {openid_url} and RFC 8414 discovery at {url} both answered HTTP 404; check the issuer"
@@ -156,7 +170,8 @@ async fn load(
     let as_value = |body: Option<Vec<u8>>| -> Result<Option<Value>, serde_json::Error> {
         body.map(|b| serde_json::from_slice(&b)).transpose()
     };
-    if let Ok(document) = as_value(openid_body)
+    if complete
+        && let Ok(document) = as_value(openid_body)
         && let Ok(metadata) = as_value(metadata_body)
     {
         let cached = CachedDocument {
