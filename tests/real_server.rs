@@ -280,6 +280,41 @@ fn login_with_the_device_flow_approved_through_the_servers_pages() {
     assert!(active(&server, &rt(&w, "p")));
 }
 
+/// With HTTP Basic client authentication the device request also names `client_id` in its body
+/// (servers in use require it): the real server accepts the two together.
+#[test]
+fn device_login_with_a_basic_client_is_accepted_by_the_real_server() {
+    let server = OidcServer::start();
+    let w = World::new(&profile(
+        "p",
+        &server.issuer,
+        oidc::BASIC_CLIENT,
+        "client_secret_env = \"TD_BASIC\"\nauth_method = \"client_secret_basic\"\nscopes = [\"openid\", \"offline_access\"]",
+    ));
+    let mut child = w
+        .std_cmd_with_secret(&["login", "p"], "TD_BASIC", oidc::BASIC_SECRET)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (code, rest) = read_user_code(&mut child);
+    server.approve(&code);
+    let out = wait_with_deadline(child, Duration::from_secs(60));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(rest.join().unwrap().contains("p: logged in"));
+    // A real refresh token of this server: refreshing with it works (and rotates it).
+    let stored = rt(&w, "p");
+    w.cmd(&["refresh", "p"])
+        .env("TD_BASIC", oidc::BASIC_SECRET)
+        .assert()
+        .success();
+    assert_ne!(rt(&w, "p"), stored);
+}
+
 #[test]
 fn a_denied_login_exits_1_and_says_so() {
     let server = OidcServer::start();
