@@ -26,7 +26,10 @@ fn world(client: &str) -> World {
     ))
 }
 
-fn mint_into(w: &World, client: &str) {
+/// A [`world`] holding a token just minted for `client`, and how many token requests the
+/// server had seen from `client` by then.
+fn minted(client: &str) -> (World, usize) {
+    let w = world(client);
     let response = server().mint(
         client,
         Some(oidc::POST_SECRET),
@@ -34,6 +37,7 @@ fn mint_into(w: &World, client: &str) {
         oidc::DEFAULT_SCOPE,
     );
     w.import("p", &response);
+    (w, server().token_requests(client).len())
 }
 
 fn stdout(w: &World, args: &[&str]) -> String {
@@ -50,10 +54,8 @@ fn stdout(w: &World, args: &[&str]) -> String {
 /// and `refresh --all` sends nothing. Returns false when the run took so long (a loaded machine)
 /// that the token was no longer fresh by the end, and nothing could be concluded.
 fn fresh_token_sends_nothing(client: &str, lifetime: u64) -> bool {
-    let w = world(client);
-    mint_into(&w, client);
+    let (w, before) = minted(client);
     let imported = Instant::now();
-    let before = server().token_requests(client).len();
 
     let list: serde_json::Value = serde_json::from_str(&stdout(&w, &["list", "--json"])).unwrap();
     let status = list[0]["status"].as_str().unwrap().to_string();
@@ -118,9 +120,7 @@ fn one_hour_tokens_are_fresh_when_obtained() {
 #[test]
 fn token_refreshes_a_ten_second_token_once_half_of_it_is_gone() {
     let client = oidc::lifetime_client(10, "half");
-    let w = world(&client);
-    mint_into(&w, &client);
-    let before = server().token_requests(&client).len();
+    let (w, before) = minted(&client);
     let first = w.record("p").unwrap()["access_token"].clone();
     support::wait_until(Duration::from_secs(20), "the token to become due", || {
         let list: serde_json::Value =
@@ -129,6 +129,7 @@ fn token_refreshes_a_ten_second_token_once_half_of_it_is_gone() {
     });
     let second = stdout(&w, &["token", "p"]);
     assert_ne!(second.trim_end(), first.as_str().unwrap(), "a new token");
+    assert_eq!(stdout(&w, &["token", "p"]), second, "and it is fresh");
     assert_eq!(server().token_requests(&client).len() - before, 1);
 }
 
@@ -137,9 +138,7 @@ fn token_refreshes_a_ten_second_token_once_half_of_it_is_gone() {
 #[test]
 fn the_dashboard_refreshes_ten_second_tokens_once_per_half_lifetime() {
     let client = oidc::lifetime_client(10, "dash");
-    let w = world(&client);
-    mint_into(&w, &client);
-    let before = server().token_requests(&client).len();
+    let (w, before) = minted(&client);
     let minted = w.record("p").unwrap()["access_token"].clone();
     let mut envs = w.envs();
     envs.push((oidc::SECRET_VAR, oidc::POST_SECRET.into()));

@@ -267,7 +267,12 @@ fn login_with_the_device_flow_approved_through_the_servers_pages() {
         "[profiles.p]",
         "[profiles.p]\nscopes = [\"openid\", \"offline_access\"]",
     ));
-    let mut child = spawn_login(&w);
+    login_approved(&server, spawn_login(&w));
+    assert!(active(&server, &rt(&w, "p")));
+}
+
+/// Approves the running login `child` at the server, as a person would; it must then succeed.
+fn login_approved(server: &OidcServer, mut child: std::process::Child) {
     let (code, rest) = read_user_code(&mut child);
     server.approve(&code);
     let out = wait_with_deadline(child, Duration::from_secs(60));
@@ -277,7 +282,6 @@ fn login_with_the_device_flow_approved_through_the_servers_pages() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(rest.join().unwrap().contains("p: logged in"));
-    assert!(active(&server, &rt(&w, "p")));
 }
 
 /// With HTTP Basic client authentication the device request also names `client_id` in its body
@@ -291,21 +295,13 @@ fn device_login_with_a_basic_client_is_accepted_by_the_real_server() {
         oidc::BASIC_CLIENT,
         "client_secret_env = \"TD_BASIC\"\nauth_method = \"client_secret_basic\"\nscopes = [\"openid\", \"offline_access\"]",
     ));
-    let mut child = w
+    let child = w
         .std_cmd_with_secret(&["login", "p"], "TD_BASIC", oidc::BASIC_SECRET)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let (code, rest) = read_user_code(&mut child);
-    server.approve(&code);
-    let out = wait_with_deadline(child, Duration::from_secs(60));
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(rest.join().unwrap().contains("p: logged in"));
+    login_approved(&server, child);
     // A real refresh token of this server: refreshing with it works (and rotates it).
     let stored = rt(&w, "p");
     w.cmd(&["refresh", "p"])
