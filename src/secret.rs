@@ -7,6 +7,7 @@
 
 use serde::{Deserialize, Serialize};
 use std::fmt;
+use zeroize::Zeroize;
 
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(transparent)]
@@ -43,14 +44,10 @@ impl fmt::Debug for Secret {
 }
 
 impl Drop for Secret {
-    /// Best effort: overwrite the bytes before the allocation is returned.
+    /// Best effort: overwrite the bytes before the allocation is returned (zeroize, already in
+    /// the tree through rustls, does it with volatile writes the optimiser cannot drop).
     fn drop(&mut self) {
-        // SAFETY: writing zero bytes keeps the string valid UTF-8.
-        unsafe {
-            for b in self.0.as_bytes_mut() {
-                std::ptr::write_volatile(b, 0);
-            }
-        }
+        self.0.zeroize();
     }
 }
 
