@@ -18,6 +18,7 @@ pub mod oauth;
 pub mod paths;
 pub mod provider;
 pub mod qr;
+pub mod schedule;
 pub mod secret;
 pub mod status;
 pub mod store;

@@ -7,15 +7,20 @@
 //!  worker ──► Msg ┤                        └──► worker runs Effects, sends Msg back
 //!  tick (1 s) ────┘
 //! ```
+//!
+//! `update` turns a key into an [`keymap::Action`] by the mode it is in, then acts on that; the
+//! [`keymap`]'s table also writes the help, the footer and the details hint. When profiles are
+//! refreshed by themselves is [`crate::schedule`]'s to say.
 
 mod effect;
+pub mod keymap;
 mod msg;
 mod state;
 mod update;
 
 pub use effect::Effect;
 pub use msg::{LoginPrompt, Msg, WorkerEvent};
-pub use state::{Details, Event, EventKind, Mode, Row, State};
+pub use state::{Activity, Details, Event, EventKind, Mode, Row, State};
 pub use update::update;
 
 #[cfg(test)]

@@ -4,6 +4,7 @@ use super::msg::LoginPrompt;
 use crate::config::{Config, Profile};
 use crate::name_index::NameIndex;
 use crate::provider::Endpoints;
+use crate::schedule::Schedule;
 use crate::status::{Status, status_of};
 use crate::store::{RecordMeta, TokenRecord};
 use std::collections::{HashMap, VecDeque};
@@ -22,15 +23,47 @@ pub struct Row {
     /// row's message until a poll finds the record readable again. Nothing is done with the
     /// profile meanwhile.
     pub problem: Option<String>,
-    /// A request for this profile is in flight.
-    pub busy: bool,
-    /// The short text of the MESSAGE column.
-    pub message: String,
-    /// Auto-refresh: not before this instant (unix seconds); set by backoff after failures.
-    pub not_before: i64,
-    /// Consecutive failures, for the backoff.
-    pub failures: u32,
+    /// The request in flight for this profile, if any: one at a time.
+    pub activity: Activity,
+    /// How the last request or outside change ended, for the MESSAGE column (`None`: nothing
+    /// happened to the row yet, and the column shows the record's last error or a hint).
+    pub message: Option<String>,
+    /// When auto-refresh next tries this profile.
+    pub schedule: Schedule,
     pub endpoints: Option<Result<Endpoints, String>>,
+}
+
+/// What is being done to a row. A refresh takes the STATUS column (`refreshing`, which SPEC
+/// lists as the dashboard's own status); a revocation or a login, which may wait ten minutes
+/// for a person to approve it, leave the status saying what the tokens are (`valid`,
+/// `needs_login`) and show in the MESSAGE column instead.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Activity {
+    #[default]
+    Idle,
+    /// `auto`: the schedule started it, not a key.
+    Refreshing {
+        auto: bool,
+    },
+    Revoking,
+    LoggingIn,
+}
+
+impl Activity {
+    pub fn is_idle(self) -> bool {
+        self == Activity::Idle
+    }
+
+    /// The MESSAGE column while it lasts.
+    pub fn text(self) -> Option<&'static str> {
+        match self {
+            Activity::Idle => None,
+            Activity::Refreshing { auto: false } => Some("refreshing…"),
+            Activity::Refreshing { auto: true } => Some("auto-refreshing…"),
+            Activity::Revoking => Some("revoking…"),
+            Activity::LoggingIn => Some("logging in…"),
+        }
+    }
 }
 
 impl Row {
@@ -39,7 +72,7 @@ impl Row {
     }
 
     pub fn status(&self, now: i64) -> Status {
-        if self.busy {
+        if matches!(self.activity, Activity::Refreshing { .. }) {
             return Status::Refreshing;
         }
         if self.problem.is_some() {
@@ -127,7 +160,7 @@ pub struct State {
     pub offset: usize,
     pub filter: String,
     pub mode: Mode,
-    /// Set exactly while `mode` is `Details` (see `update::sync_details`).
+    /// Set exactly while `mode` is `Details` (see `update::details::sync_details`).
     pub details: Option<Details>,
     pub auto_refresh: bool,
     pub reveal: bool,
@@ -154,10 +187,9 @@ impl State {
                 profile: p.clone(),
                 record: None,
                 problem: None,
-                busy: false,
-                message: String::new(),
-                not_before: 0,
-                failures: 0,
+                activity: Activity::Idle,
+                message: None,
+                schedule: Schedule::default(),
                 endpoints: None,
             })
             .collect();

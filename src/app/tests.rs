@@ -150,9 +150,12 @@ fn a_refresh_result_updates_the_row_and_the_log() {
         }),
     );
     let r = row(&s, "alpha");
-    assert!(!r.busy);
+    assert!(r.activity.is_idle());
     assert_eq!(r.record.as_ref().unwrap().expires_at, Some(NOW + 7200));
-    assert_eq!(r.message, "refreshed; new refresh token stored");
+    assert_eq!(
+        r.message.as_deref(),
+        Some("refreshed; new refresh token stored")
+    );
     assert_eq!(
         s.log.back().unwrap().text,
         "refreshed; new refresh token stored"
@@ -196,7 +199,7 @@ fn a_failed_refresh_backs_off_and_a_dead_refresh_token_stops_auto_refresh() {
             record: None,
         }),
     );
-    let not_before = row(&s, "alpha").not_before;
+    let not_before = row(&s, "alpha").schedule.not_before;
     assert!(
         not_before >= NOW + 15,
         "backoff after a failure: {not_before}"
@@ -273,7 +276,7 @@ fn a_server_asking_for_forever_is_believed_for_an_hour() {
                 record: None,
             }),
         );
-        let not_before = row(&s, "alpha").not_before;
+        let not_before = row(&s, "alpha").schedule.not_before;
         assert!(
             (NOW + 3600..=NOW + 3600 + 5).contains(&not_before),
             "asked {asked}: {not_before}"
@@ -319,7 +322,10 @@ fn every_tick_polls_the_store_and_changes_from_elsewhere_show_up() {
         &mut s,
         Msg::worker(WorkerEvent::StoreChanged(vec![("alpha".into(), Some(rec))])),
     );
-    assert_eq!(row(&s, "alpha").message, "updated by another process");
+    assert_eq!(
+        row(&s, "alpha").message.as_deref(),
+        Some("updated by another process")
+    );
     // An older generation never replaces a newer record.
     let mut old = record(10);
     old.generation = 3;
@@ -633,7 +639,7 @@ fn l_starts_a_login_that_esc_cancels() {
             name: "beta".into()
         }]
     );
-    assert!(!row(&s, "beta").busy);
+    assert!(row(&s, "beta").activity.is_idle());
 }
 
 #[test]
@@ -836,7 +842,7 @@ fn nothing_is_done_with_a_refused_record_and_no_key_says_press_l() {
         assert_eq!(flash, format!("alpha: nothing done: {REFUSED}"), "{c}");
         assert_eq!(s.mode, Mode::Table, "{c}");
     }
-    assert!(!row(&s, "alpha").busy);
+    assert!(row(&s, "alpha").activity.is_idle());
     let effects = ch(&mut s, 'R');
     assert!(
         !effects.iter().any(
@@ -863,7 +869,7 @@ fn the_poll_that_reads_the_record_again_clears_the_error() {
     let alpha = row(&s, "alpha");
     assert_eq!(alpha.problem, None);
     assert_eq!(alpha.status(NOW), Status::Valid);
-    assert_eq!(alpha.message, "");
+    assert_eq!(alpha.message, None);
     assert_eq!(s.log.back().unwrap().text, "its record can be read again");
     // Removed instead: a profile with no record.
     refused(&mut s, "alpha", REFUSED);
@@ -890,5 +896,48 @@ fn the_poll_that_reads_the_record_again_clears_the_error() {
             name: "robot".into(),
             seen_generation: None
         }]
+    );
+}
+
+#[test]
+fn a_revocation_or_a_login_is_shown_as_such_and_leaves_the_status_alone() {
+    let mut s = state();
+    ch(&mut s, 'x');
+    ch(&mut s, 'y');
+    let alpha = row(&s, "alpha");
+    assert_eq!(alpha.activity, Activity::Revoking);
+    assert_eq!(alpha.activity.text(), Some("revoking…"));
+    assert_eq!(alpha.status(NOW), Status::Valid, "valid until revoked");
+    assert!(
+        ch(&mut s, 'r').is_empty(),
+        "one request per profile at a time"
+    );
+    assert!(ch(&mut s, 'x').is_empty() && s.flash.as_deref().unwrap().contains("busy"));
+    update(
+        &mut s,
+        Msg::worker(WorkerEvent::Revoked {
+            name: "alpha".into(),
+            record: None,
+        }),
+    );
+    assert!(row(&s, "alpha").activity.is_idle());
+    assert_eq!(row(&s, "alpha").message.as_deref(), Some("revoked"));
+
+    ch(&mut s, 'j');
+    ch(&mut s, 'l');
+    let beta = row(&s, "beta");
+    assert_eq!(beta.activity, Activity::LoggingIn);
+    assert_eq!(beta.activity.text(), Some("logging in…"));
+    assert_eq!(
+        beta.status(NOW),
+        Status::NeedsLogin,
+        "until the login is approved"
+    );
+    assert!(
+        !s.counts()
+            .iter()
+            .any(|(status, _)| *status == Status::Refreshing),
+        "the header counts nothing as refreshing: {:?}",
+        s.counts()
     );
 }

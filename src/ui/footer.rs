@@ -1,23 +1,11 @@
 //! The bottom line: the filter being typed, a one-off message, or the main keys.
 
 use super::theme;
+use crate::app::keymap;
 use crate::app::{Mode, State};
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
-
-const KEYS: &str = "↑↓ move  ⏎ details  r refresh  R all  x revoke  l login  c copy  / filter  a auto  L log  ? help  q quit";
-/// For terminals narrower than [`KEYS`].
-const KEYS_SHORT: &str =
-    "⏎ details  r/R refresh  x revoke  l login  c copy  / filter  ? help  q quit";
-
-fn keys(width: u16) -> &'static str {
-    if (width as usize) < KEYS.chars().count() {
-        KEYS_SHORT
-    } else {
-        KEYS
-    }
-}
 
 pub fn render(frame: &mut Frame, area: Rect, state: &State) {
     let line = if state.mode == Mode::Filter {
@@ -25,7 +13,7 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State) {
             Span::styled("/", theme::bold()),
             Span::raw(state.filter.clone()),
             Span::styled("▏", theme::bold()),
-            Span::styled("   ⏎ keep  Esc clear", theme::dim()),
+            Span::styled(format!("   {}", keymap::filter_keys()), theme::dim()),
         ])
     } else if let Some(flash) = &state.flash {
         Line::from(Span::styled(flash.clone(), theme::bold()))
@@ -36,10 +24,10 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State) {
                 format!(" ({} shown, Esc clears)  ", state.visible.len()),
                 theme::dim(),
             ),
-            Span::styled(keys(area.width), theme::dim()),
+            Span::styled(keymap::footer_keys(area.width), theme::dim()),
         ])
     } else {
-        Line::from(Span::styled(keys(area.width), theme::dim()))
+        Line::from(Span::styled(keymap::footer_keys(area.width), theme::dim()))
     };
     frame.render_widget(line, area);
 }

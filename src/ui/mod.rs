@@ -1,16 +1,22 @@
 //! Rendering: a pure function of [`State`]. One file per region.
 //!
+//! As drawn at 120 columns, notes on the right (no frame around the screen; a rule tops the log):
+//!
 //! ```text
-//! ┌──────────────────────────────────────────────────────────────┐
-//! │ tokdash  ~/.config/tokdash/profiles.toml  auto ● 3 valid …    │ header (1 line)
-//! │ NAME        PROVIDER  STATUS     EXPIRES IN  LAST REFRESH  MSG │ table: only the rows
-//! │ google-prod google    valid      42m 10s     3m 02s ago       │ that fit are built
-//! │ …                                                             │
-//! ├─ event log (L) ───────────────────────────────────────────────┤ log (8 lines, optional)
-//! │ 12:00:03 google-prod refreshed                                │
-//! └ ↑↓ move  ⏎ details  r refresh  R all  x revoke  / filter  ? help ┘ footer (1 line)
+//!  tokdash  auto-refresh on  1 valid 1 needs_login   2 profiles in ~/.config/tokdash/profiles.toml   ◄ header (1 line)
+//! NAME          PROVIDER  STATUS      EXPIRES IN         LAST REFRESH MESSAGE                       ◄ table: the column
+//! google-prod   google    valid       42m 10s            3m 02s ago   refreshed                        titles, then only
+//! legacy        oauth2    needs_login -                  never        no token yet: press l to log in  the rows that fit
+//! …
+//!  event log (L to hide, times UTC) ──────────────────────────────────────────────────────────────  ◄ log (L: 8 lines)
+//! 12:00:03 google-prod refreshed
+//! ↑↓ move  ⏎ details  r refresh  R all  x revoke  l login  c copy  a auto  / filter  L log  ? help  q quit  ◄ footer (1 line)
 //! ```
-//! Popups (details, help, confirmation, login) draw over the table.
+//!
+//! Narrower, the header drops the config path (under 100 columns), the table LAST REFRESH (under
+//! 100) then PROVIDER (under 70), and the footer keeps its essential keys. The footer shows the
+//! filter being typed or a one-off message instead of the keys. Popups (details, help, revoke
+//! confirmation, login) draw over the middle of the screen.
 
 mod footer;
 mod header;

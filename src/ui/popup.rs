@@ -1,6 +1,7 @@
 //! Windows over the table: details, help, revoke confirmation, device login.
 
 use super::theme;
+use crate::app::keymap;
 use crate::app::{LoginPrompt, State};
 use crate::clock;
 use crate::secret::Secret;
@@ -190,36 +191,17 @@ pub fn details(frame: &mut Frame, state: &State) {
         )));
     }
     lines.push(Line::raw(""));
-    lines.push(Line::styled(
-        "Esc close  v reveal/mask  r refresh  c copy  x revoke",
-        theme::dim(),
-    ));
+    lines.push(Line::styled(keymap::details_keys(), theme::dim()));
     let area = centered(frame, 94, frame.area().height.saturating_sub(2));
     window(frame, area, "details", lines);
 }
 
-const HELP: &[(&str, &str)] = &[
-    ("↑ ↓ j k g G PgUp PgDn", "move"),
-    ("Enter", "details of the selected profile"),
-    ("r / R", "refresh the selected profile / all profiles"),
-    ("x", "revoke the selected profile's tokens (asks y/n)"),
-    ("l", "log in with the device flow"),
-    ("c", "copy the access token (OSC 52, works over SSH)"),
-    ("v", "reveal / mask the token in the details"),
-    ("a", "auto-refresh on / off"),
-    ("/", "filter as you type; Enter keeps, Esc clears"),
-    ("L", "event log on / off"),
-    ("?", "this help"),
-    ("q  Ctrl-C", "quit"),
-];
-
 pub fn help(frame: &mut Frame, state: &State) {
-    let mut lines: Vec<Line> = HELP
-        .iter()
-        .map(|(k, v)| {
+    let mut lines: Vec<Line> = keymap::help_lines()
+        .map(|(keys, what)| {
             Line::from(vec![
-                Span::styled(format!("{k:<22}"), theme::bold()),
-                Span::raw(*v),
+                Span::styled(format!("{keys:<22}"), theme::bold()),
+                Span::raw(what),
             ])
         })
         .collect();

@@ -105,15 +105,24 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State) {
     frame.render_widget(table, area);
 }
 
-/// The problem of a record the store refuses; else the row's last message, or, when nothing happened to it yet, what the user can do about a
-/// profile that cannot refresh by itself.
+/// The problem of a record the store refuses; else what is being done to the row; else how
+/// the last thing done to it ended, or the record's last error; else, when nothing happened to
+/// it yet, what the user can do about a profile that cannot refresh by itself.
 fn message(row: &crate::app::Row, status: Status) -> String {
     // A refused record is the row's whole story until it is fixed, in the words `list` uses.
     if let Some(problem) = &row.problem {
         return problem.clone();
     }
-    if !row.message.is_empty() {
-        return row.message.clone();
+    if let Some(doing) = row.activity.text() {
+        return doing.into();
+    }
+    let said = row.message.as_ref().or(row
+        .record
+        .as_ref()
+        .and_then(|r| r.last_error.as_ref())
+        .map(|e| &e.message));
+    if let Some(said) = said {
+        return said.clone();
     }
     let stuck = matches!(
         status,

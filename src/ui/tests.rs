@@ -400,3 +400,33 @@ fn a_refused_record_is_an_error_row_in_the_stores_words_without_a_login_hint() {
     assert_eq!(fg_of(&buf, "legacy", "error"), Color::LightRed);
     assert!(lines(&buf)[0].contains("1 error"), "{}", lines(&buf)[0]);
 }
+
+#[test]
+fn a_row_says_what_is_being_done_to_it() {
+    let mut s = state(120, 30);
+    let line = |s: &State, name: &str| {
+        lines(&draw(s))
+            .into_iter()
+            .find(|l| l.contains(name))
+            .unwrap()
+    };
+    update(&mut s, Msg::Key(KeyEvent::from(KeyCode::Char('x'))));
+    update(&mut s, Msg::Key(KeyEvent::from(KeyCode::Char('y'))));
+    let google = line(&s, "google-prod");
+    assert!(
+        google.contains(" valid ") && google.contains("revoking…"),
+        "{google}"
+    );
+    update(&mut s, Msg::Key(KeyEvent::from(KeyCode::Char('G'))));
+    update(&mut s, Msg::Key(KeyEvent::from(KeyCode::Char('l'))));
+    update(&mut s, Msg::Key(KeyEvent::from(KeyCode::Esc)));
+    let legacy = line(&s, "legacy");
+    assert!(legacy.contains("login cancelled"), "{legacy}");
+    update(&mut s, Msg::Key(KeyEvent::from(KeyCode::Char('k'))));
+    update(&mut s, Msg::Key(KeyEvent::from(KeyCode::Char('r'))));
+    let auth0 = line(&s, "auth0-staging");
+    assert!(
+        auth0.contains(" refreshing ") && auth0.contains("refreshing…"),
+        "{auth0}"
+    );
+}
