@@ -77,10 +77,10 @@ impl Schedule {
 
 /// 0..=window seconds, the same for a name every time.
 fn jitter(name: &str, window: i64) -> i64 {
-    let h = name.bytes().fold(0xcbf29ce484222325u64, |h, b| {
-        (h ^ b as u64).wrapping_mul(0x100000001b3)
-    });
-    (h % (window as u64 + 1)) as i64
+    // FNV-1a (the fnv crate): stable across runs and builds, unlike std's hasher.
+    let mut hasher = fnv::FnvHasher::default();
+    std::hash::Hasher::write(&mut hasher, name.as_bytes());
+    (std::hash::Hasher::finish(&hasher) % (window.max(0) as u64 + 1)) as i64
 }
 
 #[cfg(test)]
