@@ -398,14 +398,9 @@ fn on_worker(state: &mut State, event: WorkerEvent, effects: &mut Vec<Effect>) {
         WorkerEvent::Refreshed {
             name,
             record,
-            sent,
-            rotated,
+            outcome,
         } => {
-            let text = match (sent, rotated) {
-                (false, _) => "already fresh: refreshed by another process",
-                (true, true) => "refreshed; new refresh token stored",
-                (true, false) => "refreshed",
-            };
+            let text = outcome.describe();
             if let Some(row) = state.row_mut(&name) {
                 row.busy = false;
                 row.failures = 0;

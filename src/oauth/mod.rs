@@ -3,10 +3,12 @@
 //! providers.md and the exact moment a rotated refresh token is stored are ours to control.
 
 pub mod client_auth;
+pub mod device;
 pub mod discovery;
 pub mod error;
 pub mod exchange;
 pub mod http;
+pub mod token_response;
 
 pub use client_auth::ClientAuth;
 pub use error::OAuthError;
