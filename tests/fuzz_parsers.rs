@@ -80,7 +80,7 @@ proptest! {
         let mut bytes = format!("{{\"access_token\":\"{MARKER}\",").into_bytes();
         bytes.extend_from_slice(&extra);
         if let Err(e) = tokdash::oauth::token_response::parse(&bytes) {
-            prop_assert!(!e.contains(MARKER), "{}", e);
+            prop_assert!(!e.to_string().contains(MARKER), "{}", e);
         }
     }
 

@@ -2,6 +2,7 @@
 //! each provider words it (Google's `verification_url`, Microsoft's `message`, Auth0's
 //! `verification_uri_complete`). The polling itself is the engine's (`engine/login.rs`).
 
+use super::ParseError;
 use super::error::one_line;
 use serde_json::Value;
 use std::time::Duration;
@@ -34,7 +35,7 @@ pub struct DeviceAuthorization {
 
 /// RFC 8628 §3.2, read leniently: `verification_url` (Google) for `verification_uri`,
 /// numbers as numbers or numeric strings, `interval` defaulting to 5 s.
-pub fn parse_authorization(body: &[u8], now: i64) -> Result<DeviceAuthorization, String> {
+pub fn parse_authorization(body: &[u8], now: i64) -> Result<DeviceAuthorization, ParseError> {
     let Ok(Value::Object(map)) = serde_json::from_slice::<Value>(body) else {
         return Err("the answer is not a JSON object".into());
     };

@@ -13,3 +13,21 @@ pub mod token_response;
 pub use client_auth::ClientAuth;
 pub use error::OAuthError;
 pub use http::{Http, Reply, TransportError};
+
+/// A provider's answer that is not what it should be. Says what is wrong, never quotes the
+/// answer: it may hold tokens.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct ParseError(String);
+
+impl From<&str> for ParseError {
+    fn from(why: &str) -> Self {
+        ParseError(why.to_string())
+    }
+}
+
+impl From<String> for ParseError {
+    fn from(why: String) -> Self {
+        ParseError(why)
+    }
+}
