@@ -293,7 +293,7 @@ impl AccessToken {
     }
 }
 
-pub fn store_error(profile: &str, e: crate::store::StoreError) -> EngineError {
+fn store_error(profile: &str, e: crate::store::StoreError) -> EngineError {
     EngineError::new(profile, ErrorKind::Store, e.to_string())
 }
 

@@ -6,10 +6,10 @@ use crate::store::{RecordMeta, Stamp, TokenRecord, TokenStore};
 use std::collections::HashMap;
 use std::sync::Arc;
 
-/// Notices records changed by anyone. Cheap when nothing changed: one `stat` of the store
-/// directory, whose mtime moves on every atomic write (a rename into it), and a read of each
-/// record the store refused last time (a `chmod` or an edit in place moves no directory mtime,
-/// and the row must clear once its record is fixed).
+/// Notices records changed by anyone. Cheap when nothing changed: one store stamp (for the file
+/// store, one `stat` of its directory, whose mtime moves on every atomic write: a rename into
+/// it), and a read of each record the store refused last time (a `chmod` or an edit in place
+/// moves no directory mtime, and the row must clear once its record is fixed).
 pub struct StoreWatch {
     store: Arc<dyn TokenStore>,
     /// The profiles polled: the config's own list, not a copy of ten thousand names.
@@ -44,13 +44,13 @@ impl StoreWatch {
     /// its problem changes, and again as readable once it is.
     pub fn poll(&mut self) -> Vec<(String, Polled)> {
         let store_stamp = self.store.store_stamp();
-        let dir_changed = self.first || store_stamp.is_none() || store_stamp != self.store_stamp;
-        if !dir_changed && self.problems.is_empty() {
+        let store_changed = self.first || store_stamp != self.store_stamp;
+        if !store_changed && self.problems.is_empty() {
             return Vec::new();
         }
         self.store_stamp = store_stamp;
         let first = std::mem::replace(&mut self.first, false);
-        let to_read: Vec<usize> = if dir_changed {
+        let to_read: Vec<usize> = if store_changed {
             (0..self.config.profiles.len()).collect()
         } else {
             let mut troubled: Vec<usize> = self.problems.keys().copied().collect();

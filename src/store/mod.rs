@@ -50,7 +50,7 @@ pub trait TokenStore: Send + Sync + 'static {
     fn names(&self) -> Result<Vec<String>, StoreError>;
 
     /// Moves whenever any record may have changed. Cheap: the dashboard asks every second.
-    /// `None` when the store cannot tell (then every record is looked at).
+    /// `None` when the store cannot tell now.
     fn store_stamp(&self) -> Option<Stamp>;
 
     /// Moves whenever this record may have changed (also when it is made or removed).
