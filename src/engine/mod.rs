@@ -1,5 +1,8 @@
 //! The engine: one refresh path, one lock, one store, shared by the command line and the
 //! dashboard (`tokdash token` and the `r` key end up in [`Engine::refresh`]).
+//!
+//! The engine owns every round trip to the store, which it knows only as a [`TokenStore`]:
+//! commands and the dashboard's worker ask the engine, and get back what it stored.
 
 mod check;
 mod error;
