@@ -7,7 +7,7 @@ use crate::clock;
 use crate::config::Config;
 use crate::engine::Engine;
 use crate::failure::Failure;
-use crate::store::Store;
+use crate::store::FileStore;
 use crate::tui::{self, TerminalGuard};
 use crate::ui;
 use crate::worker::Worker;
@@ -18,17 +18,17 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::signal::unix::{SignalKind, signal};
 
-pub fn run(config: Config, store: Store) -> Result<(), Failure> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Failure::usage(format!("cannot start the async runtime: {e}")))?;
-    runtime.block_on(run_async(config, store))
+pub fn run(config: Config, store: FileStore) -> Result<(), Failure> {
+    crate::runtime::build(crate::runtime::Purpose::Dashboard)?.block_on(run_async(config, store))
 }
 
-pub async fn run_async(config: Config, store: Store) -> Result<(), Failure> {
+pub async fn run_async(config: Config, store: FileStore) -> Result<(), Failure> {
     let config = Arc::new(config);
-    let engine = Arc::new(Engine::new(config.clone(), store)?);
+    // The file store's housekeeping, off the async thread, while the first frame is drawn.
+    let sweep = store.clone();
+    tokio::task::spawn_blocking(move || sweep.remove_stale_temporaries());
+    let cache = store.cache();
+    let engine = Arc::new(Engine::new(config.clone(), store)?.with_cache(cache));
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Msg>();
     let mut worker = Worker::new(engine, tx);
     let io_err = |e: std::io::Error| Failure::failed(format!("terminal: {e}"));

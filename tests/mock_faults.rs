@@ -474,7 +474,7 @@ async fn refresh_all_with_some_profiles_failing_reports_each_and_stores_the_othe
     let reported: Vec<&str> = stdout.lines().collect();
     assert_eq!(reported.len(), 1, "{stdout}");
     assert!(
-        reported[0].starts_with("good: refreshed, new refresh token stored"),
+        reported[0].starts_with("good: refreshed; new refresh token stored"),
         "{stdout}"
     );
     for text in [&*err, &*stdout, &w.log_text()] {

@@ -367,7 +367,7 @@ async fn microsoft_refresh_asks_for_offline_access_and_stores_the_rotated_token(
     let out = w.cmd(&["refresh", "ms"]).output().unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(
-        stdout(&out).starts_with("ms: refreshed, new refresh token stored"),
+        stdout(&out).starts_with("ms: refreshed; new refresh token stored"),
         "{}",
         stdout(&out)
     );

@@ -150,7 +150,7 @@ async fn debug_output_of_engine_errors_is_redacted() {
                 },
             )
             .await;
-        errors.push(failed.expect_err("every answer is a failure"));
+        errors.push(failed.expect_err("every answer is a failure").error);
     }
     errors.push(
         engine

@@ -1,5 +1,6 @@
 //! Everything that can happen to the dashboard.
 
+use crate::engine::RefreshOutcome;
 use crate::provider::Endpoints;
 use crate::secret::Secret;
 use crate::store::{RecordMeta, TokenRecord};
@@ -29,8 +30,7 @@ pub enum WorkerEvent {
     Refreshed {
         name: String,
         record: RecordMeta,
-        sent: bool,
-        rotated: bool,
+        outcome: RefreshOutcome,
     },
     /// A refresh failed; `record` is the record as stored after the failure.
     RefreshFailed {

@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::config::Config;
+use crate::engine::RefreshOutcome;
 use crate::secret::Secret;
 use crate::status::Status;
 use crate::store::{RecordMeta, Standing, TokenRecord};
@@ -145,8 +146,7 @@ fn a_refresh_result_updates_the_row_and_the_log() {
         Msg::worker(WorkerEvent::Refreshed {
             name: "alpha".into(),
             record: rec,
-            sent: true,
-            rotated: true,
+            outcome: RefreshOutcome::Rotated,
         }),
     );
     let r = row(&s, "alpha");
@@ -510,8 +510,7 @@ fn details_reload_when_the_record_changes_generation() {
         Msg::worker(WorkerEvent::Refreshed {
             name: "alpha".into(),
             record: refreshed,
-            sent: true,
-            rotated: false,
+            outcome: RefreshOutcome::Refreshed,
         }),
     );
     assert_eq!(effects, [load_details("alpha", Some(2))]);
@@ -744,8 +743,7 @@ fn auto_refresh_fires_once_per_half_lifetime_not_once_per_tick() {
                     Msg::worker(WorkerEvent::Refreshed {
                         name: "alpha".into(),
                         record: granted(t, generation),
-                        sent: true,
-                        rotated: true,
+                        outcome: RefreshOutcome::Rotated,
                     }),
                 );
             }

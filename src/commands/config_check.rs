@@ -1,9 +1,7 @@
 //! `tokdash config check`: validates the config and prints what each profile resolves to.
 
 use super::Context;
-use super::engine_cmds::runtime;
 use crate::config::{Grant, Profile, ProviderConfig};
-use crate::engine::Engine;
 use crate::failure::{CmdResult, Failure};
 use crate::provider;
 use std::sync::Arc;
@@ -23,11 +21,11 @@ pub fn config_check(ctx: &Context) -> CmdResult {
         .iter()
         .any(|p| provider::static_endpoints(p).is_none());
     let engine = if needs_discovery {
-        Some(Engine::new(config.clone(), ctx.store()?)?)
+        Some(ctx.engine_on(config.clone(), ctx.store()?)?)
     } else {
         None
     };
-    let runtime = runtime()?;
+    let runtime = ctx.runtime()?;
     let mut failed = Vec::new();
     for profile in &config.profiles {
         println!();

@@ -3,17 +3,16 @@
 use super::{Context, find_profile};
 use crate::clock;
 use crate::failure::{CmdResult, Failure};
-use crate::token_response;
+use crate::oauth::token_response;
 use std::io::Read;
 
 /// A token response is a few kilobytes; anything near this is not one.
 const MAX_INPUT: u64 = 1 << 20;
 
 pub fn import(ctx: &Context, name: &str) -> CmdResult {
-    let config = ctx.config()?;
-    let profile = find_profile(&config, name)?;
-    super::warn_about(&config, &[name]);
-    let store = ctx.store()?;
+    let engine = ctx.engine()?;
+    let profile = find_profile(engine.config(), name)?;
+    super::warn_about(engine.config(), &[name]);
 
     let mut input = Vec::new();
     std::io::stdin()
@@ -31,13 +30,8 @@ pub fn import(ctx: &Context, name: &str) -> CmdResult {
         ))
     })?;
 
-    let _lock = store.lock(name)?;
-    let mut record = store.load(name)?.unwrap_or_default();
+    let record = ctx.runtime()?.block_on(engine.import(name, response))?;
     let now = clock::now();
-    response.apply_to(&mut record, now);
-    store.save(name, &mut record)?;
-    tracing::info!(profile = name, "imported a token response");
-
     let summary = crate::summary::Summary::new(profile, Some(&record.meta()), now);
     println!(
         "{name}: imported; {}, expires in {}, {} refresh token",

@@ -7,26 +7,29 @@ use crate::store::TokenRecord;
 use crate::summary::Summary;
 
 pub fn list(ctx: &Context, json: bool) -> CmdResult {
-    let config = ctx.config()?;
-    let store = ctx.store()?;
+    let engine = ctx.engine()?;
+    let config = engine.config();
     let now = clock::now();
     let mut summaries = Vec::with_capacity(config.profiles.len());
     // A bad record is one profile's problem: it is listed with its problem, and never hides the
     // other profiles.
     let mut unusable = Vec::new();
-    for profile in &config.profiles {
-        match store.load(&profile.name) {
-            Ok(record) => {
-                let facts = record.as_ref().map(TokenRecord::meta);
-                summaries.push(Summary::new(profile, facts.as_ref(), now));
-            }
-            Err(e) => {
-                let problem = e.to_string();
-                unusable.push(format!("{}: {problem}", profile.name));
-                summaries.push(Summary::unusable(profile, problem));
+    ctx.runtime()?.block_on(async {
+        for profile in &config.profiles {
+            match engine.load(&profile.name).await {
+                Ok(record) => {
+                    let facts = record.as_ref().map(TokenRecord::meta);
+                    summaries.push(Summary::new(profile, facts.as_ref(), now));
+                }
+                Err(e) => {
+                    // The store's words, without the profile name the engine puts first.
+                    let problem = e.message;
+                    unusable.push(format!("{}: {problem}", profile.name));
+                    summaries.push(Summary::unusable(profile, problem));
+                }
             }
         }
-    }
+    });
     if json {
         let text =
             serde_json::to_string_pretty(&summaries).map_err(|e| Failure::usage(e.to_string()))?;

@@ -1,17 +1,16 @@
 //! `tokdash login NAME`: the device flow on the command line, for a shell over SSH.
 
-use super::engine_cmds::{engine, runtime};
 use super::{Context, find_profile};
 use crate::clock;
 use crate::failure::CmdResult;
 use crate::qr;
 
 pub fn login(ctx: &Context, name: &str) -> CmdResult {
-    let engine = engine(ctx)?;
-    find_profile(&engine.config, name)?;
-    super::warn_about(&engine.config, &[name]);
+    let engine = ctx.engine()?;
+    find_profile(engine.config(), name)?;
+    super::warn_about(engine.config(), &[name]);
     let show_qr = terminal_width().is_some_and(|w| w >= 60);
-    let record = runtime()?.block_on(engine.login(name, |prompt| {
+    let record = ctx.runtime()?.block_on(engine.login(name, |prompt| {
         println!("To log in to {name}, open on any device with a browser:");
         println!();
         println!("    {}", prompt.verification_uri);

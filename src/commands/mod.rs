@@ -1,23 +1,33 @@
-//! One function per subcommand. They share the engine with the dashboard; nothing here talks
-//! HTTP or writes the store by itself.
+//! One file per subcommand. They share the engine with the dashboard; nothing here talks
+//! HTTP or touches the store by itself: every record is read and written by the engine.
 
+mod check;
 mod config_check;
-mod engine_cmds;
+mod dashboard;
 mod import;
 mod list;
 mod login;
+mod refresh;
+mod revoke;
+mod token;
 
+pub use check::check;
 pub use config_check::config_check;
-pub use engine_cmds::{check, refresh, refresh_many, revoke, runtime, token};
+pub use dashboard::{dashboard, demo};
 pub use import::import;
 pub use list::list;
 pub use login::login;
+pub use refresh::refresh;
+pub use revoke::revoke;
+pub use token::token;
 
 use crate::config::{Config, Profile};
-use crate::failure::{CmdResult, Failure};
+use crate::engine::{DiskWork, Engine};
+use crate::failure::Failure;
 use crate::paths::Paths;
-use crate::store::Store;
+use crate::store::FileStore;
 use std::path::Path;
+use std::sync::Arc;
 
 pub struct Context {
     pub paths: Paths,
@@ -40,8 +50,30 @@ impl Context {
         Ok(Config::load(&self.paths.config)?)
     }
 
-    pub fn store(&self) -> Result<Store, Failure> {
-        Ok(Store::open(&self.paths.store)?)
+    /// Opens the file store. Only the dashboard and `refresh --all` (for the file store's
+    /// housekeeping) hold it before handing it to an engine.
+    fn store(&self) -> Result<FileStore, Failure> {
+        Ok(FileStore::open(&self.paths.store)?)
+    }
+
+    /// The engine on the config and the store, for a command.
+    pub fn engine(&self) -> Result<Arc<Engine>, Failure> {
+        self.engine_on(Arc::new(self.config()?), self.store()?)
+    }
+
+    /// The engine on a config already loaded and a store already opened.
+    fn engine_on(&self, config: Arc<Config>, store: FileStore) -> Result<Arc<Engine>, Failure> {
+        let cache = store.cache();
+        Ok(Arc::new(
+            Engine::new(config, store)?
+                .with_cache(cache)
+                .with_disk_work(DiskWork::Inline),
+        ))
+    }
+
+    /// The runtime a command runs its engine calls on.
+    pub fn runtime(&self) -> Result<tokio::runtime::Runtime, Failure> {
+        crate::runtime::build(crate::runtime::Purpose::Command)
     }
 }
 
@@ -71,16 +103,4 @@ pub fn find_profile<'a>(config: &'a Config, name: &str) -> Result<&'a Profile, F
             )
         })
     })
-}
-
-pub fn dashboard(ctx: &Context) -> CmdResult {
-    let config = ctx.config()?;
-    // The parse's peak is gone by now; the dashboard may run for days.
-    crate::memory::release_freed();
-    let store = ctx.store()?;
-    crate::dashboard::run(config, store)
-}
-
-pub fn demo() -> CmdResult {
-    crate::demo::run()
 }

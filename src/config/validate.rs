@@ -277,12 +277,8 @@ fn profile(
         None => settings.refresh_ahead,
     };
     let mut scopes = p.scopes.clone().unwrap_or_default();
-    if kind == ProviderKind::Microsoft
-        && grant == Grant::RefreshToken
-        && !scopes.iter().any(|s| s == "offline_access")
-    {
-        // Microsoft returns a refresh token only when offline_access is asked for (providers.md 2.2).
-        scopes.insert(0, "offline_access".into());
+    if kind == ProviderKind::Microsoft && grant == Grant::RefreshToken {
+        crate::provider::microsoft::ask_for_refresh_token(&mut scopes);
     }
 
     Ok(Profile {

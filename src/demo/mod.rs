@@ -10,7 +10,7 @@ use crate::clock;
 use crate::config::Config;
 use crate::failure::Failure;
 use crate::secret::Secret;
-use crate::store::{Standing, Store, TokenRecord};
+use crate::store::{FileStore, Standing, TokenRecord};
 
 /// The sample profiles, for a server at `base`.
 pub fn config_text(base: &str) -> String {
@@ -67,7 +67,7 @@ client_id = "revoked"
 }
 
 /// Records as if the user had logged in earlier: short-lived tokens that start counting down.
-fn seed(server: &DemoServer, store: &Store) -> Result<(), Failure> {
+fn seed(server: &DemoServer, store: &FileStore) -> Result<(), Failure> {
     let now = clock::now();
     let record = |client: &str, expires_in: i64, refresh: Option<String>| TokenRecord {
         access_token: Some(Secret::new(format!("{client}-at-seed"))),
@@ -109,11 +109,7 @@ pub fn run() -> Result<(), Failure> {
         .prefix("tokdash-demo-")
         .tempdir()
         .map_err(|e| Failure::usage(format!("demo: cannot create a temporary directory: {e}")))?;
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Failure::usage(format!("cannot start the async runtime: {e}")))?;
-    runtime.block_on(async {
+    crate::runtime::build(crate::runtime::Purpose::Dashboard)?.block_on(async {
         let server = DemoServer::start()
             .await
             .map_err(|e| Failure::usage(format!("demo: cannot start the token server: {e}")))?;
@@ -121,7 +117,7 @@ pub fn run() -> Result<(), Failure> {
         std::fs::write(&config_path, config_text(&server.base_url))
             .map_err(|e| Failure::usage(format!("demo: cannot write the config: {e}")))?;
         let config = Config::load(&config_path)?;
-        let store = Store::open(&dir.path().join("tokens"))?;
+        let store = FileStore::open(&dir.path().join("tokens"))?;
         seed(&server, &store)?;
         crate::dashboard::run_async(config, store).await
     })

@@ -221,7 +221,7 @@ fn token(s: &mut ServerState, form: &HashMap<String, String>, now: i64) -> Reply
             let client = form.get("client_id").cloned().unwrap_or_default();
             issue(s, &client, None)
         }
-        crate::engine::DEVICE_CODE_GRANT => {
+        crate::oauth::device::DEVICE_CODE_GRANT => {
             let code = form.get("device_code").cloned().unwrap_or_default();
             match s.device_codes.get(&code).cloned() {
                 None => oauth_error(

@@ -1,8 +1,9 @@
 //! `check`: call the userinfo (or probe) URL with the access token; on 401 refresh once and retry.
 
 use super::Engine;
-use super::error::{EngineError, FailureKind};
-use super::refresh::{RefreshMode, exchange_error};
+use super::error::exchange_error;
+use super::error::{EngineError, ErrorKind};
+use super::refresh::RefreshMode;
 use crate::oauth::exchange::{self, ExchangeError};
 use crate::secret::Secret;
 use std::time::{Duration, Instant};
@@ -25,11 +26,11 @@ impl Engine {
         let Some(url) = endpoints.userinfo_url.clone() else {
             return Err(EngineError::new(
                 name,
-                FailureKind::Config,
+                ErrorKind::Config,
                 "the provider has no userinfo endpoint; set userinfo_url in the profile",
             ));
         };
-        let (token, _) = self.access_token(name).await?;
+        let token = self.access_token(name).await?.token;
         let reply = match self.call(&url, &token).await {
             Err(ExchangeError::OAuth { error, .. }) if error.status == 401 => None,
             Err(ExchangeError::NotOAuth { status: 401, .. }) => None,
@@ -50,11 +51,7 @@ impl Engine {
                     )
                     .await?;
                 let token = refreshed.record.access_token.ok_or_else(|| {
-                    EngineError::new(
-                        name,
-                        FailureKind::Refused,
-                        "the refresh gave no access token",
-                    )
+                    EngineError::new(name, ErrorKind::Refused, "the refresh gave no access token")
                 })?;
                 let reply = self.call(&url, &token).await.map_err(|e| {
                     let mut err = exchange_error(profile, "check", e);

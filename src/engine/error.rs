@@ -1,11 +1,14 @@
 //! Engine failures as people read them: `<profile>: <what happened> (<error>: <description>); <hint>`.
 
+use crate::config::Profile;
 use crate::failure::Failure;
-use crate::provider::ErrorClass;
+use crate::oauth::TransportError;
+use crate::oauth::exchange::ExchangeError;
+use crate::provider::{self, ErrorClass};
 use std::fmt;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FailureKind {
+pub enum ErrorKind {
     /// The provider rejected the refresh token; only `login`/`import` helps.
     NeedsLogin,
     /// No refresh token, or revoked: nothing to act with.
@@ -23,7 +26,7 @@ pub enum FailureKind {
 #[derive(Debug, Clone)]
 pub struct EngineError {
     pub profile: String,
-    pub kind: FailureKind,
+    pub kind: ErrorKind,
     pub message: String,
     pub hint: Option<String>,
     /// The OAuth `error` code, when the provider sent one.
@@ -33,7 +36,7 @@ pub struct EngineError {
 }
 
 impl EngineError {
-    pub fn new(profile: &str, kind: FailureKind, message: impl Into<String>) -> Self {
+    pub fn new(profile: &str, kind: ErrorKind, message: impl Into<String>) -> Self {
         EngineError {
             profile: profile.to_string(),
             kind,
@@ -49,16 +52,16 @@ impl EngineError {
         self
     }
 
-    pub fn from_class(class: ErrorClass) -> FailureKind {
+    pub fn from_class(class: ErrorClass) -> ErrorKind {
         match class {
-            ErrorClass::NeedsLogin => FailureKind::NeedsLogin,
-            ErrorClass::Config => FailureKind::Refused,
-            ErrorClass::Transient => FailureKind::Transient,
+            ErrorClass::NeedsLogin => ErrorKind::NeedsLogin,
+            ErrorClass::Config => ErrorKind::Refused,
+            ErrorClass::Transient => ErrorKind::Transient,
         }
     }
 
     pub fn is_transient(&self) -> bool {
-        self.kind == FailureKind::Transient
+        self.kind == ErrorKind::Transient
     }
 
     /// The message without the profile name, for the dashboard's MESSAGE column and the record.
@@ -70,16 +73,78 @@ impl EngineError {
     }
 }
 
+impl std::error::Error for EngineError {}
+
 impl fmt::Display for EngineError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}: {}", self.profile, self.detail())
     }
 }
 
+/// Turns a failed exchange into what the user reads: the profile, what happened, the provider's
+/// own code and text, and what to do.
+pub fn exchange_error(profile: &Profile, action: &str, e: ExchangeError) -> EngineError {
+    let name = &profile.name;
+    let transient = e.transient();
+    let retry_after = e.retry_after();
+    let retry_hint = retry_after.map(|w| format!("the server asks to retry in {}s", w.as_secs()));
+    let mut out = match e {
+        ExchangeError::OAuth { error, .. } => {
+            let class = if transient {
+                ErrorClass::Transient
+            } else {
+                provider::classify(profile.provider.kind(), &error.error)
+            };
+            let mut out = EngineError::new(
+                name,
+                EngineError::from_class(class),
+                format!(
+                    "{action} refused (HTTP {}, {})",
+                    error.status,
+                    error.summary()
+                ),
+            );
+            out.code = Some(error.error.clone());
+            out.hint = retry_hint.or_else(|| provider::hint(class, name, &error.error));
+            out
+        }
+        ExchangeError::NotOAuth { status, what, .. } => {
+            let kind = if transient {
+                ErrorKind::Transient
+            } else {
+                ErrorKind::Refused
+            };
+            let mut out = EngineError::new(
+                name,
+                kind,
+                format!("{action} failed: the server answered {what}"),
+            );
+            // A redirect is not followed (it would turn the POST into a GET): the URL is wrong.
+            out.hint = retry_hint.or_else(|| {
+                (status == 404 || status == 405 || (300..400).contains(&status))
+                    .then(|| format!("check the endpoints of {name}: tokdash config check"))
+            });
+            out
+        }
+        // Not the network's fault: something that is not a token endpoint answered.
+        ExchangeError::Transport(t @ TransportError::TooLarge { .. }) => {
+            EngineError::new(name, ErrorKind::Transient, format!("{action} failed: {t}")).with_hint(
+                format!("check the endpoints of {name}: tokdash config check"),
+            )
+        }
+        ExchangeError::Transport(t) => {
+            EngineError::new(name, ErrorKind::Transient, format!("{action} failed: {t}"))
+                .with_hint("check the network; a retry may succeed")
+        }
+    };
+    out.retry_after = retry_after;
+    out
+}
+
 impl From<EngineError> for Failure {
     fn from(e: EngineError) -> Self {
         let code = match e.kind {
-            FailureKind::Config | FailureKind::Store => 2,
+            ErrorKind::Config | ErrorKind::Store => 2,
             _ => 1,
         };
         Failure {

@@ -1,30 +1,40 @@
 //! The engine: one refresh path, one lock, one store, shared by the command line and the
 //! dashboard (`tokdash token` and the `r` key end up in [`Engine::refresh`]).
+//!
+//! The engine owns every round trip to the store, which it knows only as a [`TokenStore`]:
+//! commands and the dashboard's worker ask the engine, and get back what it stored.
 
 mod check;
 mod error;
 mod login;
 mod refresh;
 mod revoke;
+#[cfg(test)]
+mod tests;
+mod watch;
 
+pub use crate::oauth::device::LoginPrompt;
 pub use check::CheckReport;
-pub use error::{EngineError, FailureKind};
-pub use login::{DEVICE_CODE_GRANT, LoginPrompt, parse_device_authorization};
-pub use refresh::{RefreshMode, Refreshed};
+pub use error::{EngineError, ErrorKind, exchange_error};
+pub use refresh::{RefreshFailed, RefreshMode, RefreshOutcome, Refreshed};
 pub use revoke::Revoked;
+pub use watch::{Polled, StoreWatch};
 
 use crate::config::{Config, Profile, ProviderConfig};
 use crate::oauth::discovery::Discovery;
 use crate::oauth::{ClientAuth, Http};
 use crate::provider::{self, Endpoints};
 use crate::secret::Secret;
-use crate::store::{Store, TokenRecord};
+use crate::store::{LocalCache, LockGuard, TokenRecord, TokenStore};
 use std::sync::Arc;
 use tokio::sync::Semaphore;
 
 pub struct Engine {
-    pub config: Arc<Config>,
-    pub store: Store,
+    config: Arc<Config>,
+    /// Every read and write of a record goes through here: no caller of the engine touches it.
+    store: Arc<dyn TokenStore>,
+    /// Where the discovery documents are kept between runs; none in memory-only engines.
+    cache: Option<LocalCache>,
     http: Http,
     discovery: Discovery,
     /// `max_concurrency` requests in flight at once, whatever asks for them.
@@ -50,13 +60,14 @@ pub enum DiskWork {
 }
 
 impl Engine {
-    pub fn new(config: Arc<Config>, store: Store) -> Result<Engine, EngineError> {
+    pub fn new(config: Arc<Config>, store: impl TokenStore) -> Result<Engine, EngineError> {
         let http = Http::new(config.settings.timeout, config.settings.ca_file.as_deref())
-            .map_err(|e| EngineError::new("settings", FailureKind::Config, e))?;
+            .map_err(|e| EngineError::new("settings", ErrorKind::Config, e))?;
         let permits = Arc::new(Semaphore::new(config.settings.max_concurrency));
         Ok(Engine {
             config,
-            store,
+            store: Arc::new(store),
+            cache: None,
             http,
             discovery: Discovery::default(),
             permits,
@@ -69,6 +80,21 @@ impl Engine {
         self
     }
 
+    /// Keeps the discovery documents in `cache` between runs.
+    pub fn with_cache(mut self, cache: LocalCache) -> Engine {
+        self.cache = Some(cache);
+        self
+    }
+
+    pub fn config(&self) -> &Arc<Config> {
+        &self.config
+    }
+
+    /// Watches the store for records changed by anyone (the dashboard's poll).
+    pub fn watch(&self) -> StoreWatch {
+        StoreWatch::new(self.store.clone(), self.config.clone())
+    }
+
     /// Runs a quick store call where [`DiskWork`] says.
     async fn on_disk<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> T {
         match self.disk {
@@ -79,7 +105,7 @@ impl Engine {
 
     pub fn profile(&self, name: &str) -> Result<&Profile, EngineError> {
         self.config.profile(name).ok_or_else(|| {
-            EngineError::new(name, FailureKind::Config, "no such profile in the config")
+            EngineError::new(name, ErrorKind::Config, "no such profile in the config")
         })
     }
 
@@ -97,11 +123,11 @@ impl Engine {
             .endpoints(
                 &self.http,
                 self.config.settings.timeout,
-                &self.store,
+                self.cache.as_ref(),
                 issuer,
             )
             .await
-            .map_err(|e| EngineError::new(&profile.name, FailureKind::Transient, e))?;
+            .map_err(|e| EngineError::new(&profile.name, ErrorKind::Transient, e))?;
         Ok(provider::with_overrides(found, profile))
     }
 
@@ -114,7 +140,7 @@ impl Engine {
             source.resolve()
         };
         let secret: Option<Secret> = resolved
-            .map_err(|e| EngineError::new(&profile.name, FailureKind::Config, e.to_string()))?;
+            .map_err(|e| EngineError::new(&profile.name, ErrorKind::Config, e.to_string()))?;
         Ok(ClientAuth {
             client_id: profile.client_id.clone(),
             secret,
@@ -145,10 +171,7 @@ impl Engine {
     /// A held lock is waited for by trying again on a timer, never by a thread parked in
     /// `flock`: the holder may be this very process, whose `save` needs one of the few blocking
     /// threads that parked waiters would occupy (a deadlock, with two `refresh --all` at once).
-    async fn lock_and_load(
-        &self,
-        name: &str,
-    ) -> Result<(crate::store::ProfileLock, TokenRecord), EngineError> {
+    async fn lock_and_load(&self, name: &str) -> Result<(LockGuard, TokenRecord), EngineError> {
         let mut pause = LOCK_POLL_FIRST;
         let lock = loop {
             let store = self.store.clone();
@@ -173,10 +196,7 @@ impl Engine {
     /// When the refresh fails but the stored access token has not expired yet, that token is
     /// returned with the failure beside it: a script is better served by a token that works for
     /// a few more minutes (and a warning) than by none.
-    pub async fn access_token(
-        &self,
-        name: &str,
-    ) -> Result<(Secret, Option<EngineError>), EngineError> {
+    pub async fn access_token(&self, name: &str) -> Result<AccessToken, EngineError> {
         let profile = self.profile(name)?;
         let record = self.load(name).await?;
         let now = crate::clock::now();
@@ -185,35 +205,99 @@ impl Engine {
             && !crate::status::needs_refresh(&record.meta(), profile.refresh_ahead, now)
             && let Some(at) = &record.access_token
         {
-            return Ok((at.clone(), None));
+            return Ok(AccessToken::fresh(at.clone(), record.expires_at));
         }
         match self.refresh(name, RefreshMode::IfNeeded).await {
-            Ok(refreshed) => refreshed
-                .record
-                .access_token
-                .map(|at| (at, None))
-                .ok_or_else(|| {
-                    EngineError::new(
-                        name,
-                        FailureKind::Refused,
-                        "the token endpoint sent no access_token",
-                    )
-                }),
-            Err(e) => match record {
+            Ok(refreshed) => {
+                let expires_at = refreshed.record.expires_at;
+                refreshed
+                    .record
+                    .access_token
+                    .map(|at| AccessToken::fresh(at, expires_at))
+                    .ok_or_else(|| {
+                        EngineError::new(
+                            name,
+                            ErrorKind::Refused,
+                            "the token endpoint sent no access_token",
+                        )
+                    })
+            }
+            Err(RefreshFailed { error: e, .. }) => match record {
                 Some(r)
                     if r.expires_at.is_none_or(|at| at > now)
-                        && !matches!(e.kind, FailureKind::Store) =>
+                        && !matches!(e.kind, ErrorKind::Store) =>
                 {
-                    r.access_token.map(|at| (at, Some(e.clone()))).ok_or(e)
+                    // A failed refresh leaves the access token and its expiry as they were.
+                    match r.access_token {
+                        Some(token) => Ok(AccessToken {
+                            token,
+                            expires_at: r.expires_at,
+                            failed_refresh: Some(e),
+                        }),
+                        None => Err(e),
+                    }
                 }
                 _ => Err(e),
             },
         }
     }
+
+    /// Refreshes every profile named, at once, and returns the results in the same order; the
+    /// semaphore keeps `max_concurrency` requests in flight over the one connection pool.
+    pub async fn refresh_many(
+        self: &Arc<Self>,
+        names: &[String],
+        mode: RefreshMode,
+    ) -> Vec<Result<Refreshed, RefreshFailed>> {
+        // Twice `max_concurrency` profiles under way at once: enough that one's fsync overlaps
+        // another's request, few enough that hundreds of profiles do not hold hundreds of locks
+        // and threads at once.
+        let jobs = Arc::new(Semaphore::new(self.config.settings.max_concurrency * 2));
+        let mut set = tokio::task::JoinSet::new();
+        for (i, name) in names.iter().enumerate() {
+            let engine = self.clone();
+            let name = name.clone();
+            let jobs = jobs.clone();
+            set.spawn(async move {
+                let _job = jobs.acquire_owned().await;
+                (i, engine.refresh(&name, mode).await)
+            });
+        }
+        let mut results: Vec<Option<_>> = (0..names.len()).map(|_| None).collect();
+        while let Some(joined) = set.join_next().await {
+            match joined {
+                Ok((i, r)) => results[i] = Some(r),
+                Err(e) => std::panic::resume_unwind(e.into_panic()),
+            }
+        }
+        let reported: Vec<_> = results.into_iter().flatten().collect();
+        assert_eq!(reported.len(), names.len(), "every task reports");
+        reported
+    }
 }
 
-pub fn store_error(profile: &str, e: crate::store::StoreError) -> EngineError {
-    EngineError::new(profile, FailureKind::Store, e.to_string())
+/// What [`Engine::access_token`] hands out.
+#[derive(Debug)]
+pub struct AccessToken {
+    pub token: Secret,
+    /// The token's expiry, unix seconds, when known.
+    pub expires_at: Option<i64>,
+    /// The refresh that failed, when the stored token (not yet expired) is handed out instead.
+    pub failed_refresh: Option<EngineError>,
+}
+
+impl AccessToken {
+    fn fresh(token: Secret, expires_at: Option<i64>) -> AccessToken {
+        AccessToken {
+            token,
+            expires_at,
+            failed_refresh: None,
+        }
+    }
+}
+
+fn store_error(profile: &str, e: crate::store::StoreError) -> EngineError {
+    EngineError::new(profile, ErrorKind::Store, e.to_string())
 }
 
 /// Runs blocking work (disk, a secret command) off the async threads.

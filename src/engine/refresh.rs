@@ -9,15 +9,14 @@
 //! 5. release the lock.
 
 use super::Engine;
-use super::error::{EngineError, FailureKind};
+use super::error::{EngineError, ErrorKind, exchange_error};
 use crate::clock;
 use crate::config::{Grant, Profile};
-use crate::oauth::TransportError;
-use crate::oauth::exchange::{self, ExchangeError};
-use crate::provider::{self, ErrorClass};
+use crate::oauth::exchange;
+use crate::oauth::token_response;
+use crate::provider;
 use crate::status::needs_refresh;
 use crate::store::{LastError, Standing, TokenRecord};
-use crate::token_response;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RefreshMode {
@@ -49,17 +48,75 @@ impl RefreshMode {
     }
 }
 
+/// What a refresh that did not fail came to. One wording for the command line and the dashboard:
+/// [`RefreshOutcome::describe`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefreshOutcome {
+    /// Nothing sent: the token was not due (`refresh --all` without `--force`, a due check).
+    NotDue,
+    /// Nothing sent: another process refreshed it after we were asked (found under the lock).
+    AlreadyRefreshed,
+    /// A new access token is stored; the refresh token is the same.
+    Refreshed,
+    /// A new access token and a new refresh token are stored.
+    Rotated,
+}
+
+impl RefreshOutcome {
+    pub fn describe(self) -> &'static str {
+        match self {
+            RefreshOutcome::NotDue => "not due, nothing sent",
+            RefreshOutcome::AlreadyRefreshed => {
+                "already fresh (refreshed by another process meanwhile)"
+            }
+            RefreshOutcome::Refreshed => "refreshed",
+            RefreshOutcome::Rotated => "refreshed; new refresh token stored",
+        }
+    }
+
+    /// Whether a request was sent.
+    pub fn sent(self) -> bool {
+        matches!(self, RefreshOutcome::Refreshed | RefreshOutcome::Rotated)
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Refreshed {
+    /// The record as stored.
     pub record: TokenRecord,
-    /// A request was sent (false when another process had already refreshed).
-    pub sent: bool,
-    /// The response carried a new refresh token.
-    pub rotated: bool,
+    pub outcome: RefreshOutcome,
+}
+
+/// A refresh that failed, with the record as stored after the failure (its `last_error`, its
+/// standing, the untouched refresh token): no caller reads it back. `None` when the failure
+/// came before the record was read (the lock, the store, the config).
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{error}")]
+pub struct RefreshFailed {
+    #[source]
+    pub error: EngineError,
+    /// Boxed: a failure is the rare path, and keeps `Result<Refreshed, RefreshFailed>` small.
+    pub record: Option<Box<TokenRecord>>,
+}
+
+impl From<EngineError> for RefreshFailed {
+    fn from(error: EngineError) -> Self {
+        RefreshFailed {
+            error,
+            record: None,
+        }
+    }
+}
+
+impl From<RefreshFailed> for EngineError {
+    fn from(failed: RefreshFailed) -> Self {
+        failed.error
+    }
 }
 
 impl Engine {
-    pub async fn refresh(&self, name: &str, mode: RefreshMode) -> Result<Refreshed, EngineError> {
+    pub async fn refresh(&self, name: &str, mode: RefreshMode) -> Result<Refreshed, RefreshFailed> {
+        let asked_at = clock::now();
         let profile = self.profile(name)?;
         let (lock, mut record) = self.lock_and_load(name).await?;
         let now = clock::now();
@@ -67,14 +124,19 @@ impl Engine {
         let fresh = record.standing == Standing::Active
             && !needs_refresh(&facts, profile.refresh_ahead, now);
         if mode.already_done(fresh, &record) {
-            return Ok(Refreshed {
-                record,
-                sent: false,
-                rotated: false,
-            });
+            let outcome = match mode {
+                RefreshMode::IfNeeded if record.last_refresh.is_none_or(|t| t <= asked_at) => {
+                    RefreshOutcome::NotDue
+                }
+                _ => RefreshOutcome::AlreadyRefreshed,
+            };
+            return Ok(Refreshed { record, outcome });
         }
         if !crate::status::can_refresh(Some(&facts), profile.grant) {
-            return Err(nothing_to_act_with(name, &record));
+            return Err(RefreshFailed {
+                error: nothing_to_act_with(name, &record),
+                record: Some(Box::new(record)),
+            });
         }
 
         let result = self.request_new_token(profile, &record).await;
@@ -87,15 +149,16 @@ impl Engine {
                 // Stored before the lock is released and before any caller sees the token.
                 self.save(name, &mut record).await?;
                 tracing::info!(profile = name, rotated, "refreshed");
-                Ok(Refreshed {
-                    record,
-                    sent: true,
-                    rotated,
-                })
+                let outcome = if rotated {
+                    RefreshOutcome::Rotated
+                } else {
+                    RefreshOutcome::Refreshed
+                };
+                Ok(Refreshed { record, outcome })
             }
             Err(error) => {
                 // The refresh token is never touched here: only the standing and the error.
-                if error.kind == FailureKind::NeedsLogin {
+                if error.kind == ErrorKind::NeedsLogin {
                     record.standing = Standing::NeedsLogin;
                 }
                 record.last_error = Some(LastError {
@@ -106,7 +169,10 @@ impl Engine {
                 });
                 self.save(name, &mut record).await?;
                 tracing::warn!(profile = name, code = ?error.code, "refresh failed: {}", error.message);
-                Err(error)
+                Err(RefreshFailed {
+                    error,
+                    record: Some(Box::new(record)),
+                })
             }
         };
         drop(lock);
@@ -160,13 +226,13 @@ impl Engine {
             .map_err(|why| {
                 EngineError::new(
                     &profile.name,
-                    FailureKind::Transient,
+                    ErrorKind::Transient,
                     format!("refresh failed: the token endpoint's answer is not a token response ({why})"),
                 )
             })
             .and_then(|r| {
                 if r.access_token.is_none() {
-                    Err(EngineError::new(&profile.name, FailureKind::Refused, "refresh failed: the answer has no access_token"))
+                    Err(EngineError::new(&profile.name, ErrorKind::Refused, "refresh failed: the answer has no access_token"))
                 } else {
                     Ok(r)
                 }
@@ -182,75 +248,10 @@ fn nothing_to_act_with(name: &str, record: &TokenRecord) -> EngineError {
     };
     EngineError::new(
         name,
-        FailureKind::NothingToActWith,
+        ErrorKind::NothingToActWith,
         format!("cannot refresh: {why}"),
     )
     .with_hint(format!("run: tokdash login {name}"))
-}
-
-/// Turns a failed exchange into what the user reads: the profile, what happened, the provider's
-/// own code and text, and what to do.
-pub fn exchange_error(profile: &Profile, action: &str, e: ExchangeError) -> EngineError {
-    let name = &profile.name;
-    let transient = e.transient();
-    let retry_after = e.retry_after();
-    let retry_hint = retry_after.map(|w| format!("the server asks to retry in {}s", w.as_secs()));
-    let mut out = match e {
-        ExchangeError::OAuth { error, .. } => {
-            let class = if transient {
-                ErrorClass::Transient
-            } else {
-                provider::classify(profile.provider.kind(), &error.error)
-            };
-            let mut out = EngineError::new(
-                name,
-                EngineError::from_class(class),
-                format!(
-                    "{action} refused (HTTP {}, {})",
-                    error.status,
-                    error.summary()
-                ),
-            );
-            out.code = Some(error.error.clone());
-            out.hint = retry_hint.or_else(|| provider::hint(class, name, &error.error));
-            out
-        }
-        ExchangeError::NotOAuth { status, what, .. } => {
-            let kind = if transient {
-                FailureKind::Transient
-            } else {
-                FailureKind::Refused
-            };
-            let mut out = EngineError::new(
-                name,
-                kind,
-                format!("{action} failed: the server answered {what}"),
-            );
-            // A redirect is not followed (it would turn the POST into a GET): the URL is wrong.
-            out.hint = retry_hint.or_else(|| {
-                (status == 404 || status == 405 || (300..400).contains(&status))
-                    .then(|| format!("check the endpoints of {name}: tokdash config check"))
-            });
-            out
-        }
-        // Not the network's fault: something that is not a token endpoint answered.
-        ExchangeError::Transport(t @ TransportError::TooLarge { .. }) => EngineError::new(
-            name,
-            FailureKind::Transient,
-            format!("{action} failed: {t}"),
-        )
-        .with_hint(format!(
-            "check the endpoints of {name}: tokdash config check"
-        )),
-        ExchangeError::Transport(t) => EngineError::new(
-            name,
-            FailureKind::Transient,
-            format!("{action} failed: {t}"),
-        )
-        .with_hint("check the network; a retry may succeed"),
-    };
-    out.retry_after = retry_after;
-    out
 }
 
 #[cfg(test)]

@@ -2,8 +2,8 @@
 //! successful revocation the record keeps no token values and the profile is `revoked`.
 
 use super::Engine;
-use super::error::{EngineError, FailureKind};
-use super::refresh::exchange_error;
+use super::error::exchange_error;
+use super::error::{EngineError, ErrorKind};
 use crate::config::{Profile, ProviderConfig};
 use crate::oauth::ClientAuth;
 use crate::oauth::exchange::{self, ExchangeError};
@@ -17,6 +17,8 @@ pub struct Revoked {
     pub revoked: Vec<&'static str>,
     /// The provider said the token was already dead (Google's 400 invalid_token).
     pub already_dead: bool,
+    /// The record as stored: no token values, `revoked`.
+    pub record: crate::store::TokenRecord,
 }
 
 impl Engine {
@@ -27,7 +29,7 @@ impl Engine {
         {
             return Err(EngineError::new(
                 name,
-                FailureKind::Refused,
+                ErrorKind::Refused,
                 provider::microsoft::NO_REVOCATION,
             ));
         }
@@ -35,7 +37,7 @@ impl Engine {
         let Some(url) = endpoints.revocation_url.clone() else {
             return Err(EngineError::new(
                 name,
-                FailureKind::Config,
+                ErrorKind::Config,
                 "the provider has no revocation endpoint; set revocation_url in the profile if it has one",
             ));
         };
@@ -59,29 +61,27 @@ impl Engine {
         if tokens.is_empty() {
             return Err(EngineError::new(
                 name,
-                FailureKind::NothingToActWith,
+                ErrorKind::NothingToActWith,
                 "there is no token to revoke",
             ));
         }
         let auth = self.client_auth(profile).await?;
-        let mut outcome = Revoked {
-            revoked: Vec::new(),
-            already_dead: false,
-        };
+        let mut revoked = Vec::new();
+        let mut already_dead = false;
         for (hint, token) in tokens {
             match self
                 .revoke_one(profile, &endpoints, &url, &auth, hint, &token)
                 .await
             {
-                Ok(()) => outcome.revoked.push(hint),
+                Ok(()) => revoked.push(hint),
                 Err(ExchangeError::OAuth { error, .. })
                     if endpoints.revocation_style == RevocationStyle::Google
                         && provider::google::revocation_already_done(&error.error) =>
                 {
-                    outcome.revoked.push(hint);
-                    outcome.already_dead = true;
+                    revoked.push(hint);
+                    already_dead = true;
                 }
-                Err(e) if outcome.revoked.contains(&"refresh_token") => {
+                Err(e) if revoked.contains(&"refresh_token") => {
                     // The refresh token is dead already: record that, and say what remains.
                     let mut err = exchange_error(profile, "revocation of the access token", e);
                     err.message.push_str(" (the refresh token was revoked)");
@@ -96,7 +96,11 @@ impl Engine {
         }
         self.forget_tokens(name, &mut record).await?;
         tracing::info!(profile = name, "revoked");
-        Ok(outcome)
+        Ok(Revoked {
+            revoked,
+            already_dead,
+            record,
+        })
     }
 
     /// After a revocation the record keeps no token values: they are dead, and dead secrets on
@@ -127,36 +131,15 @@ impl Engine {
         let http = &self.http;
         let _permit = self.permits.acquire().await;
         let _ = profile;
-        exchange::send_with_retries(http, self.config.settings.timeout, true, || match endpoints
-            .revocation_style
-        {
-            RevocationStyle::Google => http
-                .client()
-                .post(url)
-                .query(&[("token", token.expose())])
-                .header(
-                    reqwest::header::CONTENT_TYPE,
-                    "application/x-www-form-urlencoded",
-                ),
-            RevocationStyle::Auth0Json => {
-                let mut body =
-                    serde_json::json!({ "client_id": auth.client_id, "token": token.expose() });
-                if let Some(secret) = &auth.secret {
-                    body["client_secret"] = secret.expose().into();
-                }
-                http.client()
-                    .post(url)
-                    .header(reqwest::header::CONTENT_TYPE, "application/json")
-                    .body(body.to_string())
-            }
-            RevocationStyle::Rfc7009 => {
-                let mut form = vec![
-                    ("token", token.expose().to_string()),
-                    ("token_type_hint", hint.to_string()),
-                ];
-                let request = auth.apply(http.client().post(url), &mut form);
-                request.form(&form)
-            }
+        exchange::send_with_retries(http, self.config.settings.timeout, true, || {
+            provider::revocation_request(
+                http.client(),
+                &endpoints.revocation_style,
+                url,
+                auth,
+                hint,
+                token,
+            )
         })
         .await
         .map(|_| ())

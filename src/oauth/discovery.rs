@@ -8,7 +8,7 @@ use super::exchange::{ExchangeError, send_with_retries};
 use super::http::Http;
 use crate::provider::Endpoints;
 use crate::provider::oidc::{self, Document, Kind};
-use crate::store::Store;
+use crate::store::LocalCache;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::HashMap;
@@ -62,7 +62,7 @@ impl Discovery {
         &self,
         http: &Http,
         timeout: Duration,
-        store: &Store,
+        cache: Option<&LocalCache>,
         issuer: &str,
     ) -> Result<Endpoints, String> {
         let entry = {
@@ -78,7 +78,7 @@ impl Discovery {
         {
             return Err(why.clone());
         }
-        match load(http, timeout, store, issuer).await {
+        match load(http, timeout, cache, issuer).await {
             Ok(found) => {
                 outcome.found = Some(found.clone());
                 outcome.failed = None;
@@ -103,17 +103,20 @@ fn cache_file(issuer: &str) -> String {
 async fn load(
     http: &Http,
     timeout: Duration,
-    store: &Store,
+    cache: Option<&LocalCache>,
     issuer: &str,
 ) -> Result<Endpoints, String> {
     let file = cache_file(issuer);
     // Off the async thread: in the dashboard, that thread also draws the screen.
-    let cached = {
-        let (store, file) = (store.clone(), file.clone());
-        tokio::task::spawn_blocking(move || store.read_file(&file))
-            .await
-            .ok()
-            .flatten()
+    let cached = match cache {
+        Some(cache) => {
+            let (cache, file) = (cache.clone(), file.clone());
+            tokio::task::spawn_blocking(move || cache.read(&file))
+                .await
+                .ok()
+                .flatten()
+        }
+        None => None,
     };
     if let Some(bytes) = cached
         && let Ok(cached) = serde_json::from_slice::<CachedDocument>(&bytes)
@@ -180,10 +183,10 @@ async fn load(
             document: document.unwrap_or(Value::Null),
             metadata: looked_up.then(|| metadata.map_or(Lookup::Absent, Lookup::Found)),
         };
-        if let Ok(bytes) = serde_json::to_vec(&cached) {
-            let store = store.clone();
+        if let (Some(cache), Ok(bytes)) = (cache, serde_json::to_vec(&cached)) {
+            let cache = cache.clone();
             // Best effort: a cache that cannot be written costs a round trip next time, nothing more.
-            let _ = tokio::task::spawn_blocking(move || store.write_file(&file, &bytes)).await;
+            let _ = tokio::task::spawn_blocking(move || cache.write(&file, &bytes)).await;
         }
     }
     Ok(endpoints)

@@ -12,20 +12,24 @@ pub const MAX_ATTEMPTS: u32 = 3;
 /// Longer waits are not done in-line: the command fails and says when to retry.
 pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(30);
 
-#[derive(Debug)]
+/// A failed exchange, in the server's terms; `engine::exchange_error` words it for the user.
+#[derive(Debug, thiserror::Error)]
 pub enum ExchangeError {
     /// The provider answered with an OAuth error object.
+    #[error("refused (HTTP {}, {})", .error.status, .error.summary())]
     OAuth {
         error: OAuthError,
         retry_after: Option<Duration>,
     },
     /// The provider answered something that is not OAuth (an HTML 502, a plain 404…).
+    #[error("the server answered {what}")]
     NotOAuth {
         status: u16,
         what: String,
         retry_after: Option<Duration>,
     },
-    Transport(TransportError),
+    #[error(transparent)]
+    Transport(#[from] TransportError),
 }
 
 impl ExchangeError {

@@ -19,6 +19,14 @@ pub fn endpoints(authority: &str, tenant: &str) -> Endpoints {
     }
 }
 
+/// Microsoft returns a refresh token only when offline_access is asked for (providers.md 2.2):
+/// a refresh-token profile always asks for it, first.
+pub fn ask_for_refresh_token(scopes: &mut Vec<String>) {
+    if !scopes.iter().any(|s| s == "offline_access") {
+        scopes.insert(0, "offline_access".into());
+    }
+}
+
 /// Said instead of pretending a revocation happened (providers.md 2.6).
 pub const NO_REVOCATION: &str = "Microsoft Entra ID has no token revocation endpoint. \
 To cut this session off, revoke the user's sign-in sessions (Microsoft Graph: POST /me/revokeSignInSessions, \

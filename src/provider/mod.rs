@@ -199,6 +199,43 @@ pub fn hint(class: ErrorClass, profile: &str, error: &str) -> Option<String> {
     }
 }
 
+/// One revocation request in the provider's shape: Google's token in the query string, Auth0's
+/// JSON body with the client's credentials, RFC 7009's form with a `token_type_hint`.
+pub fn revocation_request(
+    client: &reqwest::Client,
+    style: &RevocationStyle,
+    url: &str,
+    auth: &crate::oauth::ClientAuth,
+    hint: &'static str,
+    token: &crate::secret::Secret,
+) -> reqwest::RequestBuilder {
+    match style {
+        RevocationStyle::Google => client.post(url).query(&[("token", token.expose())]).header(
+            reqwest::header::CONTENT_TYPE,
+            "application/x-www-form-urlencoded",
+        ),
+        RevocationStyle::Auth0Json => {
+            let mut body =
+                serde_json::json!({ "client_id": auth.client_id, "token": token.expose() });
+            if let Some(secret) = &auth.secret {
+                body["client_secret"] = secret.expose().into();
+            }
+            client
+                .post(url)
+                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .body(body.to_string())
+        }
+        RevocationStyle::Rfc7009 => {
+            let mut form = vec![
+                ("token", token.expose().to_string()),
+                ("token_type_hint", hint.to_string()),
+            ];
+            let request = auth.apply(client.post(url), &mut form);
+            request.form(&form)
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,646 +1,97 @@
-//! The token store: one `0600` JSON file per profile in a `0700` directory, atomic writes, and a
-//! per-profile lock across processes. See SPEC.md "Token store guarantees".
+//! The token store: what the engine keeps per profile, behind one interface, [`TokenStore`].
+//! See SPEC.md "Token store guarantees".
 //!
-//! All calls here block on the disk; async callers run them with `spawn_blocking`.
+//! The interface speaks of profile names and records only, never of paths or files. The file
+//! store ([`FileStore`]) is the one tokdash runs on; [`MemoryStore`] is a second implementation
+//! that the engine's unit tests use to check its lock and rotation rules without a disk.
 
 mod atomic;
+mod file;
 mod lock;
+mod memory;
 mod record;
 
+pub use file::{FileStore, LocalCache, STALE_TEMPORARY};
 pub use lock::ProfileLock;
+pub use memory::MemoryStore;
 pub use record::{LastError, RecordMeta, Standing, TokenRecord};
 
-use std::io::Read;
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
+/// The file store under the name the tests and the binary used before the interface existed.
+pub type Store = FileStore;
 
-#[derive(Debug, thiserror::Error)]
-#[error("{}: {message}", path.display())]
+/// A store failure, in words for people: for the file store, the path of the file at fault and
+/// what is wrong with it (tests assert the wording of each).
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{message}")]
 pub struct StoreError {
-    pub path: PathBuf,
     pub message: String,
 }
 
-impl StoreError {
-    fn io(path: &Path, what: &str, e: std::io::Error) -> Self {
-        StoreError {
-            path: path.to_path_buf(),
-            message: format!("{what}: {e}"),
-        }
-    }
-}
-
-#[derive(Debug, Clone)]
-pub struct Store {
-    dir: PathBuf,
-    /// Shared by every clone, so that the whole process group-commits its directory fsyncs.
-    writer: Arc<atomic::AtomicDir>,
-}
-
-impl Store {
-    /// Opens the store, creating it `0700` if it does not exist. A store that others can read is
-    /// refused, as ssh refuses a loose `~/.ssh`.
-    pub fn open(dir: &Path) -> Result<Store, StoreError> {
-        if !dir.exists() {
-            create_private_dir(dir)
-                .map_err(|e| StoreError::io(dir, "cannot create the token store", e))?;
-        }
-        let meta = std::fs::metadata(dir)
-            .map_err(|e| StoreError::io(dir, "cannot open the token store", e))?;
-        if !meta.is_dir() {
-            return Err(StoreError {
-                path: dir.to_path_buf(),
-                message: "the token store is not a directory".into(),
-            });
-        }
-        refuse_loose_permissions(dir, &meta, 0o700)?;
-        Ok(Store {
-            dir: dir.to_path_buf(),
-            writer: Arc::new(atomic::AtomicDir::new(dir)),
-        })
-    }
-
-    pub fn dir(&self) -> &Path {
-        &self.dir
-    }
-
-    pub fn record_path(&self, name: &str) -> PathBuf {
-        self.dir.join(format!("{name}.json"))
-    }
-
-    fn lock_path(&self, name: &str) -> PathBuf {
-        self.dir.join(format!("{name}.lock"))
-    }
-
+/// Where the engine keeps records. Every call may block (on a disk, say): async callers run
+/// them off their async threads.
+///
+/// The rules the engine builds on:
+/// - `save` returns only once the record is durable: a crash after it leaves the new record.
+///   A refresh that rotated the refresh token saves before anything else sees the response.
+/// - `try_lock` is one holder per profile across every user of the same store (processes, for
+///   the file store); the lock is released when the [`LockGuard`] is dropped.
+pub trait TokenStore: Send + Sync + 'static {
     /// The stored record, or `None` when the profile has never had a token.
-    ///
-    /// The record is opened without following a symbolic link, then checked and read through
-    /// the open file, so what is checked is what is read. Anything but a plain file (a link, a
-    /// directory, a named pipe) is refused as what it is, with no `chmod` hint: a `chmod` of a
-    /// link changes its target. The error never quotes the file's content.
-    pub fn load(&self, name: &str) -> Result<Option<TokenRecord>, StoreError> {
-        let path = self.record_path(name);
-        let (mut file, meta) = match open_plain(&path) {
-            Ok(opened) => opened,
-            Err(OpenError::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(OpenError::NotPlain(what)) => return Err(not_a_plain_record(name, &path, what)),
-            Err(OpenError::Io(e)) => return Err(unreadable_record(name, &path, &e)),
-        };
-        refuse_loose_permissions(&path, &meta, 0o600)?;
-        let mut bytes = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
-        file.read_to_end(&mut bytes)
-            .map_err(|e| unreadable_record(name, &path, &e))?;
-        serde_json::from_slice(&bytes).map(Some).map_err(|e| StoreError {
-            path: path.clone(),
-            // Only the kind and the position: serde_json's own message quotes the offending value
-            // (`invalid type: string "…"`), which may be a token.
-            message: format!(
-                "the token record is not valid ({} at line {} column {}); it was left as it is: move it out of the store and run: {}",
-                json_error_kind(&e),
-                e.line(),
-                e.column(),
-                start_again(name)
-            ),
-        })
-    }
+    fn load(&self, name: &str) -> Result<Option<TokenRecord>, StoreError>;
 
     /// Replaces the record atomically, bumping its generation.
-    pub fn save(&self, name: &str, record: &mut TokenRecord) -> Result<(), StoreError> {
-        // Saturating: a record file edited to the last value must not panic a save.
-        record.generation = record.generation.saturating_add(1);
-        let path = self.record_path(name);
-        let bytes = serde_json::to_vec_pretty(record).map_err(|e| StoreError {
-            path: path.clone(),
-            message: format!("cannot encode the token record: {e}"),
-        })?;
-        self.writer
-            .write(&path, &bytes)
-            .map_err(|e| StoreError::io(&path, "cannot write the token record", e))
+    fn save(&self, name: &str, record: &mut TokenRecord) -> Result<(), StoreError>;
+
+    /// Takes the profile's lock, or `None` when another holder has it. Never waits: the engine
+    /// polls a held lock (see `Engine::lock_and_load` for why).
+    fn try_lock(&self, name: &str) -> Result<Option<LockGuard>, StoreError>;
+
+    /// The names of the profiles that have a record, sorted.
+    fn names(&self) -> Result<Vec<String>, StoreError>;
+
+    /// Moves whenever any record may have changed. Cheap: the dashboard asks every second.
+    /// `None` when the store cannot tell now.
+    fn store_stamp(&self) -> Option<Stamp>;
+
+    /// Moves whenever this record may have changed (also when it is made or removed).
+    fn record_stamp(&self, name: &str) -> Option<Stamp>;
+}
+
+/// A point in a store's history, compared for equality only ("what changed since").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Stamp(u128);
+
+impl Stamp {
+    pub fn new(value: u128) -> Stamp {
+        Stamp(value)
     }
 
-    /// Waits for the profile's lock. Hold it from reading the refresh token until the response
-    /// is stored, and re-read the record after taking it.
-    pub fn lock(&self, name: &str) -> Result<ProfileLock, StoreError> {
-        let path = self.lock_path(name);
-        ProfileLock::acquire(&path).map_err(|e| lock_error(&path, e))
-    }
-
-    pub fn try_lock(&self, name: &str) -> Result<Option<ProfileLock>, StoreError> {
-        let path = self.lock_path(name);
-        ProfileLock::try_acquire(&path).map_err(|e| lock_error(&path, e))
-    }
-
-    /// Writes any other file of the store (a discovery cache) with the same guarantees.
-    pub fn write_file(&self, file_name: &str, bytes: &[u8]) -> Result<(), StoreError> {
-        let path = self.dir.join(file_name);
-        self.writer
-            .write(&path, bytes)
-            .map_err(|e| StoreError::io(&path, "cannot write", e))
-    }
-
-    /// Reads any other file of the store (a discovery cache); `None` when it is missing or is
-    /// not a plain file.
-    pub fn read_file(&self, file_name: &str) -> Option<Vec<u8>> {
-        let (mut file, _) = open_plain(&self.dir.join(file_name)).ok()?;
-        let mut bytes = Vec::new();
-        file.read_to_end(&mut bytes).ok()?;
-        Some(bytes)
-    }
-
-    /// Removes the temporary files that writers killed mid-write left behind, and returns how
-    /// many: those older than [`STALE_TEMPORARY`] that no writer holds locked. A live writer, in
-    /// this process or another, keeps its temporary file locked while it writes, even if it is
-    /// stopped for longer than that. Never touches a record: their names cannot start with `.`.
-    pub fn remove_stale_temporaries(&self) -> usize {
-        let Ok(entries) = std::fs::read_dir(&self.dir) else {
-            return 0;
-        };
-        let now = std::time::SystemTime::now();
-        let removed = entries
-            .flatten()
-            .filter(|e| {
-                e.file_name()
-                    .to_string_lossy()
-                    .starts_with(atomic::TEMP_PREFIX)
-            })
-            // Not through a link, and not a named pipe, whose opening would wait for a writer.
-            .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
-            .filter(|e| {
-                e.metadata()
-                    .and_then(|m| m.modified())
-                    .is_ok_and(|t| now.duration_since(t).unwrap_or_default() > STALE_TEMPORARY)
-            })
-            .filter(|e| no_writer_holds(&e.path()) && std::fs::remove_file(e.path()).is_ok())
-            .count();
-        if removed > 0 {
-            tracing::info!(
-                removed,
-                "removed temporary files left by interrupted writes"
-            );
-        }
-        removed
+    /// A modification time, to the nanosecond the file system keeps.
+    pub fn from_time(t: std::time::SystemTime) -> Stamp {
+        let nanos = t
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0);
+        Stamp(nanos)
     }
 }
 
-/// How old a temporary file must be before it counts as a crashed writer's leftover.
-pub const STALE_TEMPORARY: std::time::Duration = std::time::Duration::from_secs(60);
-
-/// A writer locks its temporary file for as long as it writes (see atomic.rs); one that is merely
-/// slow, or stopped with Ctrl-Z, still holds it, and its file is not a leftover.
-fn no_writer_holds(path: &Path) -> bool {
-    open_plain(path).is_ok_and(|(f, _)| f.try_lock().is_ok())
+/// A profile's lock, held until dropped.
+pub struct LockGuard {
+    _held: Box<dyn Send + Sync>,
 }
 
-/// Why a file of the store could not be opened as a plain file.
-#[derive(Debug)]
-enum OpenError {
-    /// Not a plain file: what it is instead ("a symbolic link", "a directory"…).
-    NotPlain(&'static str),
-    Io(std::io::Error),
-}
-
-/// Opens a file of the store for reading: never through a symbolic link (`O_NOFOLLOW`), never
-/// waiting for a writer (`O_NONBLOCK`, which a named pipe would otherwise do, and which changes
-/// nothing for a plain file), and only a plain file, as the open file itself says (`fstat`).
-/// Returns the file and its metadata.
-fn open_plain(path: &Path) -> Result<(std::fs::File, std::fs::Metadata), OpenError> {
-    let mut options = std::fs::OpenOptions::new();
-    options.read(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY);
-    }
-    let file = match options.open(path) {
-        Ok(file) => file,
-        Err(e) if is_symlink_refusal(&e) => return Err(OpenError::NotPlain("a symbolic link")),
-        Err(e) => {
-            // A socket cannot be opened at all (ENXIO): say what it is rather than that. The
-            // path is looked at only to word the error.
-            let what = std::fs::symlink_metadata(path).ok().and_then(|m| kind(&m));
-            return Err(what.map_or(OpenError::Io(e), OpenError::NotPlain));
-        }
-    };
-    let meta = file.metadata().map_err(OpenError::Io)?;
-    match kind(&meta) {
-        Some(what) => Err(OpenError::NotPlain(what)),
-        None => Ok((file, meta)),
-    }
-}
-
-/// `O_NOFOLLOW` met a symbolic link: `ELOOP` on Linux and macOS, `EMLINK` on FreeBSD.
-fn is_symlink_refusal(e: &std::io::Error) -> bool {
-    #[cfg(target_os = "freebsd")]
-    let refused = [libc::ELOOP, libc::EMLINK];
-    #[cfg(not(target_os = "freebsd"))]
-    let refused = [libc::ELOOP];
-    e.raw_os_error().is_some_and(|code| refused.contains(&code))
-}
-
-/// What a file is when it is not a plain file; `None` for a plain file.
-fn kind(meta: &std::fs::Metadata) -> Option<&'static str> {
-    let t = meta.file_type();
-    if t.is_file() {
-        return None;
-    }
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::FileTypeExt;
-        if t.is_fifo() {
-            return Some("a named pipe (FIFO)");
-        }
-        if t.is_socket() {
-            return Some("a socket");
-        }
-        if t.is_block_device() || t.is_char_device() {
-            return Some("a device");
+impl LockGuard {
+    /// Wraps whatever an implementation releases on drop (a locked file, a set entry).
+    pub fn new(held: impl Send + Sync + 'static) -> LockGuard {
+        LockGuard {
+            _held: Box::new(held),
         }
     }
-    Some(if t.is_symlink() {
-        "a symbolic link"
-    } else if t.is_dir() {
-        "a directory"
-    } else {
-        "something other than a plain file"
-    })
 }
 
-/// What makes a profile's record anew once the bad one is out of the way.
-fn start_again(name: &str) -> String {
-    format!("tokdash login {name} (or tokdash import {name})")
-}
-
-/// A record that is not a plain file. The hint never names a path through a link: a link is
-/// removed (which removes the link alone), anything else moved out of the store.
-fn not_a_plain_record(name: &str, path: &Path, what: &str) -> StoreError {
-    let fix = match what {
-        "a symbolic link" => format!(
-            "remove the link (rm {}) and run: {}",
-            path.display(),
-            start_again(name)
-        ),
-        _ => format!("move it out of the store and run: {}", start_again(name)),
-    };
-    StoreError {
-        path: path.to_path_buf(),
-        message: format!(
-            "is {what}, not a token record; tokdash keeps only plain files in its store: {fix}"
-        ),
-    }
-}
-
-/// A plain file that cannot be opened or read (`EACCES` for a file of another user, `EIO`).
-fn unreadable_record(name: &str, path: &Path, e: &std::io::Error) -> StoreError {
-    StoreError {
-        path: path.to_path_buf(),
-        message: format!(
-            "cannot read the token record ({e}); it must be a file of yours with permissions 0600 (ls -l {}), or move it out of the store and run: {}",
-            path.display(),
-            start_again(name)
-        ),
-    }
-}
-
-/// The lock file is tokdash's own and holds nothing: any other file there is simply removed.
-fn lock_error(path: &Path, e: std::io::Error) -> StoreError {
-    let message = if is_symlink_refusal(&e) {
-        format!(
-            "is a symbolic link; tokdash keeps only plain files in its store and never follows a link there: remove the link (rm {}); tokdash makes a new lock file",
-            path.display()
-        )
-    } else {
-        format!("cannot lock the profile: {e}")
-    };
-    StoreError {
-        path: path.to_path_buf(),
-        message,
-    }
-}
-
-fn json_error_kind(e: &serde_json::Error) -> &'static str {
-    match e.classify() {
-        serde_json::error::Category::Io => "unreadable",
-        serde_json::error::Category::Syntax => "not JSON",
-        serde_json::error::Category::Data => "a field of the wrong type or value",
-        serde_json::error::Category::Eof => "cut short",
-    }
-}
-
-fn create_private_dir(dir: &Path) -> std::io::Result<()> {
-    let mut builder = std::fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::DirBuilderExt;
-        builder.mode(0o700);
-    }
-    builder.create(dir)
-}
-
-#[cfg(unix)]
-fn refuse_loose_permissions(
-    path: &Path,
-    meta: &std::fs::Metadata,
-    wanted: u32,
-) -> Result<(), StoreError> {
-    use std::os::unix::fs::PermissionsExt;
-    let mode = meta.permissions().mode() & 0o777;
-    if mode & 0o077 != 0 {
-        return Err(StoreError {
-            path: path.to_path_buf(),
-            message: format!(
-                "permissions {mode:04o} let other users read tokens; refusing to use it. run: chmod {wanted:o} {}",
-                path.display()
-            ),
-        });
-    }
-    Ok(())
-}
-
-#[cfg(not(unix))]
-fn refuse_loose_permissions(_: &Path, _: &std::fs::Metadata, _: u32) -> Result<(), StoreError> {
-    Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::secret::Secret;
-    use std::os::unix::fs::PermissionsExt;
-
-    fn mode(p: &Path) -> u32 {
-        std::fs::metadata(p).unwrap().permissions().mode() & 0o777
-    }
-
-    #[test]
-    fn creates_a_private_store_and_private_files() {
-        let tmp = tempfile::tempdir().unwrap();
-        let dir = tmp.path().join("a/b/tokens");
-        let store = Store::open(&dir).unwrap();
-        assert_eq!(mode(&dir), 0o700);
-        let mut rec = TokenRecord {
-            refresh_token: Some(Secret::new("rt")),
-            ..Default::default()
-        };
-        store.save("p", &mut rec).unwrap();
-        assert_eq!(mode(&store.record_path("p")), 0o600);
-        assert_eq!(store.load("p").unwrap().unwrap(), rec);
-        assert_eq!(rec.generation, 1);
-    }
-
-    #[test]
-    fn refuses_a_store_others_can_read_and_says_how_to_fix_it() {
-        let tmp = tempfile::tempdir().unwrap();
-        std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
-        let e = Store::open(tmp.path()).unwrap_err().to_string();
-        assert!(
-            e.contains(&format!("chmod 700 {}", tmp.path().display())),
-            "{e}"
-        );
-    }
-
-    #[test]
-    fn refuses_a_record_others_can_read() {
-        let tmp = tempfile::tempdir().unwrap();
-        std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
-        let store = Store::open(tmp.path()).unwrap();
-        store.save("p", &mut TokenRecord::default()).unwrap();
-        std::fs::set_permissions(
-            store.record_path("p"),
-            std::fs::Permissions::from_mode(0o644),
-        )
-        .unwrap();
-        let e = store.load("p").unwrap_err().to_string();
-        assert!(e.contains("chmod 600"), "{e}");
-    }
-
-    #[test]
-    fn a_corrupt_record_is_an_error_that_leaks_nothing_and_is_kept() {
-        let tmp = tempfile::tempdir().unwrap();
-        std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
-        let store = Store::open(tmp.path()).unwrap();
-        let path = store.record_path("p");
-        std::fs::write(&path, "{\"refresh_token\": \"SECRETVALUE").unwrap();
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
-        let e = store.load("p").unwrap_err().to_string();
-        assert!(!e.contains("SECRETVALUE"), "{e}");
-        assert!(path.exists());
-    }
-
-    /// A private store with one good record, `good`.
-    fn store_with_a_good_record(tmp: &tempfile::TempDir) -> Store {
-        std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
-        let store = Store::open(tmp.path()).unwrap();
-        let mut good = TokenRecord {
-            refresh_token: Some(Secret::new("RT-good")),
-            ..Default::default()
-        };
-        store.save("good", &mut good).unwrap();
-        store
-    }
-
-    /// A bad record is refused naming its path, with what it is and how to start again, never
-    /// with a `chmod`; the good record beside it still loads.
-    fn assert_refused(store: &Store, name: &str, what: &str, fix: &str) -> String {
-        let e = store.load(name).unwrap_err();
-        let path = store.record_path(name);
-        assert_eq!(e.path, path);
-        let text = e.to_string();
-        assert!(
-            text.starts_with(&format!("{}: {what}", path.display())),
-            "{text}"
-        );
-        assert!(text.contains(fix), "{text}");
-        assert!(text.contains(&format!("tokdash login {name}")), "{text}");
-        assert!(!text.contains("chmod"), "{text}");
-        assert!(store.load("good").unwrap().unwrap().has_refresh_token());
-        text
-    }
-
-    #[test]
-    fn a_record_that_is_not_json_names_its_path_and_the_way_out() {
-        let tmp = tempfile::tempdir().unwrap();
-        let store = store_with_a_good_record(&tmp);
-        let path = store.record_path("b");
-        std::fs::write(&path, "not json SECRET-b").unwrap();
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
-        let text = assert_refused(
-            &store,
-            "b",
-            "the token record is not valid (not JSON at line 1 column 2)",
-            "move it out of the store",
-        );
-        assert!(!text.contains("SECRET-b"), "{text}");
-    }
-
-    #[test]
-    fn a_record_that_is_a_symlink_is_refused_and_its_target_never_read() {
-        let tmp = tempfile::tempdir().unwrap();
-        let store = store_with_a_good_record(&tmp);
-        // A target outside the store that would parse as a record, with loose permissions: a
-        // store that followed the link would either load it or suggest a chmod of it.
-        let outside = tempfile::tempdir().unwrap();
-        let target = outside.path().join("elsewhere.json");
-        std::fs::write(&target, r#"{"refresh_token": "RT-OUTSIDE"}"#).unwrap();
-        std::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o644)).unwrap();
-        std::os::unix::fs::symlink(&target, store.record_path("b")).unwrap();
-        let text = assert_refused(
-            &store,
-            "b",
-            "is a symbolic link, not a token record",
-            &format!("rm {}", store.record_path("b").display()),
-        );
-        assert!(
-            !text.contains("RT-OUTSIDE") && !text.contains("elsewhere"),
-            "{text}"
-        );
-        // A dangling link and a link to itself are links too.
-        std::fs::remove_file(store.record_path("b")).unwrap();
-        std::os::unix::fs::symlink(outside.path().join("gone"), store.record_path("b")).unwrap();
-        assert_refused(&store, "b", "is a symbolic link", "rm ");
-        std::fs::remove_file(store.record_path("b")).unwrap();
-        std::os::unix::fs::symlink(store.record_path("b"), store.record_path("b")).unwrap();
-        assert_refused(&store, "b", "is a symbolic link", "rm ");
-    }
-
-    #[test]
-    fn a_record_that_is_a_directory_is_refused_as_one() {
-        let tmp = tempfile::tempdir().unwrap();
-        let store = store_with_a_good_record(&tmp);
-        std::fs::create_dir(store.record_path("b")).unwrap();
-        std::fs::set_permissions(
-            store.record_path("b"),
-            std::fs::Permissions::from_mode(0o755),
-        )
-        .unwrap();
-        assert_refused(
-            &store,
-            "b",
-            "is a directory, not a token record",
-            "move it out of the store",
-        );
-    }
-
-    /// The tests run as root, whom no permission bits stop from reading, so an unreadable record
-    /// is made of what root cannot read as a record either: a named pipe. Read naively it would
-    /// also wait for a writer forever; this returns at once.
-    #[test]
-    fn a_record_that_is_a_named_pipe_is_refused_without_waiting_for_a_writer() {
-        let tmp = tempfile::tempdir().unwrap();
-        let store = store_with_a_good_record(&tmp);
-        let path =
-            std::ffi::CString::new(store.record_path("b").as_os_str().as_encoded_bytes()).unwrap();
-        assert_eq!(unsafe { libc::mkfifo(path.as_ptr(), 0o644) }, 0);
-        assert_refused(
-            &store,
-            "b",
-            "is a named pipe (FIFO), not a token record",
-            "move it out of the store",
-        );
-        // The sweep of leftovers does not wait on one either.
-        let fifo =
-            std::ffi::CString::new(tmp.path().join(".tmpPIPE").as_os_str().as_encoded_bytes())
-                .unwrap();
-        assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o600) }, 0);
-        assert_eq!(store.remove_stale_temporaries(), 0);
-    }
-
-    #[test]
-    fn saving_over_a_symlink_replaces_the_link_and_never_writes_its_target() {
-        let tmp = tempfile::tempdir().unwrap();
-        let store = store_with_a_good_record(&tmp);
-        let outside = tempfile::tempdir().unwrap();
-        let target = outside.path().join("passwd");
-        std::fs::write(&target, "root:x:0:0").unwrap();
-        std::os::unix::fs::symlink(&target, store.record_path("b")).unwrap();
-        let mut record = TokenRecord {
-            refresh_token: Some(Secret::new("RT-new")),
-            ..Default::default()
-        };
-        store.save("b", &mut record).unwrap();
-        assert_eq!(std::fs::read_to_string(&target).unwrap(), "root:x:0:0");
-        let meta = std::fs::symlink_metadata(store.record_path("b")).unwrap();
-        assert!(meta.file_type().is_file(), "the link itself was replaced");
-        assert_eq!(meta.permissions().mode() & 0o777, 0o600);
-        assert_eq!(store.load("b").unwrap().unwrap(), record);
-    }
-
-    #[test]
-    fn a_lock_file_that_is_a_symlink_is_refused_and_its_target_untouched() {
-        let tmp = tempfile::tempdir().unwrap();
-        let store = store_with_a_good_record(&tmp);
-        let outside = tempfile::tempdir().unwrap();
-        let target = outside.path().join("victim");
-        std::os::unix::fs::symlink(&target, tmp.path().join("b.lock")).unwrap();
-        let e = store.lock("b").unwrap_err().to_string();
-        assert!(e.contains("is a symbolic link"), "{e}");
-        assert!(
-            e.contains(&format!("rm {}", tmp.path().join("b.lock").display())),
-            "{e}"
-        );
-        assert!(store.try_lock("b").is_err());
-        assert!(!target.exists(), "no file was created through the link");
-        std::fs::create_dir(tmp.path().join("c.lock")).unwrap();
-        assert!(store.try_lock("c").is_err());
-        assert!(store.try_lock("good").unwrap().is_some());
-    }
-
-    #[test]
-    fn other_files_of_the_store_are_not_read_through_a_link() {
-        let tmp = tempfile::tempdir().unwrap();
-        let store = store_with_a_good_record(&tmp);
-        store.write_file("cache.json", b"{}").unwrap();
-        assert_eq!(store.read_file("cache.json").unwrap(), b"{}");
-        let outside = tempfile::tempdir().unwrap();
-        std::fs::write(outside.path().join("t"), "x").unwrap();
-        std::os::unix::fs::symlink(outside.path().join("t"), tmp.path().join("linked.json"))
-            .unwrap();
-        assert_eq!(store.read_file("linked.json"), None);
-    }
-
-    #[test]
-    fn stale_temporaries_are_removed_and_everything_else_kept() {
-        let tmp = tempfile::tempdir().unwrap();
-        std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
-        let store = Store::open(tmp.path()).unwrap();
-        store.save("p", &mut TokenRecord::default()).unwrap();
-        let old = std::time::SystemTime::now() - STALE_TEMPORARY * 2;
-        let leftover = tmp.path().join(".tmpCRASHED");
-        std::fs::File::create(&leftover)
-            .unwrap()
-            .set_modified(old)
-            .unwrap();
-        let in_flight = tmp.path().join(".tmpWRITING");
-        std::fs::write(&in_flight, "x").unwrap();
-        // A writer stopped mid-write for longer than the threshold still holds its lock.
-        let stopped = tmp.path().join(".tmpSTOPPED");
-        let stopped_file = std::fs::File::create(&stopped).unwrap();
-        stopped_file.set_modified(old).unwrap();
-        stopped_file.lock().unwrap();
-        let old_record_lookalike = tmp.path().join("q.json");
-        std::fs::File::create(&old_record_lookalike)
-            .unwrap()
-            .set_modified(old)
-            .unwrap();
-
-        assert_eq!(store.remove_stale_temporaries(), 1);
-        assert!(!leftover.exists());
-        assert!(in_flight.exists(), "a live writer's file is left alone");
-        assert!(
-            stopped.exists(),
-            "a stopped writer's locked file is left alone"
-        );
-        assert!(old_record_lookalike.exists() && store.record_path("p").exists());
-    }
-
-    #[test]
-    fn try_lock_sees_a_held_lock() {
-        let tmp = tempfile::tempdir().unwrap();
-        std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
-        let store = Store::open(tmp.path()).unwrap();
-        let held = store.lock("p").unwrap();
-        assert!(store.try_lock("p").unwrap().is_none());
-        drop(held);
-        assert!(store.try_lock("p").unwrap().is_some());
+impl std::fmt::Debug for LockGuard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("LockGuard")
     }
 }

@@ -16,14 +16,9 @@ pub(super) fn on_worker(state: &mut State, event: WorkerEvent, effects: &mut Vec
         WorkerEvent::Refreshed {
             name,
             record,
-            sent,
-            rotated,
+            outcome,
         } => {
-            let text = match (sent, rotated) {
-                (false, _) => "already fresh: refreshed by another process",
-                (true, true) => "refreshed; new refresh token stored",
-                (true, false) => "refreshed",
-            };
+            let text = outcome.describe();
             if let Some(row) = state.row_mut(&name) {
                 row.activity = Activity::Idle;
                 row.schedule.succeeded();

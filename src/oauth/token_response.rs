@@ -2,6 +2,7 @@
 //! the RFC: `expires_in` as a number or a numeric string (MSAL's "AADv1-like endpoint returns a
 //! string"), `token_type` in any case, unknown fields ignored as the RFC requires.
 
+use super::ParseError;
 use crate::secret::Secret;
 use crate::store::{Standing, TokenRecord};
 use serde_json::{Map, Value};
@@ -17,7 +18,7 @@ pub struct TokenResponse {
 }
 
 /// Errors never quote the input: it may hold tokens.
-pub fn parse(bytes: &[u8]) -> Result<TokenResponse, String> {
+pub fn parse(bytes: &[u8]) -> Result<TokenResponse, ParseError> {
     let value: Value = serde_json::from_slice(bytes).map_err(|e| {
         format!(
             "not JSON ({})",
@@ -33,7 +34,7 @@ pub fn parse(bytes: &[u8]) -> Result<TokenResponse, String> {
     from_object(&map)
 }
 
-pub fn from_object(map: &Map<String, Value>) -> Result<TokenResponse, String> {
+pub fn from_object(map: &Map<String, Value>) -> Result<TokenResponse, ParseError> {
     let response = TokenResponse {
         access_token: secret_field(map, "access_token")?,
         refresh_token: secret_field(map, "refresh_token")?,
@@ -48,21 +49,21 @@ pub fn from_object(map: &Map<String, Value>) -> Result<TokenResponse, String> {
     Ok(response)
 }
 
-fn string_field(map: &Map<String, Value>, key: &str) -> Result<Option<String>, String> {
+fn string_field(map: &Map<String, Value>, key: &str) -> Result<Option<String>, ParseError> {
     match map.get(key) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => Ok(Some(s.clone())),
-        Some(_) => Err(format!("`{key}` is not a string")),
+        Some(_) => Err(format!("`{key}` is not a string").into()),
     }
 }
 
-fn secret_field(map: &Map<String, Value>, key: &str) -> Result<Option<Secret>, String> {
+fn secret_field(map: &Map<String, Value>, key: &str) -> Result<Option<Secret>, ParseError> {
     Ok(string_field(map, key)?
         .filter(|s| !s.is_empty())
         .map(Secret::new))
 }
 
-fn seconds_field(map: &Map<String, Value>, key: &str) -> Result<Option<i64>, String> {
+fn seconds_field(map: &Map<String, Value>, key: &str) -> Result<Option<i64>, ParseError> {
     let seconds = match map.get(key) {
         None | Some(Value::Null) => return Ok(None),
         Some(Value::Number(n)) => n.as_i64().or_else(|| n.as_f64().map(|f| f as i64)),
@@ -71,7 +72,7 @@ fn seconds_field(map: &Map<String, Value>, key: &str) -> Result<Option<i64>, Str
     };
     match seconds {
         Some(s) if (0..=10 * 365 * 86_400).contains(&s) => Ok(Some(s)),
-        _ => Err(format!("`{key}` is not a number of seconds")),
+        _ => Err(format!("`{key}` is not a number of seconds").into()),
     }
 }
 
@@ -137,7 +138,7 @@ mod tests {
             br#"{"access_token":"SECRETRT","expires_in":"soon"}"#,
             br#"{}"#,
         ] {
-            let e = parse(bad).unwrap_err();
+            let e = parse(bad).unwrap_err().to_string();
             assert!(!e.contains("SECRETRT") && !e.contains("12345678"), "{e}");
         }
     }

@@ -1,0 +1,16 @@
+//! `tokdash` (the dashboard) and `tokdash demo`.
+
+use super::Context;
+use crate::failure::CmdResult;
+
+pub fn dashboard(ctx: &Context) -> CmdResult {
+    let config = ctx.config()?;
+    // The parse's peak is gone by now; the dashboard may run for days.
+    crate::memory::release_freed();
+    let store = ctx.store()?;
+    crate::dashboard::run(config, store)
+}
+
+pub fn demo() -> CmdResult {
+    crate::demo::run()
+}

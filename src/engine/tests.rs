@@ -1,0 +1,198 @@
+//! The engine's lock and rotation rules, on the in-memory store (no disk) against a mock token
+//! endpoint: the rules belong to the engine, whatever store it runs on.
+
+use super::*;
+use crate::store::{MemoryStore, Standing, StoreError};
+use std::path::Path;
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate, Times};
+
+fn config(token_url: &str) -> Arc<Config> {
+    let src = format!(
+        "[profiles.p]\nprovider = \"oauth2\"\nclient_id = \"c\"\nauth_method = \"none\"\n\
+         token_url = \"{token_url}\"\n"
+    );
+    Arc::new(Config::parse(Path::new("t.toml"), &src).unwrap())
+}
+
+/// An expired access token and a refresh token: due.
+fn due_record(store: &impl TokenStore) -> TokenRecord {
+    let mut record = TokenRecord {
+        access_token: Some(Secret::new("AT-1")),
+        refresh_token: Some(Secret::new("RT-1")),
+        expires_at: Some(0),
+        ..Default::default()
+    };
+    store.save("p", &mut record).unwrap();
+    record
+}
+
+async fn token_endpoint(answer: ResponseTemplate, expected: impl Into<Times>) -> MockServer {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/token"))
+        .respond_with(answer)
+        .expect(expected)
+        .mount(&server)
+        .await;
+    server
+}
+
+#[tokio::test]
+async fn a_refresh_waiting_for_the_lock_rereads_and_sends_nothing_when_the_holder_refreshed() {
+    let server = token_endpoint(ResponseTemplate::new(500), 0).await;
+    let store = MemoryStore::new();
+    let seen = due_record(&store).generation;
+    let engine =
+        Arc::new(Engine::new(config(&format!("{}/token", server.uri())), store.clone()).unwrap());
+
+    // Another holder has the lock, refreshes while we wait, then lets go.
+    let held = TokenStore::try_lock(&store, "p").unwrap().unwrap();
+    let waiting = tokio::spawn({
+        let engine = engine.clone();
+        async move {
+            engine
+                .refresh(
+                    "p",
+                    RefreshMode::Force {
+                        seen_generation: Some(seen),
+                    },
+                )
+                .await
+        }
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    assert!(!waiting.is_finished(), "the lock is waited for");
+    let mut theirs = TokenRecord {
+        access_token: Some(Secret::new("AT-theirs")),
+        refresh_token: Some(Secret::new("RT-theirs")),
+        expires_at: Some(crate::clock::now() + 3600),
+        ..store.load("p").unwrap().unwrap()
+    };
+    store.save("p", &mut theirs).unwrap();
+    drop(held);
+
+    let refreshed = waiting.await.unwrap().expect("nothing to fail");
+    assert_eq!(refreshed.outcome, RefreshOutcome::AlreadyRefreshed);
+    assert!(!refreshed.outcome.sent());
+    assert_eq!(
+        refreshed.record, theirs,
+        "the record read again under the lock"
+    );
+    assert!(!store.is_locked("p"));
+    // The mock's `expect(0)` is checked when it drops: no request was sent.
+}
+
+#[tokio::test]
+async fn a_failed_refresh_never_touches_the_stored_refresh_token() {
+    // A transient answer may be tried again (see `exchange::send_with_retries`): `1..` requests.
+    for (answer, standing, transient) in [
+        (
+            ResponseTemplate::new(400).set_body_json(serde_json::json!({"error": "invalid_grant"})),
+            Standing::NeedsLogin,
+            false,
+        ),
+        (
+            ResponseTemplate::new(400)
+                .set_body_json(serde_json::json!({"error": "temporarily_unavailable"})),
+            Standing::Active,
+            true,
+        ),
+    ] {
+        let server = token_endpoint(answer, 1..).await;
+        let store = MemoryStore::new();
+        due_record(&store);
+        let engine =
+            Engine::new(config(&format!("{}/token", server.uri())), store.clone()).unwrap();
+
+        let failed = engine
+            .refresh("p", RefreshMode::IfNeeded)
+            .await
+            .expect_err("the provider refused");
+        assert_eq!(failed.error.is_transient(), transient);
+        let stored = store.load("p").unwrap().unwrap();
+        assert_eq!(
+            failed.record.as_deref(),
+            Some(&stored),
+            "what was stored is returned"
+        );
+        assert_eq!(stored.refresh_token, Some(Secret::new("RT-1")));
+        assert_eq!(stored.access_token, Some(Secret::new("AT-1")));
+        assert_eq!(stored.standing, standing);
+        assert_eq!(stored.last_error.unwrap().transient, transient);
+        assert!(!store.is_locked("p"));
+    }
+}
+
+#[tokio::test]
+async fn a_rotated_refresh_token_is_stored_before_the_caller_sees_it() {
+    let rotating = || {
+        ResponseTemplate::new(200).set_body_json(serde_json::json!({
+            "access_token": "AT-2", "refresh_token": "RT-2", "expires_in": 3600
+        }))
+    };
+    let server = token_endpoint(rotating(), 1).await;
+    let store = MemoryStore::new();
+    due_record(&store);
+    let engine = Engine::new(config(&format!("{}/token", server.uri())), store.clone()).unwrap();
+    let saves = store.saves();
+    let refreshed = engine.refresh("p", RefreshMode::IfNeeded).await.unwrap();
+    assert_eq!(refreshed.outcome, RefreshOutcome::Rotated);
+    assert_eq!(store.saves(), saves + 1);
+    let stored = store.load("p").unwrap().unwrap();
+    assert_eq!(stored, refreshed.record, "the caller gets what was stored");
+    assert_eq!(stored.refresh_token, Some(Secret::new("RT-2")));
+
+    // A store that cannot save: the caller gets the store's error, never the new token.
+    let server = token_endpoint(rotating(), 1).await;
+    let store = NoSaves(MemoryStore::new());
+    due_record(&store.0);
+    let engine = Engine::new(config(&format!("{}/token", server.uri())), store).unwrap();
+    let failed = engine
+        .refresh("p", RefreshMode::IfNeeded)
+        .await
+        .expect_err("nothing was stored");
+    assert_eq!(failed.error.kind, ErrorKind::Store);
+    assert!(failed.record.is_none());
+    assert!(!format!("{failed:?} {failed}").contains("AT-2"));
+}
+
+/// A third store: the memory store whose saves fail (a full disk).
+struct NoSaves(MemoryStore);
+
+impl TokenStore for NoSaves {
+    fn load(&self, name: &str) -> Result<Option<TokenRecord>, StoreError> {
+        self.0.load(name)
+    }
+    fn save(&self, _: &str, _: &mut TokenRecord) -> Result<(), StoreError> {
+        Err(StoreError {
+            message: "no space left on device".into(),
+        })
+    }
+    fn try_lock(&self, name: &str) -> Result<Option<LockGuard>, StoreError> {
+        self.0.try_lock(name)
+    }
+    fn names(&self) -> Result<Vec<String>, StoreError> {
+        self.0.names()
+    }
+    fn store_stamp(&self) -> Option<crate::store::Stamp> {
+        self.0.store_stamp()
+    }
+    fn record_stamp(&self, name: &str) -> Option<crate::store::Stamp> {
+        self.0.record_stamp(name)
+    }
+}
+
+#[test]
+fn the_memory_store_lists_and_stamps_what_it_holds() {
+    let store = MemoryStore::new();
+    let before = store.store_stamp();
+    assert_eq!(store.record_stamp("a"), None);
+    store.save("b", &mut TokenRecord::default()).unwrap();
+    store.save("a", &mut TokenRecord::default()).unwrap();
+    assert_eq!(store.names().unwrap(), ["a", "b"]);
+    assert_ne!(store.store_stamp(), before);
+    let a = store.record_stamp("a");
+    store.save("b", &mut TokenRecord::default()).unwrap();
+    assert_eq!(store.record_stamp("a"), a, "only b changed");
+}

@@ -1,0 +1,31 @@
+//! The one place tokdash builds its async runtime: single-threaded, since the work is waiting on
+//! the network and a small runtime starts fast.
+
+use crate::failure::Failure;
+use tokio::runtime::Runtime;
+
+/// Threads for the store's writes in a command. Measured with `refresh --all` of 300 profiles
+/// (bench/refresh_all.sh): 4 costs 10% less CPU than 16, whose concurrent fsyncs contend in the
+/// kernel, and 2 no less than 4. Nothing else waits on them: a held lock is polled on a timer.
+const COMMAND_BLOCKING_THREADS: usize = 4;
+
+/// What the runtime is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    /// A command: its writes on a few blocking threads.
+    Command,
+    /// The dashboard (also the demo's): tokio's defaults.
+    Dashboard,
+}
+
+pub fn build(purpose: Purpose) -> Result<Runtime, Failure> {
+    let mut builder = tokio::runtime::Builder::new_current_thread();
+    builder.enable_all();
+    if purpose == Purpose::Command {
+        // tokio's default cap is 512 threads: hundreds of profiles would start hundreds.
+        builder.max_blocking_threads(COMMAND_BLOCKING_THREADS);
+    }
+    builder
+        .build()
+        .map_err(|e| Failure::usage(format!("cannot start the async runtime: {e}")))
+}
