@@ -680,12 +680,9 @@ proptest! {
 /// How long `oauth::discovery` trusts its copy on disk (`DISK_TTL_SECONDS`, private there).
 const DISCOVERY_TTL: i64 = 24 * 3600;
 
-/// The name `oauth::discovery` gives the copy of an issuer's document (private there): FNV-1a.
+/// The name `oauth::discovery` gives the copy of an issuer's document.
 fn discovery_cache_file(issuer: &str) -> String {
-    let hash = issuer.bytes().fold(0xcbf29ce484222325u64, |h, b| {
-        (h ^ b as u64).wrapping_mul(0x100000001b3)
-    });
-    format!(".discovery-{hash:016x}.json")
+    tokdash::oauth::discovery::cache_file(issuer)
 }
 
 /// When a cached copy says it was fetched.

@@ -92,12 +92,15 @@ impl Discovery {
     }
 }
 
-fn cache_file(issuer: &str) -> String {
-    // FNV-1a: stable across runs and builds, unlike std's hasher.
-    let hash = issuer.bytes().fold(0xcbf29ce484222325u64, |h, b| {
-        (h ^ b as u64).wrapping_mul(0x100000001b3)
-    });
-    format!(".discovery-{hash:016x}.json")
+/// The name of an issuer's cached copy: FNV-1a of the issuer (the fnv crate), stable across
+/// runs and builds, unlike std's hasher.
+pub fn cache_file(issuer: &str) -> String {
+    let mut hasher = fnv::FnvHasher::default();
+    std::hash::Hasher::write(&mut hasher, issuer.as_bytes());
+    format!(
+        ".discovery-{:016x}.json",
+        std::hash::Hasher::finish(&hasher)
+    )
 }
 
 async fn load(
