@@ -53,3 +53,38 @@ impl Summary {
         }
     }
 }
+
+/// The columns of a profile's line, in the dashboard's table and in `list`: one list of titles
+/// for both, so that they never drift apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Column {
+    Name,
+    Provider,
+    Status,
+    ExpiresIn,
+    LastRefresh,
+    Message,
+}
+
+impl Column {
+    /// Every column, in the order `list` prints them (the dashboard drops some when narrow).
+    pub const ALL: [Column; 6] = [
+        Column::Name,
+        Column::Provider,
+        Column::Status,
+        Column::ExpiresIn,
+        Column::LastRefresh,
+        Column::Message,
+    ];
+
+    pub fn title(self) -> &'static str {
+        match self {
+            Column::Name => "NAME",
+            Column::Provider => "PROVIDER",
+            Column::Status => "STATUS",
+            Column::ExpiresIn => "EXPIRES IN",
+            Column::LastRefresh => "LAST REFRESH",
+            Column::Message => "MESSAGE",
+        }
+    }
+}

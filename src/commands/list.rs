@@ -4,7 +4,7 @@ use super::Context;
 use crate::clock;
 use crate::failure::{CmdResult, Failure};
 use crate::store::TokenRecord;
-use crate::summary::Summary;
+use crate::summary::{Column, Summary};
 
 pub fn list(ctx: &Context, json: bool) -> CmdResult {
     let engine = ctx.engine()?;
@@ -84,14 +84,7 @@ pub fn table(summaries: &[Summary], now: i64) -> String {
             ]
         })
         .collect();
-    let header = [
-        "NAME",
-        "PROVIDER",
-        "STATUS",
-        "EXPIRES IN",
-        "LAST REFRESH",
-        "MESSAGE",
-    ];
+    let header = Column::ALL.map(Column::title);
     let mut widths = header.map(str::len);
     for row in &rows {
         for (w, cell) in widths.iter_mut().zip(row) {

@@ -5,20 +5,11 @@ use super::theme;
 use crate::app::State;
 use crate::clock;
 use crate::status::{self, Status};
+use crate::summary::Column;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Rect};
 use ratatui::text::Span;
 use ratatui::widgets::{Cell, Paragraph, Row, Table};
-
-#[derive(Clone, Copy, PartialEq)]
-enum Column {
-    Name,
-    Provider,
-    Status,
-    ExpiresIn,
-    LastRefresh,
-    Message,
-}
 
 fn columns(width: u16) -> Vec<Column> {
     use Column::*;
@@ -57,17 +48,7 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State) {
             Column::Message => Constraint::Fill(1),
         })
         .collect();
-    let header = Row::new(cols.iter().map(|c| {
-        Cell::from(match c {
-            Column::Name => "NAME",
-            Column::Provider => "PROVIDER",
-            Column::Status => "STATUS",
-            Column::ExpiresIn => "EXPIRES IN",
-            Column::LastRefresh => "LAST REFRESH",
-            Column::Message => "MESSAGE",
-        })
-    }))
-    .style(theme::bold());
+    let header = Row::new(cols.iter().map(|c| Cell::from(c.title()))).style(theme::bold());
 
     let height = area.height.saturating_sub(1) as usize;
     let end = (state.offset + height).min(state.visible.len());
