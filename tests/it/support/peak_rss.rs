@@ -1,11 +1,49 @@
 //! Peak RSS of the children of a test process (`getrusage(RUSAGE_CHILDREN)`), for the tests that
-//! check tokdash stays small in memory (tests/big_body.rs, tests/big_body_elsewhere.rs).
+//! check tokdash stays small in memory (big_body.rs, big_body_elsewhere.rs).
 //!
-//! A test file that uses this holds a single test and runs no other big child: the figure covers
-//! every child the process ever waited for. On Linux, exec charges a process with the peak RSS of
-//! the memory it replaces: a child spawned with vfork is charged the test process's own peak at
-//! that instant, so the figure is an upper bound of tokdash's peak. For the same reason the test
-//! process's own `RUSAGE_SELF` peak includes cargo's; it is printed only to help read a failure.
+//! The figure covers every child the process ever waited for, and all the integration tests share
+//! one test binary: a test that measures runs alone in a process of its own
+//! ([`alone_in_a_process`]), and runs no other big child. On Linux, exec charges a process with the
+//! peak RSS of the memory it replaces: a child spawned with vfork is charged the test process's
+//! own peak at that instant, so the figure is an upper bound of tokdash's peak. For the same
+//! reason the test process's own `RUSAGE_SELF` peak includes its parent's; it is printed only to
+//! help read a failure.
+
+use std::process::Stdio;
+
+/// Set to a test's name in the process that runs that test alone.
+const ALONE: &str = "TOKDASH_TEST_ALONE";
+
+/// Runs `body`, the test `f` of the module whose `module_path!()` is `module_path`, alone in a
+/// process of its own: this test binary re-run on that single test. The process's children are
+/// then the test's own, whatever the other tests spawn meanwhile. The test fails if that run fails.
+#[track_caller]
+pub fn alone_in_a_process(module_path: &str, f: &str, body: impl FnOnce()) {
+    let name = super::test_name(module_path, f);
+    if std::env::var(ALONE).as_deref() == Ok(name.as_str()) {
+        return body();
+    }
+    let out = super::rerun_test(&name)
+        .env(ALONE, &name)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("cannot re-run the test binary on {name}: {e}"));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    // Shown by libtest on a failure, or with --nocapture.
+    print!("{stdout}");
+    eprint!("{stderr}");
+    assert!(
+        out.status.success(),
+        "{name}, alone in its own process, failed ({})",
+        out.status
+    );
+    // A filter that matches no test passes too: make sure the test did run.
+    assert!(
+        stdout.contains("test result: ok. 1 passed;"),
+        "{name} did not run alone in its own process:\n{stdout}"
+    );
+}
 
 /// Peak resident set size in KiB (Linux's unit for `ru_maxrss`).
 pub fn max_rss_kib(who: libc::c_int) -> libc::c_long {
