@@ -17,4 +17,8 @@ if ! command -v tmux >/dev/null 2>&1; then
   fi
 fi
 
+# The integration tests are one test binary (tests/it). Many of them wait on servers and child
+# processes rather than compute, so 4 test threads finish sooner than one per core, even on 2
+# cores. A RUST_TEST_THREADS from the environment wins.
+export RUST_TEST_THREADS="${RUST_TEST_THREADS:-4}"
 cargo test --all-targets --locked "$@"

@@ -19,7 +19,7 @@ import Provider from 'oidc-provider';
 console.info = console.error;
 console.log = console.error;
 
-// Clients the tests use. Keep in sync with tests/support/oidc.rs.
+// Clients the tests use. Keep in sync with tests/it/support/oidc.rs.
 const DEVICE = 'urn:ietf:params:oauth:grant-type:device_code';
 const USER_GRANTS = [DEVICE, 'refresh_token'];
 const clients = [

@@ -2,6 +2,7 @@
 //! write, and two processes updating one profile at once. The children are this test binary
 //! itself, re-run with an environment variable that turns a test into a worker.
 
+use crate::support::{rerun_test, test_name};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -11,10 +12,10 @@ use tokdash::store::{Store, TokenRecord};
 const ROLE: &str = "TOKDASH_TEST_STORE_ROLE";
 const DIR: &str = "TOKDASH_TEST_STORE_DIR";
 
-fn child(test_name: &str, role: &str, dir: &Path) -> Command {
-    let mut cmd = Command::new(std::env::current_exe().unwrap());
-    cmd.args([test_name, "--exact", "--nocapture", "--test-threads=1"])
-        .env(ROLE, role)
+/// This test binary re-run on the test `test_fn` of this module alone, as a worker in `role`.
+fn child(test_fn: &str, role: &str, dir: &Path) -> Command {
+    let mut cmd = rerun_test(&test_name(module_path!(), test_fn));
+    cmd.env(ROLE, role)
         .env(DIR, dir)
         .stdout(Stdio::null())
         .stderr(Stdio::null());

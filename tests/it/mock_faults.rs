@@ -5,18 +5,16 @@
 //! profile, no panic, the body never echoed, and the stored refresh token unchanged. Last,
 //! secrets never leave the store. (The 50 MiB body without `Content-Length` is in big_body.rs.)
 
-mod support;
-
+use crate::support::faults::{
+    MARKER, RT, SECRET_VAR, read_request, run, status, stderr, stored_rt, token_fails, world,
+};
+use crate::support::mocks::{
+    get_answers, json, mount, post, post_answers, post_answers_once, requests_to, server,
+};
+use crate::support::world::World;
 use serde_json::{Value, json};
 use std::process::Output;
 use std::time::Duration;
-use support::faults::{
-    MARKER, RT, SECRET_VAR, read_request, run, status, stderr, stored_rt, token_fails, world,
-};
-use support::mocks::{
-    get_answers, json, mount, post, post_answers, post_answers_once, requests_to, server,
-};
-use support::world::World;
 use wiremock::matchers::{any, body_string_contains, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 

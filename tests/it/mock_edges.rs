@@ -1,11 +1,9 @@
 //! Edge cases of the engine's choices, against a mock server: what `token` does when a refresh
 //! fails while the access token still works, half-done revocations, access-token-only revokes.
 
-mod support;
-
+use crate::support::mocks::{json, mount, post, post_answers};
+use crate::support::world::World;
 use serde_json::json;
-use support::mocks::{json, mount, post, post_answers};
-use support::world::World;
 use wiremock::matchers::{body_string_contains, query_param};
 use wiremock::{MockServer, ResponseTemplate};
 

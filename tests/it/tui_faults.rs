@@ -3,16 +3,14 @@
 //! values that must never reach the screen or the log, through the details, a copy and a refresh
 //! that rotates them.
 
-mod support;
-
+use crate::support::faults::{SECRET, SECRET_VAR};
+use crate::support::mocks::{json, post, post_answers, requests_to, server};
+use crate::support::raw::{BigBody, Framing, no_more_connections};
+use crate::support::tmux::Tmux;
+use crate::support::world::World;
 use serde_json::{Value, json};
 use std::path::PathBuf;
 use std::time::Duration;
-use support::faults::{SECRET, SECRET_VAR};
-use support::mocks::{json, post, post_answers, requests_to, server};
-use support::raw::{BigBody, Framing, no_more_connections};
-use support::tmux::Tmux;
-use support::world::World;
 use wiremock::matchers::body_string_contains;
 use wiremock::{MockServer, ResponseTemplate};
 
@@ -475,7 +473,7 @@ async fn token_values_never_reach_the_screen_or_the_log() {
         .collect();
 
     let server = server().await;
-    support::mocks::mount(
+    crate::support::mocks::mount(
         &server,
         post("/token").and(body_string_contains(format!("refresh_token={rt1}"))),
         json(
@@ -529,13 +527,13 @@ async fn token_values_never_reach_the_screen_or_the_log() {
     // c copies (OSC 52 to the terminal, which capture-pane does not show); v is never pressed.
     tmux.keys(&["c"]);
     tmux.wait_for_text("s: access token copied (OSC 52)");
-    support::wait_until(WAIT, "tmux's buffer to hold the token", || {
+    crate::support::wait_until(WAIT, "tmux's buffer to hold the token", || {
         tmux.tmux.run(&["show-buffer"]).contains(&at1)
     });
 
     // r from the details: the server rotates all three; the pane follows, still masked.
     tmux.keys(&["r"]);
-    support::wait_until(WAIT, "the refresh to be stored", || {
+    crate::support::wait_until(WAIT, "the refresh to be stored", || {
         w.record("s").unwrap()["refresh_token"] == rt2.as_str()
     });
     tmux.wait_for(

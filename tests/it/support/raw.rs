@@ -3,7 +3,7 @@
 //! client hangs up; and, for tests that need a request held in flight, sent only once the test
 //! says so.
 //!
-//! (tests/big_body.rs runs the ungated server with a memory measurement around it.)
+//! (big_body.rs runs the ungated server with a memory measurement around it.)
 
 use super::faults::read_request;
 use std::io::Write;

@@ -2,19 +2,19 @@
 //! loopback server: `tokdash token f` must refuse it as too large after reading about 1 MiB,
 //! hang up, keep the refresh token, and stay small in memory while doing so.
 //!
-//! Memory is the peak RSS of the children of this test process (`getrusage(RUSAGE_CHILDREN)`,
-//! tests/support/peak_rss.rs), so this file holds a single test and runs no other big child. The
-//! figure is an upper bound of tokdash's peak (this process never holds more than one 64 KiB
-//! piece of the body).
+//! Memory is the peak RSS of the children of the test's process (`getrusage(RUSAGE_CHILDREN)`,
+//! support/peak_rss.rs), so the test runs alone in a process of its own and runs no other big
+//! child. The figure is an upper bound of tokdash's peak (that process never holds more than one
+//! 64 KiB piece of the body).
 
-mod support;
-
+use crate::support::faults::{
+    MARKER, RT, SECRET, SECRET_VAR, assert_failed, status, stored_rt, world,
+};
+use crate::support::peak_rss::{alone_in_a_process, assert_children_peaked_under};
+use crate::support::raw::{BigBody, Framing};
 use std::io::Read;
 use std::process::{Output, Stdio};
 use std::time::{Duration, Instant};
-use support::faults::{MARKER, RT, SECRET, SECRET_VAR, assert_failed, status, stored_rt, world};
-use support::peak_rss::assert_children_peaked_under;
-use support::raw::{BigBody, Framing};
 
 /// 50 MiB: fifty times the cap of src/oauth/http.rs.
 const BODY_LEN: usize = 50 << 20;
@@ -24,7 +24,7 @@ const RSS_LIMIT_KIB: libc::c_long = 40 << 10;
 const DEADLINE: Duration = Duration::from_secs(60);
 
 /// Runs `tokdash token f` and waits for it, killing it after [`DEADLINE`].
-fn token_with_deadline(w: &support::world::World) -> Output {
+fn token_with_deadline(w: &crate::support::world::World) -> Output {
     let mut child = w
         .std_cmd_with_secret(&["token", "f"], SECRET_VAR, SECRET)
         .stdin(Stdio::null())
@@ -67,6 +67,15 @@ fn token_with_deadline(w: &support::world::World) -> Output {
 
 #[test]
 fn a_fifty_megabyte_body_without_content_length_is_refused_in_bounded_memory() {
+    alone_in_a_process(
+        module_path!(),
+        "a_fifty_megabyte_body_without_content_length_is_refused_in_bounded_memory",
+        measured,
+    );
+}
+
+/// The test, run alone in a process of its own: the children's peak RSS is tokdash's.
+fn measured() {
     for framing in [Framing::Chunked, Framing::CloseDelimited] {
         // Reads the refresh request, then writes a 200 whose JSON body is `BODY_LEN` bytes long,
         // stopping at the first failed write: tokdash hanging up.

@@ -1,11 +1,9 @@
 //! Crashes and races against the real server with rotation and reuse detection on: SIGKILL at
 //! random instants during `refresh --all`, and several processes refreshing the same profiles.
 
-mod support;
-
+use crate::support::oidc::{self, OidcServer, post_std_cmd};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
-use support::oidc::{self, OidcServer, post_std_cmd};
 
 #[test]
 fn sigkill_during_refresh_all_leaves_every_record_whole() {

@@ -9,15 +9,15 @@
 //!
 //! Each test has its own server (its own port) and its own `World`.
 
-mod support;
-
+use crate::support::faults::assert_one_line_failure;
+use crate::support::mocks::{
+    get, get_answers, mount, post, post_answers, post_answers_once, server,
+};
+use crate::support::raw::{BigBody, Framing};
+use crate::support::world::World;
 use serde_json::{Value, json};
 use std::process::Output;
 use std::time::{Duration, Instant};
-use support::faults::assert_one_line_failure;
-use support::mocks::{get, get_answers, mount, post, post_answers, post_answers_once, server};
-use support::raw::{BigBody, Framing};
-use support::world::World;
 use wiremock::{MockServer, Request, ResponseTemplate};
 
 const MAX_ATTEMPTS: usize = tokdash::oauth::exchange::MAX_ATTEMPTS as usize;
@@ -119,7 +119,7 @@ fn assert_discovery_failed(w: &World, out: &Output) -> String {
 }
 
 async fn gets(server: &MockServer) -> Vec<Request> {
-    support::mocks::requests_to(server, WELL_KNOWN).await
+    crate::support::mocks::requests_to(server, WELL_KNOWN).await
 }
 
 /// A server whose discovery endpoint answers `response` (any number of times: the count is
@@ -357,10 +357,10 @@ async fn after_the_issuer_recovers_token_succeeds_and_the_document_is_cached() {
     assert_eq!(gets(&server).await.len(), 1, "the cached document was used");
 
     // The refresh tokens sent: the one kept through the fault, then the rotated one.
-    let sent: Vec<String> = support::mocks::requests_to(&server, "/token")
+    let sent: Vec<String> = crate::support::mocks::requests_to(&server, "/token")
         .await
         .iter()
-        .map(|r| support::mocks::form(r)["refresh_token"].clone())
+        .map(|r| crate::support::mocks::form(r)["refresh_token"].clone())
         .collect();
     assert_eq!(sent, [RT, "RT-disc-2"]);
 }
@@ -548,8 +548,11 @@ async fn revocation_and_device_endpoints_missing_from_the_openid_document_come_f
         String::from_utf8_lossy(&out.stdout).contains("WXYZ-8414"),
         "the user code is shown"
     );
-    let polls = support::mocks::requests_to(&server, &format!("{REALM}/token")).await;
-    assert_eq!(support::mocks::form(&polls[0])["device_code"], "DC-8414");
+    let polls = crate::support::mocks::requests_to(&server, &format!("{REALM}/token")).await;
+    assert_eq!(
+        crate::support::mocks::form(&polls[0])["device_code"],
+        "DC-8414"
+    );
     assert_eq!(stored(&w, "refresh_token"), "RT-8414");
 
     // Revocation: at the metadata's endpoint, refresh token first.
@@ -560,17 +563,17 @@ async fn revocation_and_device_endpoints_missing_from_the_openid_document_come_f
         String::from_utf8_lossy(&out.stdout),
         "p: revoked (refresh_token, access_token)\n"
     );
-    let revoked: Vec<String> = support::mocks::requests_to(&server, "/meta/revoke")
+    let revoked: Vec<String> = crate::support::mocks::requests_to(&server, "/meta/revoke")
         .await
         .iter()
-        .map(|r| support::mocks::form(r)["token"].clone())
+        .map(|r| crate::support::mocks::form(r)["token"].clone())
         .collect();
     assert_eq!(revoked, ["RT-8414", "AT-8414"]);
 
     // Each document once for the three runs, and nothing at the metadata's token endpoint.
     server.verify().await;
     assert!(
-        support::mocks::requests_to(&server, "/meta/token")
+        crate::support::mocks::requests_to(&server, "/meta/token")
             .await
             .is_empty()
     );
@@ -665,7 +668,7 @@ async fn rfc_8414_metadata_of_another_issuer_is_refused_before_any_request() {
     .await;
     mount(
         &server,
-        support::mocks::any_post(),
+        crate::support::mocks::any_post(),
         ResponseTemplate::new(200),
         0,
     )

@@ -7,15 +7,13 @@
 //! Each test has its own server (its own port) and its own `World`. Profiles keep their provider
 //! and point its endpoints at the mock; plain http:// is allowed because the mock is loopback.
 
-mod support;
-
-use serde_json::{Value, json};
-use std::process::Output;
-use support::mocks::{
+use crate::support::mocks::{
     any_post, form, get_answers, get_with_bearer_answers, mount, post, post_answers,
     post_answers_once, requests_to, server,
 };
-use support::world::World;
+use crate::support::world::World;
+use serde_json::{Value, json};
+use std::process::Output;
 use wiremock::matchers::{body_string_contains, header, query_param};
 use wiremock::{MockServer, ResponseTemplate};
 

@@ -2,15 +2,13 @@
 //! the default `refresh_ahead` (5 min): a fresh token is `valid`, `token` sends nothing while it
 //! is fresh, `refresh --all` sends nothing for fresh tokens, and the dashboard refreshes once per
 //! half-lifetime, not at every tick. The server counts the token requests of each client
-//! (tests/oidc/server.js); every test has a client of its own on the one server of this binary.
+//! (tests/oidc/server.js); every test has a client of its own on this module's one server.
 
-mod support;
-
+use crate::support::oidc::{self, OidcServer};
+use crate::support::tmux::Tmux;
+use crate::support::world::World;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
-use support::oidc::{self, OidcServer};
-use support::tmux::Tmux;
-use support::world::World;
 
 fn server() -> &'static OidcServer {
     static SERVER: OnceLock<OidcServer> = OnceLock::new();
@@ -122,7 +120,7 @@ fn token_refreshes_a_ten_second_token_once_half_of_it_is_gone() {
     let client = oidc::lifetime_client(10, "half");
     let (w, before) = minted(&client);
     let first = w.record("p").unwrap()["access_token"].clone();
-    support::wait_until(Duration::from_secs(20), "the token to become due", || {
+    crate::support::wait_until(Duration::from_secs(20), "the token to become due", || {
         let list: serde_json::Value =
             serde_json::from_str(&stdout(&w, &["list", "--json"])).unwrap();
         list[0]["status"] == "expiring"
@@ -144,7 +142,7 @@ fn the_dashboard_refreshes_ten_second_tokens_once_per_half_lifetime() {
     envs.push((oidc::SECRET_VAR, oidc::POST_SECRET.into()));
     let tmux = Tmux::start(&[], &envs, 100, 20);
     tmux.wait_for_text("valid", Duration::from_secs(20));
-    support::wait_until(Duration::from_secs(60), "four automatic refreshes", || {
+    crate::support::wait_until(Duration::from_secs(60), "four automatic refreshes", || {
         server().token_requests(&client).len() - before >= 4
     });
     tmux.keys(&["q"]);

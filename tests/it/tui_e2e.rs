@@ -1,11 +1,9 @@
 //! The dashboard end to end: the real binary in tmux against the real authorization server.
 
-mod support;
-
+use crate::support::oidc::{self, OidcServer};
+use crate::support::tmux::Tmux;
+use crate::support::world::World;
 use std::time::Duration;
-use support::oidc::{self, OidcServer};
-use support::tmux::Tmux;
-use support::world::World;
 
 const WAIT: Duration = Duration::from_secs(20);
 
@@ -139,7 +137,7 @@ fn c_copies_the_access_token_through_osc_52() {
     tmux.keys(&["c"]);
     tmux.wait_for_text("access token copied", WAIT);
     let token = stored_token(&w, "alpha", "access_token");
-    support::wait_until(WAIT, "tmux's buffer to hold the token", || {
+    crate::support::wait_until(WAIT, "tmux's buffer to hold the token", || {
         tmux.run(&["show-buffer"]).contains(&token)
     });
     tmux.keys(&["q"]);
@@ -163,7 +161,7 @@ fn details_read_the_tokens_from_the_store_and_follow_a_refresh() {
     tmux.wait_for("the token revealed", WAIT, |s| s.contains(&prefix(&before)));
     // r from the details: the new token replaces the old one in the pane, still revealed.
     tmux.keys(&["r"]);
-    support::wait_until(WAIT, "the refresh to be stored", || {
+    crate::support::wait_until(WAIT, "the refresh to be stored", || {
         stored_token(&w, "alpha", "access_token") != before
     });
     let after = stored_token(&w, "alpha", "access_token");

@@ -3,11 +3,9 @@
 //! `flock` on one of the command's few blocking threads once starved the very `save` that would
 //! release the lock it waited for.)
 
-mod support;
-
+use crate::support::world::World;
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
-use support::world::World;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 

@@ -1,12 +1,10 @@
 //! Device login polling answers per provider (providers.md 1.7, 2.7, 3.7), against a mock
 //! server. Google's own shapes are in mock_providers.rs.
 
-mod support;
-
+use crate::support::mocks::{json, mount, post, post_answers};
+use crate::support::world::World;
 use serde_json::json;
 use std::time::{Duration, Instant};
-use support::mocks::{json, mount, post, post_answers};
-use support::world::World;
 use wiremock::MockServer;
 
 async fn device_answer(server: &MockServer, body: serde_json::Value) {

@@ -42,12 +42,7 @@ pub fn lifetime_client(seconds: u32, tag: &str) -> String {
 /// The scope `mint` asks for by default: `offline_access` is what yields a refresh token.
 pub const DEFAULT_SCOPE: &str = "openid offline_access email";
 
-/// Endpoint paths, relative to the issuer (as in its discovery document).
-pub const TOKEN_PATH: &str = "/token";
-pub const DEVICE_AUTH_PATH: &str = "/device/auth";
-pub const REVOCATION_PATH: &str = "/token/revocation";
-pub const INTROSPECTION_PATH: &str = "/token/introspection";
-pub const USERINFO_PATH: &str = "/me";
+/// The discovery document's path, relative to the issuer.
 pub const DISCOVERY_PATH: &str = "/.well-known/openid-configuration";
 
 const START_DEADLINE: Duration = Duration::from_secs(30);
@@ -193,11 +188,6 @@ impl OidcServer {
             || http_status(&addr, DISCOVERY_PATH) == Some(200),
         );
         server
-    }
-
-    /// `issuer` + `path`.
-    pub fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.issuer)
     }
 
     /// When `client_id` called the token endpoint (epoch milliseconds, successes and errors

@@ -1,6 +1,6 @@
 //! Property tests of every parser that reads input from outside the program: whatever the
 //! bytes, no panic, and errors never quote the input (it may hold a token). The long fuzz runs
-//! use more cases: `PROPTEST_CASES=200000 cargo test --release --test fuzz_parsers`.
+//! use more cases: `PROPTEST_CASES=200000 cargo test --release --test it fuzz_parsers::`.
 //!
 //! Token responses, OAuth errors, device authorizations, JWTs and configs; then stored token
 //! records (`Store::load`), OIDC discovery documents (fetched and cached) and the rate-limit

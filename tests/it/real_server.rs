@@ -1,13 +1,11 @@
 //! The engine against a real authorization server: oidc-provider on loopback, with refresh
 //! token rotation and reuse detection on (reusing a rotated refresh token revokes the family).
 
-mod support;
-
+use crate::support::oidc::{self, OidcServer, post_cmd, post_profile, post_std_cmd, profile};
+use crate::support::world::World;
 use predicates::prelude::*;
 use std::process::Stdio;
 use std::time::Duration;
-use support::oidc::{self, OidcServer, post_cmd, post_profile, post_std_cmd, profile};
-use support::world::World;
 
 fn rt(world: &World, name: &str) -> String {
     world.record(name).unwrap()["refresh_token"]
@@ -384,7 +382,7 @@ fn read_user_code(child: &mut std::process::Child) -> (String, std::thread::Join
 }
 
 fn wait_with_deadline(mut child: std::process::Child, deadline: Duration) -> std::process::Output {
-    support::wait_until(deadline, "tokdash login to finish", || {
+    crate::support::wait_until(deadline, "tokdash login to finish", || {
         child.try_wait().unwrap().is_some()
     });
     child.wait_with_output().unwrap()

@@ -5,24 +5,22 @@
 //! code 1, without a second request, leaving the record as the command promises, and with
 //! tokdash's memory bounded.
 //!
-//! Memory is the peak RSS of the children of this test process (`getrusage(RUSAGE_CHILDREN)`),
-//! so this file holds a single test, as tests/big_body.rs does (tests/support/peak_rss.rs explains
-//! why the figure is an upper bound of tokdash's own peak).
+//! Memory is the peak RSS of the children of the test's process (`getrusage(RUSAGE_CHILDREN)`),
+//! so the test runs alone in a process of its own, as big_body.rs does (support/peak_rss.rs
+//! explains why the figure is an upper bound of tokdash's own peak).
 
-mod support;
-
+use crate::support::faults::{assert_one_line_failure, stderr};
+use crate::support::peak_rss::{alone_in_a_process, assert_children_peaked_under};
+use crate::support::raw::{BigBody, Framing, no_more_connections};
+use crate::support::world::World;
 use serde_json::{Value, json};
 use std::net::TcpListener;
 use std::process::Output;
 use std::time::Duration;
-use support::faults::{assert_one_line_failure, stderr};
-use support::peak_rss::assert_children_peaked_under;
-use support::raw::{BigBody, Framing, no_more_connections};
-use support::world::World;
 
 /// 50 MiB: fifty times the cap of src/oauth/http.rs.
 const BODY_LEN: usize = 50 << 20;
-/// Peak RSS allowed for a run, far under the body's 50 MiB (as in tests/big_body.rs).
+/// Peak RSS allowed for a run, far under the body's 50 MiB (as in big_body.rs).
 const RSS_LIMIT_KIB: libc::c_long = 40 << 10;
 /// One tokdash run, end to end; it is killed after that.
 const DEADLINE: Duration = Duration::from_secs(60);
@@ -94,6 +92,15 @@ fn run(w: &World, args: &[&str]) -> Output {
 
 #[test]
 fn fifty_megabyte_bodies_from_userinfo_revocation_and_discovery_are_refused_in_bounded_memory() {
+    alone_in_a_process(
+        module_path!(),
+        "fifty_megabyte_bodies_from_userinfo_revocation_and_discovery_are_refused_in_bounded_memory",
+        measured,
+    );
+}
+
+/// The test, run alone in a process of its own: the children's peak RSS is tokdash's.
+fn measured() {
     for endpoint in [
         Endpoint::Userinfo,
         Endpoint::Revocation,

@@ -1,0 +1,23 @@
+//! The integration tests: one test crate (one link step), a module per area, and the helpers they
+//! share in `support`. A test's name is `MODULE::fn`, e.g. `cargo test --test it real_server::`.
+
+mod support;
+
+mod big_body;
+mod big_body_elsewhere;
+mod cli_basics;
+mod config_files;
+mod fuzz_parsers;
+mod lifetimes;
+mod lock_waits;
+mod mock_device;
+mod mock_discovery;
+mod mock_edges;
+mod mock_faults;
+mod mock_providers;
+mod races;
+mod real_server;
+mod secrets_debug;
+mod store_crash;
+mod tui_e2e;
+mod tui_faults;
