@@ -4,30 +4,30 @@
 pub mod app;
 pub mod cli;
 pub mod clock;
-pub mod commands;
+pub(crate) mod commands;
 pub mod config;
-pub mod dashboard;
-pub mod demo;
+pub(crate) mod dashboard;
+pub(crate) mod demo;
 pub mod engine;
 pub mod failure;
 pub mod jwt;
-pub mod logging;
-pub mod memory;
-pub mod name_index;
+pub(crate) mod logging;
+pub(crate) mod memory;
+pub(crate) mod name_index;
 pub mod oauth;
-pub mod paths;
+pub(crate) mod paths;
 pub mod provider;
-pub mod qr;
-pub mod runtime;
-pub mod schedule;
+pub(crate) mod qr;
+pub(crate) mod runtime;
+pub(crate) mod schedule;
 pub mod secret;
-pub mod status;
+pub(crate) mod status;
 pub mod store;
-pub mod summary;
-pub mod tui;
+pub(crate) mod summary;
+pub(crate) mod tui;
 pub mod ui;
-pub mod urls;
-pub mod worker;
+pub(crate) mod urls;
+pub(crate) mod worker;
 
 /// When the program started (the first call, made first thing in `main`), for start-up timings.
 pub fn started() -> std::time::Instant {

@@ -23,13 +23,11 @@ impl Engine {
         let started = Instant::now();
         let profile = self.profile(name)?;
         let endpoints = self.endpoints(profile).await?;
-        let Some(url) = endpoints.userinfo_url.clone() else {
-            return Err(EngineError::new(
-                name,
-                ErrorKind::Config,
-                "the provider has no userinfo endpoint; set userinfo_url in the profile",
-            ));
-        };
+        let url = super::error::required_endpoint(
+            name,
+            &endpoints.userinfo_url,
+            "the provider has no userinfo endpoint; set userinfo_url in the profile",
+        )?;
         let token = self.access_token(name).await?.token;
         let reply = match self.call(&url, &token).await {
             Err(ExchangeError::OAuth { error, .. }) if error.status == 401 => None,

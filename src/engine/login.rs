@@ -32,13 +32,11 @@ impl Engine {
         // has approved it, when the tokens are stored: refuse it before asking anything.
         self.load(name).await?;
         let endpoints = self.endpoints(profile).await?;
-        let Some(device_url) = endpoints.device_authorization_url.clone() else {
-            return Err(EngineError::new(
-                name,
-                ErrorKind::Config,
-                "the provider has no device authorization endpoint; set device_authorization_url, or get a token elsewhere and run: tokdash import",
-            ));
-        };
+        let device_url = super::error::required_endpoint(
+            name,
+            &endpoints.device_authorization_url,
+            "the provider has no device authorization endpoint; set device_authorization_url, or get a token elsewhere and run: tokdash import",
+        )?;
         let auth = self.client_auth(profile).await?;
         let kind = profile.provider.kind();
         let scopes = if profile.scopes.is_empty() {

@@ -34,13 +34,11 @@ impl Engine {
             ));
         }
         let endpoints = self.endpoints(profile).await?;
-        let Some(url) = endpoints.revocation_url.clone() else {
-            return Err(EngineError::new(
-                name,
-                ErrorKind::Config,
-                "the provider has no revocation endpoint; set revocation_url in the profile if it has one",
-            ));
-        };
+        let url = super::error::required_endpoint(
+            name,
+            &endpoints.revocation_url,
+            "the provider has no revocation endpoint; set revocation_url in the profile if it has one",
+        )?;
         let (_lock, mut record) = self.lock_and_load(name).await?;
         // Refresh token first: revoking it ends the grant (RFC 7009 §2.1 "SHOULD also invalidate
         // all access tokens"); the access token follows where the provider can revoke it.
