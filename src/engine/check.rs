@@ -22,12 +22,13 @@ impl Engine {
     pub async fn check(&self, name: &str) -> Result<CheckReport, EngineError> {
         let started = Instant::now();
         let profile = self.profile(name)?;
-        let endpoints = self.endpoints(profile).await?;
-        let url = super::error::required_endpoint(
-            name,
-            &endpoints.userinfo_url,
-            "the provider has no userinfo endpoint; set userinfo_url in the profile",
-        )?;
+        let (_, url) = self
+            .required_endpoint(
+                profile,
+                |e| &e.userinfo_url,
+                "the provider has no userinfo endpoint; set userinfo_url in the profile",
+            )
+            .await?;
         let token = self.access_token(name).await?.token;
         let reply = match self.call(&url, &token).await {
             Err(ExchangeError::OAuth { error, .. }) if error.status == 401 => None,

@@ -153,13 +153,3 @@ impl From<EngineError> for Failure {
         }
     }
 }
-
-/// An endpoint the operation cannot do without: its URL, or a config error saying what to set.
-pub(crate) fn required_endpoint(
-    profile: &str,
-    url: &Option<String>,
-    missing: &str,
-) -> Result<String, EngineError> {
-    url.clone()
-        .ok_or_else(|| EngineError::new(profile, ErrorKind::Config, missing))
-}

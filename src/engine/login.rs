@@ -31,12 +31,9 @@ impl Engine {
         // A record the store refuses (not JSON, a link) would stop the login only once the user
         // has approved it, when the tokens are stored: refuse it before asking anything.
         self.load(name).await?;
-        let endpoints = self.endpoints(profile).await?;
-        let device_url = super::error::required_endpoint(
-            name,
-            &endpoints.device_authorization_url,
-            "the provider has no device authorization endpoint; set device_authorization_url, or get a token elsewhere and run: tokdash import",
-        )?;
+        let (endpoints, device_url) = self
+            .required_endpoint(profile, |e| &e.device_authorization_url, "the provider has no device authorization endpoint; set device_authorization_url, or get a token elsewhere and run: tokdash import")
+            .await?;
         let auth = self.client_auth(profile).await?;
         let kind = profile.provider.kind();
         let scopes = if profile.scopes.is_empty() {

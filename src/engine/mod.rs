@@ -131,6 +131,21 @@ impl Engine {
         Ok(provider::with_overrides(found, profile))
     }
 
+    /// The profile's endpoints and the URL of one the operation cannot do without (`pick`
+    /// chooses it), or a config error that says what to set (`missing`).
+    async fn required_endpoint(
+        &self,
+        profile: &Profile,
+        pick: fn(&Endpoints) -> &Option<String>,
+        missing: &str,
+    ) -> Result<(Endpoints, String), EngineError> {
+        let endpoints = self.endpoints(profile).await?;
+        let url = pick(&endpoints)
+            .clone()
+            .ok_or_else(|| EngineError::new(&profile.name, ErrorKind::Config, missing))?;
+        Ok((endpoints, url))
+    }
+
     /// The client's credentials; a secret command runs here, off the async threads.
     async fn client_auth(&self, profile: &Profile) -> Result<ClientAuth, EngineError> {
         let source = profile.client_secret.clone();

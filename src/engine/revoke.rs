@@ -33,12 +33,9 @@ impl Engine {
                 provider::microsoft::NO_REVOCATION,
             ));
         }
-        let endpoints = self.endpoints(profile).await?;
-        let url = super::error::required_endpoint(
-            name,
-            &endpoints.revocation_url,
-            "the provider has no revocation endpoint; set revocation_url in the profile if it has one",
-        )?;
+        let (endpoints, url) = self
+            .required_endpoint(profile, |e| &e.revocation_url, "the provider has no revocation endpoint; set revocation_url in the profile if it has one")
+            .await?;
         let (_lock, mut record) = self.lock_and_load(name).await?;
         // Refresh token first: revoking it ends the grant (RFC 7009 §2.1 "SHOULD also invalidate
         // all access tokens"); the access token follows where the provider can revoke it.
