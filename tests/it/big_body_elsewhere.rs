@@ -84,10 +84,7 @@ fn expected_line(endpoint: Endpoint) -> String {
 }
 
 fn run(w: &World, args: &[&str]) -> Output {
-    let mut cmd = w.cmd(args);
-    cmd.timeout(DEADLINE);
-    cmd.output()
-        .unwrap_or_else(|e| panic!("tokdash {args:?} did not finish within {DEADLINE:?}: {e}"))
+    w.output_within(args, DEADLINE)
 }
 
 #[test]

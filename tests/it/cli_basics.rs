@@ -50,6 +50,19 @@ provider = "google"
 client_id = "c"
 "#;
 
+/// `tokdash import alpha` with the token response `response` on stdin, which must succeed.
+fn import_alpha(w: &World, response: impl Into<Vec<u8>>) {
+    w.cmd(&["import", "alpha"])
+        .write_stdin(response)
+        .assert()
+        .success();
+}
+
+/// Runs tokdash with `args`, which must exit with `code`; returns its output.
+fn exits_with(w: &World, args: &[&str], code: i32) -> std::process::Output {
+    w.cmd(args).assert().code(code).get_output().clone()
+}
+
 fn json_list(world: &World) -> Vec<serde_json::Value> {
     let out = world
         .cmd(&["list", "--json"])
@@ -90,10 +103,7 @@ fn import_then_list_shows_the_token_with_every_json_field() {
 #[test]
 fn a_bare_refresh_token_imports_as_expired_with_a_refresh_token() {
     let w = World::new(CONFIG);
-    w.cmd(&["import", "alpha"])
-        .write_stdin(r#"{"refresh_token":"RT-only"}"#)
-        .assert()
-        .success();
+    import_alpha(&w, r#"{"refresh_token":"RT-only"}"#);
     let list = json_list(&w);
     assert_eq!(list[0]["status"], "expired");
     assert_eq!(list[0]["has_refresh_token"], true);
@@ -110,20 +120,14 @@ fn expiry_comes_from_the_jwt_when_expires_in_is_missing() {
         enc(&format!(r#"{{"exp":{exp}}}"#))
     );
     let w = World::new(CONFIG);
-    w.cmd(&["import", "alpha"])
-        .write_stdin(format!(r#"{{"access_token":"{jwt}"}}"#))
-        .assert()
-        .success();
+    import_alpha(&w, format!(r#"{{"access_token":"{jwt}"}}"#));
     assert_eq!(json_list(&w)[0]["expires_at"], tokdash::clock::rfc3339(exp));
 }
 
 #[test]
 fn import_rejects_what_is_not_a_token_response_and_keeps_the_record() {
     let w = World::new(CONFIG);
-    w.cmd(&["import", "alpha"])
-        .write_stdin(r#"{"refresh_token":"RT-keep"}"#)
-        .assert()
-        .success();
+    import_alpha(&w, r#"{"refresh_token":"RT-keep"}"#);
     for bad in [
         "not json at all RT-LEAK",
         "[1,2]",
@@ -196,10 +200,7 @@ fn a_store_readable_by_others_is_refused_with_the_chmod_that_fixes_it() {
 #[test]
 fn the_store_is_0700_and_its_files_0600() {
     let w = World::new(CONFIG);
-    w.cmd(&["import", "alpha"])
-        .write_stdin(r#"{"refresh_token":"r"}"#)
-        .assert()
-        .success();
+    import_alpha(&w, r#"{"refresh_token":"r"}"#);
     let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode(&w.store()), 0o700);
     for entry in std::fs::read_dir(w.store()).unwrap() {
@@ -295,12 +296,10 @@ impl Bad {
 /// directory of its target (kept alive with the world).
 fn world_with_a_bad_record(bad: Bad) -> (World, tempfile::TempDir) {
     let w = World::new(CONFIG);
-    w.cmd(&["import", "alpha"])
-        .write_stdin(
-            r#"{"access_token":"AT-good-7f2","refresh_token":"RT-good-7f2","expires_in":3600}"#,
-        )
-        .assert()
-        .success();
+    import_alpha(
+        &w,
+        r#"{"access_token":"AT-good-7f2","refresh_token":"RT-good-7f2","expires_in":3600}"#,
+    );
     let path = w.store().join("beta.json");
     let outside = tempfile::tempdir().unwrap();
     match bad {
@@ -367,12 +366,7 @@ fn list_json_shows_every_profile_with_a_bad_record_in_last_error() {
     for bad in Bad::ALL {
         let (w, _outside) = world_with_a_bad_record(bad);
         let path = w.store().join("beta.json");
-        let out = w
-            .cmd(&["list", "--json"])
-            .assert()
-            .code(1)
-            .get_output()
-            .clone();
+        let out = exits_with(&w, &["list", "--json"], 1);
         let list: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
         assert_eq!(list.len(), 2, "{bad:?}");
         assert_eq!(list[0]["name"], "alpha");
@@ -410,12 +404,7 @@ fn token_of_another_profile_works_beside_a_bad_record_and_of_the_bad_one_exits_2
             .assert()
             .success()
             .stdout("AT-good-7f2\n");
-        let out = w
-            .cmd(&["token", "beta"])
-            .assert()
-            .code(2)
-            .get_output()
-            .clone();
+        let out = exits_with(&w, &["token", "beta"], 2);
         assert!(out.stdout.is_empty(), "{bad:?}");
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(

@@ -864,26 +864,10 @@ fn requests_seen() -> &'static std::sync::Mutex<std::collections::HashMap<String
 }
 
 fn answer(mut stream: std::net::TcpStream) {
-    use std::io::Read;
-    let mut seen = Vec::new();
-    let mut buf = [0u8; 4096];
     // The whole request, body included: closing with unread bytes would reset the connection.
-    let head_end = loop {
-        if let Some(end) = seen.windows(4).position(|w| w == b"\r\n\r\n") {
-            let head = String::from_utf8_lossy(&seen[..end]).to_lowercase();
-            let length: usize = head
-                .lines()
-                .find_map(|l| l.strip_prefix("content-length:"))
-                .and_then(|v| v.trim().parse().ok())
-                .unwrap_or(0);
-            if seen.len() >= end + 4 + length {
-                break end;
-            }
-        }
-        match stream.read(&mut buf) {
-            Ok(0) | Err(_) => return,
-            Ok(n) => seen.extend_from_slice(&buf[..n]),
-        }
+    let seen = crate::support::faults::read_request(&mut stream);
+    let Some(head_end) = seen.windows(4).position(|w| w == b"\r\n\r\n") else {
+        return; // the client went away before its head was complete: nothing to answer
     };
     let head = String::from_utf8_lossy(&seen[..head_end]).into_owned();
     let path = head.split(' ').nth(1).unwrap_or("/");
@@ -1102,6 +1086,15 @@ fn expected_wait(
 }
 
 /// Sends one request to a 429 with these headers; checks the wait the client read from them.
+/// A 429's `Retry-After` (usually there) and `X-RateLimit-Reset` (less often), as the
+/// rate-limit properties below draw them.
+fn rate_limit_headers() -> impl Strategy<Value = (Option<HeaderValue>, Option<HeaderValue>)> {
+    (
+        prop::option::weighted(0.8, retry_after_value()),
+        prop::option::weighted(0.4, rate_limit_reset_value()),
+    )
+}
+
 fn check_rate_limit_headers(
     retry_after: Option<&HeaderValue>,
     reset: Option<&HeaderValue>,
@@ -1152,15 +1145,10 @@ proptest! {
     /// never waits longer than the server asked (a date or reset in the past is no wait).
     #[test]
     fn rate_limit_headers_never_panic_and_never_ask_more_than_the_server(
-        retry_after in prop::option::weighted(0.8, retry_after_value()),
-        reset in prop::option::weighted(0.4, rate_limit_reset_value()),
+        (retry_after, reset) in rate_limit_headers(),
     ) {
         check_rate_limit_headers(retry_after.as_ref(), reset.as_ref())?;
     }
-}
-
-proptest! {
-    #![proptest_config(ProptestConfig { cases: 2000, .. ProptestConfig::default() })]
 
     #[test]
     fn rate_limit_resets_far_in_the_past_never_panic(
@@ -1180,8 +1168,7 @@ proptest! {
     /// full) or unreadable (backoff, up to 1.5 s) are skipped to keep this quick.
     #[test]
     fn a_refresh_never_waits_longer_than_the_cap(
-        retry_after in prop::option::weighted(0.8, retry_after_value()),
-        reset in prop::option::weighted(0.4, rate_limit_reset_value()),
+        (retry_after, reset) in rate_limit_headers(),
     ) {
         use tokdash::engine::{DiskWork, Engine, RefreshMode};
         use tokdash::oauth::exchange::MAX_RETRY_AFTER;

@@ -11,6 +11,27 @@ async fn device_answer(server: &MockServer, body: serde_json::Value) {
     post_answers(server, "/device", json(200, body), 1).await;
 }
 
+/// A server for a device login: the device authorization answers `device` once, then the
+/// token endpoint answers as [`polls`] says.
+async fn device_flow(
+    device: serde_json::Value,
+    first: (u16, serde_json::Value),
+    then: (u16, serde_json::Value),
+) -> MockServer {
+    let server = MockServer::start().await;
+    device_answer(&server, device).await;
+    polls(&server, first, then).await;
+    server
+}
+
+/// The device authorization request, the first request `server` received, has `wanted` in its
+/// body.
+async fn assert_device_request_has(server: &MockServer, wanted: &str) {
+    let device = &server.received_requests().await.unwrap()[0];
+    let body = String::from_utf8_lossy(&device.body);
+    assert!(body.contains(wanted), "{body}");
+}
+
 /// The token endpoint answers `first` once, then `then` for good.
 async fn polls(
     server: &MockServer,
@@ -43,14 +64,12 @@ fn tokens() -> (u16, serde_json::Value) {
     )
 }
 
-/// Runs `tokdash login d`; returns its exit code, stdout and stderr.
-fn login(w: &World) -> (Option<i32>, String, String) {
+/// Runs `tokdash login d`, which must fail with exit code 1; returns its stdout and stderr.
+fn failed_login(w: &World) -> (String, String) {
     let out = w.cmd(&["login", "d"]).output().unwrap();
-    (
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    (String::from_utf8_lossy(&out.stdout).into_owned(), stderr)
 }
 
 /// Runs `tokdash login d`, which must succeed; returns how long it took.
@@ -62,23 +81,16 @@ fn timed_login(w: &World) -> Duration {
 
 #[tokio::test]
 async fn microsoft_declined_ends_the_login_with_its_words() {
-    let server = MockServer::start().await;
-    device_answer(
-        &server,
+    let server = device_flow(
         json!({"user_code": "ABCD1234", "device_code": "DAQ", "verification_uri": "https://microsoft.com/devicelogin",
                "expires_in": 900, "interval": 1,
                "message": "To sign in, use a web browser to open the page https://microsoft.com/devicelogin and enter the code ABCD1234 to authenticate."}),
-    )
-    .await;
-    polls(
-        &server,
         pending(),
         (400, json!({"error": "authorization_declined", "error_description": "AADSTS70000: user declined", "error_codes": [70000]})),
     )
     .await;
     let w = world(&server, "provider = \"microsoft\"\ntenant = \"common\"");
-    let (code, stdout, stderr) = login(&w);
-    assert_eq!(code, Some(1));
+    let (stdout, stderr) = failed_login(&w);
     assert!(
         stdout.contains("To sign in, use a web browser"),
         "Microsoft's message is shown: {stdout}"
@@ -91,21 +103,14 @@ async fn microsoft_declined_ends_the_login_with_its_words() {
     );
     assert_eq!(stderr.lines().count(), 1);
     // The device request asked for a refresh token.
-    let device = &server.received_requests().await.unwrap()[0];
-    assert!(String::from_utf8_lossy(&device.body).contains("offline_access"));
+    assert_device_request_has(&server, "offline_access").await;
 }
 
 #[tokio::test]
 async fn auth0_complete_uri_is_shown_and_an_expired_code_says_to_log_in_again() {
-    let server = MockServer::start().await;
-    device_answer(
-        &server,
+    let server = device_flow(
         json!({"device_code": "GmRh", "user_code": "WDJB-MJHT", "verification_uri": "https://t.auth0.com/device",
                "verification_uri_complete": "https://t.auth0.com/device?user_code=WDJB-MJHT", "expires_in": 900, "interval": 1}),
-    )
-    .await;
-    polls(
-        &server,
         pending(),
         (
             403,
@@ -117,8 +122,7 @@ async fn auth0_complete_uri_is_shown_and_an_expired_code_says_to_log_in_again() 
         &server,
         "provider = \"auth0\"\ndomain = \"t.auth0.com\"\naudience = \"https://api\"",
     );
-    let (code, stdout, stderr) = login(&w);
-    assert_eq!(code, Some(1));
+    let (stdout, stderr) = failed_login(&w);
     assert!(
         stdout.contains("(or open https://t.auth0.com/device?user_code=WDJB-MJHT)"),
         "{stdout}"
@@ -127,19 +131,17 @@ async fn auth0_complete_uri_is_shown_and_an_expired_code_says_to_log_in_again() 
         stderr,
         "tokdash: d: the code expired before it was approved; run: tokdash login d\n"
     );
-    let device = &server.received_requests().await.unwrap()[0];
-    assert!(String::from_utf8_lossy(&device.body).contains("audience=https%3A%2F%2Fapi"));
+    assert_device_request_has(&server, "audience=https%3A%2F%2Fapi").await;
 }
 
 #[tokio::test]
 async fn slow_down_adds_five_seconds_for_good() {
-    let server = MockServer::start().await;
-    device_answer(
-        &server,
+    let server = device_flow(
         json!({"device_code": "dc", "user_code": "U", "verification_uri": "https://x/device", "expires_in": 600, "interval": 1}),
+        (400, json!({"error": "slow_down"})),
+        tokens(),
     )
     .await;
-    polls(&server, (400, json!({"error": "slow_down"})), tokens()).await;
     let w = world(&server, "provider = \"oauth2\"");
     let elapsed = timed_login(&w);
     // 1 s before the first poll, then 1 + 5 s before the second.
@@ -149,9 +151,12 @@ async fn slow_down_adds_five_seconds_for_good() {
 
 #[tokio::test]
 async fn no_interval_means_five_seconds_and_a_5xx_while_polling_is_survived() {
-    let server = MockServer::start().await;
-    device_answer(&server, json!({"device_code": "dc", "user_code": "U", "verification_uri": "https://x/device", "expires_in": 600})).await;
-    polls(&server, (502, json!({"note": "bad gateway"})), tokens()).await;
+    let server = device_flow(
+        json!({"device_code": "dc", "user_code": "U", "verification_uri": "https://x/device", "expires_in": 600}),
+        (502, json!({"note": "bad gateway"})),
+        tokens(),
+    )
+    .await;
     let w = world(&server, "provider = \"oauth2\"");
     let elapsed = timed_login(&w);
     assert!(

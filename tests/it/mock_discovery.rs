@@ -59,10 +59,21 @@ fn world(issuer: &str, settings: &str) -> World {
 
 /// Runs tokdash in `w`, killed after [`RUN_DEADLINE`].
 fn run(w: &World, args: &[&str]) -> Output {
-    let mut cmd = w.cmd(args);
-    cmd.timeout(RUN_DEADLINE);
-    cmd.output()
-        .unwrap_or_else(|e| panic!("tokdash {args:?} did not finish: {e}"))
+    w.output_within(args, RUN_DEADLINE)
+}
+
+/// [`run`], which must succeed.
+#[track_caller]
+fn run_ok(w: &World, args: &[&str]) -> Output {
+    let out = run(w, args);
+    assert!(out.status.success(), "{}", stderr(&out));
+    out
+}
+
+/// A token endpoint's 200 with access token `at` (valid for an hour) and refresh token `rt`.
+fn tokens(at: &str, rt: &str) -> ResponseTemplate {
+    ResponseTemplate::new(200)
+        .set_body_json(json!({"access_token": at, "refresh_token": rt, "expires_in": 3600}))
 }
 
 fn stderr(out: &Output) -> String {
@@ -77,21 +88,6 @@ fn status(w: &World) -> Value {
     let out = run(w, &["list", "--json"]);
     let list: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
     list[0]["status"].clone()
-}
-
-/// The discovery documents cached in the store.
-fn cached_documents(w: &World) -> Vec<std::path::PathBuf> {
-    let Ok(entries) = std::fs::read_dir(w.store()) else {
-        return Vec::new();
-    };
-    entries
-        .map(|e| e.unwrap().path())
-        .filter(|p| {
-            p.file_name()
-                .and_then(|n| n.to_str())
-                .is_some_and(|n| n.starts_with(".discovery-"))
-        })
-        .collect()
 }
 
 /// `tokdash token p` failed on discovery as every fault must. Returns the stderr line.
@@ -110,9 +106,9 @@ fn assert_discovery_failed(w: &World, out: &Output) -> String {
     assert!(!record.contains(MARKER), "the body reached the record");
     assert!(!w.log_text().contains(MARKER), "the body reached the log");
     assert!(
-        cached_documents(w).is_empty(),
+        w.discovery_documents().is_empty(),
         "a failed discovery cached something: {:?}",
-        cached_documents(w)
+        w.discovery_documents()
     );
     assert_eq!(status(w), "error", "a failed refresh is recorded");
     line
@@ -310,14 +306,7 @@ async fn after_the_issuer_recovers_token_succeeds_and_the_document_is_cached() {
         1,
     )
     .await;
-    post_answers_once(
-        &server,
-        "/token",
-        ResponseTemplate::new(200).set_body_json(
-            json!({"access_token": "AT-disc-new", "refresh_token": "RT-disc-2", "expires_in": 3600}),
-        ),
-    )
-    .await;
+    post_answers_once(&server, "/token", tokens("AT-disc-new", "RT-disc-2")).await;
     let newer =
         json!({"access_token": "AT-disc-newer", "refresh_token": "RT-disc-3", "expires_in": 3600});
     mount(
@@ -328,15 +317,14 @@ async fn after_the_issuer_recovers_token_succeeds_and_the_document_is_cached() {
     )
     .await;
 
-    let out = run(&w, &["token", "p"]);
-    assert!(out.status.success(), "{}", stderr(&out));
+    let out = run_ok(&w, &["token", "p"]);
     assert_eq!(String::from_utf8_lossy(&out.stdout), "AT-disc-new\n");
     assert!(out.stderr.is_empty(), "{}", stderr(&out));
     assert_eq!(stored(&w, "refresh_token"), "RT-disc-2");
     assert_eq!(status(&w), "valid");
 
     // Cached on disk, readable by the owner only, for this issuer.
-    let cached = cached_documents(&w);
+    let cached = w.discovery_documents();
     assert_eq!(cached.len(), 1, "{cached:?}");
     use std::os::unix::fs::PermissionsExt;
     let mode = std::fs::metadata(&cached[0]).unwrap().permissions().mode();
@@ -350,8 +338,7 @@ async fn after_the_issuer_recovers_token_succeeds_and_the_document_is_cached() {
         "p",
         &json!({"access_token": "AT-disc-expired", "refresh_token": "RT-disc-2", "expires_in": 0}),
     );
-    let out = run(&w, &["token", "p"]);
-    assert!(out.status.success(), "{}", stderr(&out));
+    let out = run_ok(&w, &["token", "p"]);
     assert_eq!(String::from_utf8_lossy(&out.stdout), "AT-disc-newer\n");
     assert_eq!(stored(&w, "refresh_token"), "RT-disc-3");
     assert_eq!(gets(&server).await.len(), 1, "the cached document was used");
@@ -483,6 +470,22 @@ async fn realm_with_metadata() -> (MockServer, String) {
     (server, issuer)
 }
 
+/// A server (and its URI, the issuer) whose OpenID document is good and must be fetched
+/// `openid_times` times, and whose RFC 8414 metadata gets the answer `metadata` makes from the
+/// URI, which must come the number of times it gives.
+async fn issuer_with_metadata(
+    openid_times: u64,
+    metadata: impl FnOnce(&str) -> (ResponseTemplate, u64),
+) -> (MockServer, String) {
+    let server = server().await;
+    let uri = server.uri();
+    let good = ResponseTemplate::new(200).set_body_json(good_document(&uri));
+    get_answers(&server, WELL_KNOWN, good, openid_times).await;
+    let (answer, times) = metadata(&uri);
+    get_answers(&server, METADATA, answer, times).await;
+    (server, uri)
+}
+
 #[tokio::test]
 async fn revocation_and_device_endpoints_missing_from_the_openid_document_come_from_rfc_8414() {
     let (server, issuer) = realm_with_metadata().await;
@@ -493,8 +496,7 @@ async fn revocation_and_device_endpoints_missing_from_the_openid_document_come_f
         config(&issuer, "")
     ));
 
-    let out = run(&w, &["config", "check"]);
-    assert!(out.status.success(), "{}", stderr(&out));
+    let out = run_ok(&w, &["config", "check"]);
     let printed = String::from_utf8_lossy(&out.stdout);
     let (p, q) = printed
         .split_once("[q]")
@@ -536,14 +538,11 @@ async fn revocation_and_device_endpoints_missing_from_the_openid_document_come_f
     mount(
         &server,
         post(&format!("{REALM}/token")),
-        ResponseTemplate::new(200).set_body_json(
-            json!({"access_token": "AT-8414", "refresh_token": "RT-8414", "expires_in": 3600}),
-        ),
+        tokens("AT-8414", "RT-8414"),
         1,
     )
     .await;
-    let out = run(&w, &["login", "p"]);
-    assert!(out.status.success(), "{}", stderr(&out));
+    let out = run_ok(&w, &["login", "p"]);
     assert!(
         String::from_utf8_lossy(&out.stdout).contains("WXYZ-8414"),
         "the user code is shown"
@@ -557,8 +556,7 @@ async fn revocation_and_device_endpoints_missing_from_the_openid_document_come_f
 
     // Revocation: at the metadata's endpoint, refresh token first.
     mount(&server, post("/meta/revoke"), ResponseTemplate::new(200), 2).await;
-    let out = run(&w, &["revoke", "p", "--yes"]);
-    assert!(out.status.success(), "{}", stderr(&out));
+    let out = run_ok(&w, &["revoke", "p", "--yes"]);
     assert_eq!(
         String::from_utf8_lossy(&out.stdout),
         "p: revoked (refresh_token, access_token)\n"
@@ -591,27 +589,17 @@ async fn an_issuer_with_only_rfc_8414_metadata_refreshes_with_its_endpoints() {
         1,
     )
     .await;
-    post_answers_once(
-        &server,
-        "/meta/token",
-        ResponseTemplate::new(200).set_body_json(
-            json!({"access_token": "AT-8414-new", "refresh_token": "RT-8414-2", "expires_in": 3600}),
-        ),
-    )
-    .await;
+    post_answers_once(&server, "/meta/token", tokens("AT-8414-new", "RT-8414-2")).await;
     mount(
         &server,
         post("/meta/token"),
-        ResponseTemplate::new(200).set_body_json(
-            json!({"access_token": "AT-8414-newer", "refresh_token": "RT-8414-3", "expires_in": 3600}),
-        ),
+        tokens("AT-8414-newer", "RT-8414-3"),
         1,
     )
     .await;
     let w = world(&uri, "");
 
-    let out = run(&w, &["token", "p"]);
-    assert!(out.status.success(), "{}", stderr(&out));
+    let out = run_ok(&w, &["token", "p"]);
     assert_eq!(String::from_utf8_lossy(&out.stdout), "AT-8414-new\n");
     assert!(out.stderr.is_empty(), "{}", stderr(&out));
     assert_eq!(stored(&w, "refresh_token"), "RT-8414-2");
@@ -626,8 +614,7 @@ async fn an_issuer_with_only_rfc_8414_metadata_refreshes_with_its_endpoints() {
         "p",
         &json!({"access_token": "AT-8414-expired", "refresh_token": "RT-8414-2", "expires_in": 0}),
     );
-    let out = run(&w, &["token", "p"]);
-    assert!(out.status.success(), "{}", stderr(&out));
+    let out = run_ok(&w, &["token", "p"]);
     assert_eq!(String::from_utf8_lossy(&out.stdout), "AT-8414-newer\n");
     assert_eq!(gets(&server).await.len(), 1, "the cached copy was used");
 
@@ -649,22 +636,13 @@ async fn an_issuer_with_only_rfc_8414_metadata_refreshes_with_its_endpoints() {
 
 #[tokio::test]
 async fn rfc_8414_metadata_of_another_issuer_is_refused_before_any_request() {
-    let server = server().await;
-    let uri = server.uri();
-    get_answers(
-        &server,
-        WELL_KNOWN,
-        ResponseTemplate::new(200).set_body_json(good_document(&uri)),
-        1,
-    )
-    .await;
-    get_answers(
-        &server,
-        METADATA,
-        ResponseTemplate::new(200)
-            .set_body_json(metadata_document("https://evil.example.com", &uri)),
-        1,
-    )
+    let (server, uri) = issuer_with_metadata(1, |uri| {
+        (
+            ResponseTemplate::new(200)
+                .set_body_json(metadata_document("https://evil.example.com", uri)),
+            1,
+        )
+    })
     .await;
     mount(
         &server,
@@ -685,9 +663,9 @@ async fn rfc_8414_metadata_of_another_issuer_is_refused_before_any_request() {
     );
     assert_eq!(stored(&w, "refresh_token"), RT, "nothing was revoked");
     assert!(
-        cached_documents(&w).is_empty(),
+        w.discovery_documents().is_empty(),
         "{:?}",
-        cached_documents(&w)
+        w.discovery_documents()
     );
     server.verify().await;
 }
@@ -713,39 +691,21 @@ async fn an_issuer_with_neither_document_fails_naming_both_urls() {
 /// nothing is cached, so the metadata is asked for again next time.
 #[tokio::test]
 async fn rfc_8414_metadata_that_is_down_does_not_stop_a_refresh() {
-    let server = server().await;
-    let uri = server.uri();
-    get_answers(
-        &server,
-        WELL_KNOWN,
-        ResponseTemplate::new(200).set_body_json(good_document(&uri)),
-        2,
-    )
+    let (server, uri) = issuer_with_metadata(2, |_| {
+        (
+            ResponseTemplate::new(503).set_body_string(MARKER),
+            (2 * MAX_ATTEMPTS) as u64,
+        )
+    })
     .await;
-    get_answers(
-        &server,
-        METADATA,
-        ResponseTemplate::new(503).set_body_string(MARKER),
-        (2 * MAX_ATTEMPTS) as u64,
-    )
-    .await;
-    post_answers(
-        &server,
-        "/token",
-        ResponseTemplate::new(200).set_body_json(
-            json!({"access_token": "AT-alone", "refresh_token": "RT-alone", "expires_in": 3600}),
-        ),
-        1,
-    )
-    .await;
+    post_answers(&server, "/token", tokens("AT-alone", "RT-alone"), 1).await;
     let w = world(&uri, "");
 
-    let out = run(&w, &["token", "p"]);
-    assert!(out.status.success(), "{}", stderr(&out));
+    let out = run_ok(&w, &["token", "p"]);
     assert_eq!(String::from_utf8_lossy(&out.stdout), "AT-alone\n");
     assert_eq!(stored(&w, "refresh_token"), "RT-alone");
     assert!(
-        cached_documents(&w).is_empty(),
+        w.discovery_documents().is_empty(),
         "an incomplete lookup is not cached"
     );
     assert!(!w.log_text().contains(MARKER));

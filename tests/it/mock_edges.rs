@@ -5,7 +5,7 @@ use crate::support::mocks::{json, mount, post, post_answers};
 use crate::support::world::World;
 use serde_json::json;
 use wiremock::matchers::{body_string_contains, query_param};
-use wiremock::{MockServer, ResponseTemplate};
+use wiremock::{MockServer, ResponseTemplate, Times};
 
 fn oauth2(server: &MockServer) -> World {
     World::new(&format!(
@@ -14,22 +14,33 @@ fn oauth2(server: &MockServer) -> World {
     ))
 }
 
-#[tokio::test]
-async fn token_prints_a_still_valid_access_token_when_the_refresh_fails_and_warns() {
+/// A server whose `POST /token` answers `answer` (and must come `times` times), and a world whose
+/// profile `p` holds refresh token `RT` and the access token `access` expiring in `expires_in`
+/// seconds. The server is returned to keep it (and its expectations) alive.
+async fn refresh_answering(
+    answer: ResponseTemplate,
+    times: impl Into<Times>,
+    (access, expires_in): (&str, i64),
+) -> (MockServer, World) {
     let server = MockServer::start().await;
-    post_answers(
-        &server,
-        "/token",
-        json(503, json!({"error": "temporarily_unavailable"})),
-        ..,
-    )
-    .await;
+    post_answers(&server, "/token", answer, times).await;
     let w = oauth2(&server);
-    // Two minutes left: inside refresh_ahead (5 min), so tokdash tries to refresh first.
     w.import(
         "p",
-        &json!({"access_token": "AT-still-good", "refresh_token": "RT", "expires_in": 120}),
+        &json!({"access_token": access, "refresh_token": "RT", "expires_in": expires_in}),
     );
+    (server, w)
+}
+
+#[tokio::test]
+async fn token_prints_a_still_valid_access_token_when_the_refresh_fails_and_warns() {
+    // Two minutes left: inside refresh_ahead (5 min), so tokdash tries to refresh first.
+    let (_server, w) = refresh_answering(
+        json(503, json!({"error": "temporarily_unavailable"})),
+        ..,
+        ("AT-still-good", 120),
+    )
+    .await;
     // An hour-long token with two minutes left (a fresh two-minute token would not be due yet).
     w.age_token("p", 3480);
     let out = w.cmd(&["token", "p"]).output().unwrap();
@@ -49,19 +60,12 @@ async fn token_prints_a_still_valid_access_token_when_the_refresh_fails_and_warn
 
 #[tokio::test]
 async fn token_after_needs_login_prints_the_access_token_until_it_expires() {
-    let server = MockServer::start().await;
-    post_answers(
-        &server,
-        "/token",
+    let (_server, w) = refresh_answering(
         json(400, json!({"error": "invalid_grant"})),
         1,
+        ("AT-ok", 100),
     )
     .await;
-    let w = oauth2(&server);
-    w.import(
-        "p",
-        &json!({"access_token": "AT-ok", "refresh_token": "RT", "expires_in": 100}),
-    );
     w.cmd(&["refresh", "p"]).assert().code(1);
     // The refresh token is dead, the access token is not: scripts keep working until expiry,
     // and no further request is sent.

@@ -42,9 +42,21 @@ async fn token_server(
     (server, w)
 }
 
+/// Runs `token f` against a server whose `POST /token` answers `response` and must come `times`
+/// times; the refresh must fail as [`token_fails`] requires. Returns the server, the world, the
+/// failure line and how long tokdash took.
+async fn refresh_fails_against(
+    response: ResponseTemplate,
+    times: u64,
+) -> (MockServer, World, String, Duration) {
+    let (server, w) = token_server(response, times, "").await;
+    let (line, elapsed) = token_fails(&w);
+    (server, w, line, elapsed)
+}
+
 #[tokio::test]
 async fn html_502_is_retried_then_reported_without_the_page() {
-    let (server, w) = token_server(
+    let (server, w, line, _) = refresh_fails_against(
         ResponseTemplate::new(502).set_body_raw(
             format!(
                 "<html><head><title>502 Bad Gateway</title></head><body>{MARKER}</body></html>"
@@ -52,11 +64,8 @@ async fn html_502_is_retried_then_reported_without_the_page() {
             "text/html; charset=utf-8",
         ),
         MAX_ATTEMPTS as u64,
-        "",
     )
     .await;
-
-    let (line, _) = token_fails(&w);
     assert!(
         line.contains("HTTP 502 Bad Gateway with a text/html body"),
         "{line}"
@@ -67,7 +76,7 @@ async fn html_502_is_retried_then_reported_without_the_page() {
 
 #[tokio::test]
 async fn json_500_server_error_is_retried_then_reported() {
-    let (_server, w) = token_server(
+    let (_server, w, line, _) = refresh_fails_against(
         json(
             500,
             json!({
@@ -77,11 +86,8 @@ async fn json_500_server_error_is_retried_then_reported() {
             }),
         ),
         MAX_ATTEMPTS as u64,
-        "",
     )
     .await;
-
-    let (line, _) = token_fails(&w);
     assert!(
         line.contains("(HTTP 500, server_error: The server hiccuped)"),
         "{line}"
@@ -132,18 +138,15 @@ async fn rate_limit_with_a_short_retry_after_is_honoured_and_then_succeeds() {
 
 #[tokio::test]
 async fn rate_limit_with_a_long_retry_after_fails_at_once_with_a_hint() {
-    let (_server, w) = token_server(
+    let (_server, w, line, elapsed) = refresh_fails_against(
         json(
             429,
             json!({"error": "too_many_requests", "error_description": "Slow down", "x": MARKER}),
         )
         .insert_header("retry-after", "3600"),
         1,
-        "",
     )
     .await;
-
-    let (line, elapsed) = token_fails(&w);
     assert!(
         line.contains("(HTTP 429, too_many_requests: Slow down)"),
         "{line}"
@@ -165,7 +168,6 @@ async fn a_hanging_server_times_out_and_the_refresh_is_not_sent_again() {
         "timeout = \"500ms\"",
     )
     .await;
-
     let (line, elapsed) = token_fails(&w);
     assert!(
         line.contains("no answer from 127.0.0.1 within 500ms"),
@@ -183,14 +185,11 @@ async fn a_five_megabyte_body_is_refused_as_too_large() {
     let mut body = format!("{{\"access_token\":\"{MARKER}");
     body.push_str(&"x".repeat(5 * 1024 * 1024));
     body.push_str("\"}");
-    let (_server, w) = token_server(
+    let (_server, w, line, _) = refresh_fails_against(
         ResponseTemplate::new(200).set_body_raw(body, "application/json"),
         1,
-        "",
     )
     .await;
-
-    let (line, _) = token_fails(&w);
     assert!(line.contains("is over 1024 KiB"), "{line}");
     assert!(
         line.ends_with("check the endpoints of f: tokdash config check"),
@@ -201,19 +200,21 @@ async fn a_five_megabyte_body_is_refused_as_too_large() {
 
 /// 200 answers that are not token responses: one request, a failure, nothing stored from them.
 async fn bad_200(body: Vec<u8>, content_type: &str, expected: &str) {
-    let (_server, w) = token_server(
+    let (_server, w, line, _) = refresh_fails_against(
         ResponseTemplate::new(200).set_body_raw(body, content_type),
         1,
-        "",
     )
     .await;
-
-    let (line, _) = token_fails(&w);
     assert!(line.contains("is not a token response"), "{line}");
     assert!(line.contains(expected), "{line} lacks {expected}");
     let record = w.record("f").unwrap();
     assert!(!record.to_string().contains(MARKER), "{record}");
     assert_eq!(record["access_token"], "AT-fault-old");
+}
+
+/// [`bad_200`] with a well-formed JSON `body` whose fields have the wrong types.
+async fn bad_json_200(body: Value, expected: &str) {
+    bad_200(body.to_string().into_bytes(), "application/json", expected).await;
 }
 
 #[tokio::test]
@@ -237,36 +238,23 @@ async fn invalid_utf8_with_200() {
 #[tokio::test]
 async fn expires_in_that_is_not_a_number() {
     let body = json!({"access_token": MARKER, "refresh_token": MARKER, "expires_in": "soon"});
-    bad_200(
-        body.to_string().into_bytes(),
-        "application/json",
-        "`expires_in` is not a number of seconds",
-    )
-    .await;
+    bad_json_200(body, "`expires_in` is not a number of seconds").await;
 }
 
 #[tokio::test]
 async fn access_token_that_is_not_a_string() {
     let body = json!({"access_token": 5, "refresh_token": MARKER, "expires_in": 3600});
-    bad_200(
-        body.to_string().into_bytes(),
-        "application/json",
-        "`access_token` is not a string",
-    )
-    .await;
+    bad_json_200(body, "`access_token` is not a string").await;
 }
 
 #[tokio::test]
 async fn plain_text_404_points_at_the_endpoints() {
-    let (_server, w) = token_server(
+    let (_server, _w, line, _) = refresh_fails_against(
         ResponseTemplate::new(404)
             .set_body_raw(format!("404 page not found {MARKER}"), "text/plain"),
         1,
-        "",
     )
     .await;
-
-    let (line, _) = token_fails(&w);
     assert!(
         line.contains("HTTP 404 Not Found with a text/plain body"),
         "{line}"
@@ -517,6 +505,17 @@ token_url = "{uri}/token"
     )
 }
 
+/// A world with the [`secrets_config`] profile of `client_id` at `server`; `endpoints` gives its
+/// `*_url` lines from the server's URI.
+fn secrets_world(
+    server: &MockServer,
+    client_id: &str,
+    endpoints: impl FnOnce(&str) -> String,
+) -> World {
+    let uri = server.uri();
+    World::new(&secrets_config(client_id, &uri, &endpoints(&uri)))
+}
+
 /// The base64 `client_id:secret` of a Basic header: one more thing that must not leak.
 fn basic_credentials(client_id: &str, secret: &str) -> String {
     use base64::Engine;
@@ -578,6 +577,18 @@ impl<'w> Seen<'w> {
 /// Known token values and a client secret go through import, refresh (with rotation), list,
 /// token, check, refresh and revoke failures, all at TOKDASH_LOG=trace: none of them may appear
 /// on stdout (but for `token`'s), on stderr or in the log.
+/// A token endpoint's 200 with every secret a token response can carry (access, refresh and
+/// ID token), so a leak test sees each of them.
+fn full_token_set(at: &str, rt: &str, id: &str) -> ResponseTemplate {
+    json(
+        200,
+        json!({
+            "access_token": at, "refresh_token": rt, "id_token": id,
+            "expires_in": 3600, "token_type": "Bearer"
+        }),
+    )
+}
+
 #[tokio::test]
 async fn secrets_never_reach_stdout_stderr_or_the_log() {
     const CLIENT_SECRET: &str = "CS-q7-client-secret";
@@ -595,13 +606,7 @@ async fn secrets_never_reach_stdout_stderr_or_the_log() {
     mount(
         &server,
         post("/token").and(body_string_contains("refresh_token=RT-q7-one")),
-        json(
-            200,
-            json!({
-                "access_token": "AT-q7-two", "refresh_token": "RT-q7-two", "id_token": "ID-q7-two",
-                "expires_in": 3600, "token_type": "Bearer"
-            }),
-        ),
+        full_token_set("AT-q7-two", "RT-q7-two", "ID-q7-two"),
         1,
     )
     .await;
@@ -625,12 +630,9 @@ async fn secrets_never_reach_stdout_stderr_or_the_log() {
         ..,
     )
     .await;
-    let uri = server.uri();
-    let w = World::new(&secrets_config(
-        "q7-client",
-        &uri,
-        &format!("revocation_url = \"{uri}/revoke\"\nuserinfo_url = \"{uri}/userinfo\""),
-    ));
+    let w = secrets_world(&server, "q7-client", |uri| {
+        format!("revocation_url = \"{uri}/revoke\"\nuserinfo_url = \"{uri}/userinfo\"")
+    });
 
     let mut seen = Seen::new(&w, CLIENT_SECRET);
     let import = json!({"access_token": "AT-q7-one", "refresh_token": "RT-q7-one", "id_token": "ID-q7-one", "expires_in": 0});
@@ -695,23 +697,14 @@ async fn secrets_never_leak_from_a_successful_login_or_revoke() {
     post_answers(
         &server,
         "/token",
-        json(
-            200,
-            json!({
-                "access_token": "AT-q8-one", "refresh_token": "RT-q8-one", "id_token": "ID-q8-one",
-                "expires_in": 3600, "token_type": "Bearer"
-            }),
-        ),
+        full_token_set("AT-q8-one", "RT-q8-one", "ID-q8-one"),
         1,
     )
     .await;
     post_answers(&server, "/revoke", ResponseTemplate::new(200), 2).await;
-    let uri = server.uri();
-    let w = World::new(&secrets_config(
-        "q8-client",
-        &uri,
-        &format!("device_authorization_url = \"{uri}/device\"\nrevocation_url = \"{uri}/revoke\""),
-    ));
+    let w = secrets_world(&server, "q8-client", |uri| {
+        format!("device_authorization_url = \"{uri}/device\"\nrevocation_url = \"{uri}/revoke\"")
+    });
 
     let mut seen = Seen::new(&w, CLIENT_SECRET);
     let login = seen.step(&["login", "s"], None, 0, true);

@@ -15,7 +15,7 @@ use crate::support::world::World;
 use serde_json::{Value, json};
 use std::process::Output;
 use wiremock::matchers::{body_string_contains, header, query_param};
-use wiremock::{MockServer, ResponseTemplate};
+use wiremock::{MockBuilder, MockServer, Request, ResponseTemplate};
 
 const SECRET_VAR: &str = "TOKDASH_MOCK_CLIENT_SECRET";
 const SECRET: &str = "cs-7Hq2-mock-secret";
@@ -84,6 +84,76 @@ fn error_json(status: u16, body: Value) -> ResponseTemplate {
     ResponseTemplate::new(status).set_body_raw(body.to_string(), "application/json; charset=utf-8")
 }
 
+/// An RFC 6749 §5.2 error answer: `status` with `error` and `error_description`.
+fn refusal(status: u16, error: &str, description: &str) -> ResponseTemplate {
+    error_json(
+        status,
+        json!({"error": error, "error_description": description}),
+    )
+}
+
+/// A fresh mock server whose `POST at` answers `response`, and must come exactly once: most
+/// tests here are about what tokdash does with a single answer.
+async fn server_posting(at: &str, response: ResponseTemplate) -> MockServer {
+    let server = server().await;
+    post_answers(&server, at, response, 1).await;
+    server
+}
+
+/// A `World` for `config` whose profile `name` holds the stored `record`.
+fn world_with(config: &str, name: &str, record: Value) -> World {
+    let w = World::new(config);
+    w.import(name, &record);
+    w
+}
+
+/// Revokes the live pair of profile `name` (access token valid for an hour) against a mock whose
+/// `request` answers an empty 200 exactly once, and checks tokdash reports the refresh token
+/// revoked. Returns the server (its expectations are checked when it drops), the world and the
+/// requests sent to `at`, for the provider-specific checks.
+async fn revoke_live_pair(
+    config: fn(&str) -> String,
+    request: MockBuilder,
+    at: &str,
+    (name, access, refresh): (&str, &str, &str),
+) -> (MockServer, World, Vec<Request>) {
+    let server = server().await;
+    mount(&server, request, ResponseTemplate::new(200), 1).await;
+    let w = world_with(
+        &config(&server.uri()),
+        name,
+        json!({"access_token": access, "refresh_token": refresh, "expires_in": 3600}),
+    );
+    let out = run_ok(&w, &["revoke", name, "--yes"]);
+    assert_eq!(stdout(&out), format!("{name}: revoked (refresh_token)\n"));
+    let reqs = requests_to(&server, at).await;
+    (server, w, reqs)
+}
+
+/// A `World` whose Google profile `g` holds `access` (valid for an hour) and refresh token `1//RT`.
+fn google_live(server: &MockServer, access: &str) -> World {
+    world_with(
+        &google_config(&server.uri()),
+        "g",
+        json!({"access_token": access, "refresh_token": "1//RT", "expires_in": 3600}),
+    )
+}
+
+/// Any POST to `server` (a refresh, a revocation) fails the test when the server drops: these
+/// tests prove that tokdash asks nothing.
+async fn forbid_posts(server: &MockServer) {
+    let unwanted = ok_json(json!({"access_token": "AT-unwanted", "expires_in": 3600}));
+    mount(server, any_post(), unwanted, 0).await;
+}
+
+/// [`run`], which must fail with exit status 1 (a reported failure, not a crash or usage error).
+#[track_caller]
+fn run_fails(w: &World, args: &[&str]) -> Output {
+    let out = run(w, args);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    out
+}
+
 fn google_config(uri: &str) -> String {
     format!(
         r#"
@@ -141,9 +211,7 @@ token_url = "{uri}/oauth/token"
 
 #[tokio::test]
 async fn google_refresh_without_refresh_token_keeps_the_stored_one_and_posts_the_secret() {
-    let server = server().await;
-    post_answers(
-        &server,
+    let server = server_posting(
         "/token",
         ok_json(json!({
             "access_token": "ya29.AT-new",
@@ -151,13 +219,12 @@ async fn google_refresh_without_refresh_token_keeps_the_stored_one_and_posts_the
             "scope": "openid https://www.googleapis.com/auth/userinfo.email",
             "token_type": "Bearer"
         })),
-        1,
     )
     .await;
-    let w = World::new(&google_config(&server.uri()));
-    w.import(
+    let w = world_with(
+        &google_config(&server.uri()),
         "g",
-        &json!({"access_token": "ya29.AT-old", "refresh_token": "1//RT-google", "expires_in": 0}),
+        json!({"access_token": "ya29.AT-old", "refresh_token": "1//RT-google", "expires_in": 0}),
     );
 
     let out = run_ok(&w, &["refresh", "g"]);
@@ -204,25 +271,18 @@ async fn google_refresh_without_refresh_token_keeps_the_stored_one_and_posts_the
 
 #[tokio::test]
 async fn google_invalid_grant_marks_needs_login_and_keeps_the_refresh_token() {
-    let server = server().await;
-    post_answers(
-        &server,
+    let server = server_posting(
         "/token",
-        error_json(
-            400,
-            json!({"error": "invalid_grant", "error_description": "Token has been expired or revoked."}),
-        ),
-        1,
+        refusal(400, "invalid_grant", "Token has been expired or revoked."),
     )
     .await;
-    let w = World::new(&google_config(&server.uri()));
-    w.import(
+    let w = world_with(
+        &google_config(&server.uri()),
         "g",
-        &json!({"access_token": "ya29.AT-old", "refresh_token": "1//RT-dead", "expires_in": 0}),
+        json!({"access_token": "ya29.AT-old", "refresh_token": "1//RT-dead", "expires_in": 0}),
     );
 
-    let out = run(&w, &["refresh", "g"]);
-    assert_eq!(out.status.code(), Some(1));
+    let out = run_fails(&w, &["refresh", "g"]);
     assert_eq!(
         failure_line(&out, "g"),
         "tokdash: g: refresh refused (HTTP 400, invalid_grant: Token has been expired or revoked.); run: tokdash login g"
@@ -237,8 +297,7 @@ async fn google_invalid_grant_marks_needs_login_and_keeps_the_refresh_token() {
     );
 
     // The dead refresh token is not spent again: `token` fails without a request (expect(1)).
-    let out = run(&w, &["token", "g"]);
-    assert_eq!(out.status.code(), Some(1));
+    let out = run_fails(&w, &["token", "g"]);
     assert_eq!(stdout(&out), "");
     assert_eq!(stderr(&out).lines().count(), 1, "{}", stderr(&out));
     assert!(failure_line(&out, "g").ends_with("run: tokdash login g"));
@@ -247,23 +306,13 @@ async fn google_invalid_grant_marks_needs_login_and_keeps_the_refresh_token() {
 
 #[tokio::test]
 async fn google_revoke_sends_the_token_in_the_query_string() {
-    let server = server().await;
-    mount(
-        &server,
+    let (_server, w, reqs) = revoke_live_pair(
+        google_config,
         post("/revoke").and(query_param("token", "1//RT-google")),
-        ResponseTemplate::new(200),
-        1,
+        "/revoke",
+        ("g", "ya29.AT", "1//RT-google"),
     )
     .await;
-    let w = World::new(&google_config(&server.uri()));
-    w.import(
-        "g",
-        &json!({"access_token": "ya29.AT", "refresh_token": "1//RT-google", "expires_in": 3600}),
-    );
-
-    let out = run_ok(&w, &["revoke", "g", "--yes"]);
-    assert_eq!(stdout(&out), "g: revoked (refresh_token)\n");
-    let reqs = requests_to(&server, "/revoke").await;
     assert_eq!(
         reqs.len(),
         1,
@@ -289,19 +338,16 @@ async fn google_revoke_sends_the_token_in_the_query_string() {
 
 #[tokio::test]
 async fn google_revoke_of_an_already_dead_token_counts_as_revoked() {
-    let server = server().await;
-    post_answers(
-        &server,
+    let server = server_posting(
         "/revoke",
-        error_json(
-            400,
-            json!({"error": "invalid_token", "error_description": "Token expired or revoked"}),
-        ),
-        1,
+        refusal(400, "invalid_token", "Token expired or revoked"),
     )
     .await;
-    let w = World::new(&google_config(&server.uri()));
-    w.import("g", &json!({"refresh_token": "1//RT-google"}));
+    let w = world_with(
+        &google_config(&server.uri()),
+        "g",
+        json!({"refresh_token": "1//RT-google"}),
+    );
 
     let out = run_ok(&w, &["revoke", "g", "--yes"]);
     assert!(stdout(&out).contains("already dead"), "{}", stdout(&out));
@@ -311,26 +357,15 @@ async fn google_revoke_of_an_already_dead_token_counts_as_revoked() {
 
 #[tokio::test]
 async fn google_revoke_refused_for_another_reason_keeps_the_tokens() {
-    let server = server().await;
-    post_answers(
-        &server,
-        "/revoke",
-        error_json(
-            400,
-            json!({"error": "invalid_request", "error_description": "Bad Request"}),
-        ),
-        1,
-    )
-    .await;
-    let w = World::new(&google_config(&server.uri()));
-    w.import(
+    let server = server_posting("/revoke", refusal(400, "invalid_request", "Bad Request")).await;
+    let w = world_with(
+        &google_config(&server.uri()),
         "g",
-        &json!({"access_token": "ya29.AT", "refresh_token": "1//RT-google", "expires_in": 3600}),
+        json!({"access_token": "ya29.AT", "refresh_token": "1//RT-google", "expires_in": 3600}),
     );
     let before = w.record("g").unwrap();
 
-    let out = run(&w, &["revoke", "g", "--yes"]);
-    assert_eq!(out.status.code(), Some(1));
+    let out = run_fails(&w, &["revoke", "g", "--yes"]);
     assert!(failure_line(&out, "g").contains("(HTTP 400, invalid_request: Bad Request)"));
     assert_eq!(
         w.record("g").unwrap(),
@@ -344,9 +379,7 @@ async fn google_revoke_refused_for_another_reason_keeps_the_tokens() {
 
 #[tokio::test]
 async fn microsoft_refresh_asks_for_offline_access_and_stores_the_rotated_token() {
-    let server = server().await;
-    post_answers(
-        &server,
+    let server = server_posting(
         "/contoso.onmicrosoft.com/oauth2/v2.0/token",
         ok_json(json!({
             "token_type": "Bearer",
@@ -356,11 +389,13 @@ async fn microsoft_refresh_asks_for_offline_access_and_stores_the_rotated_token(
             "access_token": "eyJ0eXAi.AT-ms-2",
             "refresh_token": "0.AXoA-RT-ms-2"
         })),
-        1,
     )
     .await;
-    let w = World::new(&microsoft_config(&server.uri()));
-    w.import("ms", &json!({"refresh_token": "0.AXoA-RT-ms-1"}));
+    let w = world_with(
+        &microsoft_config(&server.uri()),
+        "ms",
+        json!({"refresh_token": "0.AXoA-RT-ms-1"}),
+    );
 
     let out = w.cmd(&["refresh", "ms"]).output().unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
@@ -412,8 +447,11 @@ async fn microsoft_aadsts_error_reaches_stderr_on_one_line() {
         1,
     )
     .await;
-    let w = World::new(&microsoft_config(&server.uri()));
-    w.import("ms", &json!({"refresh_token": "0.AXoA-RT-ms-1"}));
+    let w = world_with(
+        &microsoft_config(&server.uri()),
+        "ms",
+        json!({"refresh_token": "0.AXoA-RT-ms-1"}),
+    );
 
     let out = w.cmd(&["refresh", "ms"]).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
@@ -434,10 +472,10 @@ async fn microsoft_aadsts_error_reaches_stderr_on_one_line() {
 #[tokio::test]
 async fn microsoft_revoke_says_there_is_no_endpoint_and_touches_nothing() {
     let server = server().await;
-    let w = World::new(&microsoft_config(&server.uri()));
-    w.import(
+    let w = world_with(
+        &microsoft_config(&server.uri()),
         "ms",
-        &json!({"access_token": "AT-ms", "refresh_token": "0.AXoA-RT-ms-1", "expires_in": 3600}),
+        json!({"access_token": "AT-ms", "refresh_token": "0.AXoA-RT-ms-1", "expires_in": 3600}),
     );
     let before = w.record("ms").unwrap();
 
@@ -474,8 +512,11 @@ async fn auth0_rotation_stores_each_new_refresh_token_and_spends_it_next() {
         )
         .await;
     }
-    let w = World::new(&auth0_config(&server.uri()));
-    w.import("a0", &json!({"refresh_token": "v1.RT-a0-1"}));
+    let w = world_with(
+        &auth0_config(&server.uri()),
+        "a0",
+        json!({"refresh_token": "v1.RT-a0-1"}),
+    );
 
     for expected in ["v1.RT-a0-2", "v1.RT-a0-3"] {
         let out = run_ok(&w, &["refresh", "a0"]);
@@ -500,19 +541,12 @@ async fn auth0_dead_refresh_token_needs_login_whether_invalid_grant_or_access_de
         ("invalid_grant", "Unknown or invalid refresh token."),
         ("access_denied", "Unknown or invalid refresh token"),
     ] {
-        let server = server().await;
-        post_answers(
-            &server,
-            "/oauth/token",
-            error_json(
-                403,
-                json!({"error": error, "error_description": description}),
-            ),
-            1,
-        )
-        .await;
-        let w = World::new(&auth0_config(&server.uri()));
-        w.import("a0", &json!({"refresh_token": "v1.RT-a0-dead"}));
+        let server = server_posting("/oauth/token", refusal(403, error, description)).await;
+        let w = world_with(
+            &auth0_config(&server.uri()),
+            "a0",
+            json!({"refresh_token": "v1.RT-a0-dead"}),
+        );
 
         let out = run(&w, &["refresh", "a0"]);
         assert_eq!(out.status.code(), Some(1), "{error}");
@@ -529,23 +563,13 @@ async fn auth0_dead_refresh_token_needs_login_whether_invalid_grant_or_access_de
 
 #[tokio::test]
 async fn auth0_revoke_sends_a_json_body_and_an_empty_200_means_revoked() {
-    let server = server().await;
-    mount(
-        &server,
+    let (_server, w, reqs) = revoke_live_pair(
+        auth0_config,
         post("/oauth/revoke").and(header("content-type", "application/json")),
-        ResponseTemplate::new(200),
-        1,
+        "/oauth/revoke",
+        ("a0", "eyJ.AT-a0", "v1.RT-a0-1"),
     )
     .await;
-    let w = World::new(&auth0_config(&server.uri()));
-    w.import(
-        "a0",
-        &json!({"access_token": "eyJ.AT-a0", "refresh_token": "v1.RT-a0-1", "expires_in": 3600}),
-    );
-
-    let out = run_ok(&w, &["revoke", "a0", "--yes"]);
-    assert_eq!(stdout(&out), "a0: revoked (refresh_token)\n");
-    let reqs = requests_to(&server, "/oauth/revoke").await;
     assert_eq!(reqs.len(), 1, "Auth0 revokes refresh tokens only");
     let body: Value = serde_json::from_slice(&reqs[0].body).expect("a JSON body");
     assert_eq!(
@@ -558,14 +582,11 @@ async fn auth0_revoke_sends_a_json_body_and_an_empty_200_means_revoked() {
 
 #[tokio::test]
 async fn auth0_client_credentials_sends_the_audience() {
-    let server = server().await;
-    post_answers(
-        &server,
+    let server = server_posting(
         "/oauth/token",
         ok_json(
             json!({"access_token": "eyJ.AT-machine", "expires_in": 86400, "token_type": "Bearer"}),
         ),
-        1,
     )
     .await;
     let w = World::new(&auth0_config(&server.uri()));
@@ -599,19 +620,19 @@ token_url = "{uri}/token"
 async fn client_secret_basic_form_encodes_id_and_secret_before_base64() {
     use base64::Engine;
     let awkward = "p:ss+w%rd /=ä";
-    let server = server().await;
-    post_answers(
-        &server,
+    let server = server_posting(
         "/token",
         ok_json(json!({"access_token": "AT-basic", "expires_in": 600})),
-        1,
     )
     .await;
-    let w = World::new(&oauth2_config(
-        &server.uri(),
-        &format!("client_secret_env = \"{SECRET_VAR}\"\nauth_method = \"client_secret_basic\""),
-    ));
-    w.import("o", &json!({"refresh_token": "RT-basic"}));
+    let w = world_with(
+        &oauth2_config(
+            &server.uri(),
+            &format!("client_secret_env = \"{SECRET_VAR}\"\nauth_method = \"client_secret_basic\""),
+        ),
+        "o",
+        json!({"refresh_token": "RT-basic"}),
+    );
 
     let out = w
         .cmd(&["refresh", "o"])
@@ -648,16 +669,16 @@ async fn client_secret_basic_form_encodes_id_and_secret_before_base64() {
 
 #[tokio::test]
 async fn auth_method_none_sends_the_client_id_and_no_secret() {
-    let server = server().await;
-    post_answers(
-        &server,
+    let server = server_posting(
         "/token",
         ok_json(json!({"access_token": "AT-public", "expires_in": 600})),
-        1,
     )
     .await;
-    let w = World::new(&oauth2_config(&server.uri(), "auth_method = \"none\""));
-    w.import("o", &json!({"refresh_token": "RT-public"}));
+    let w = world_with(
+        &oauth2_config(&server.uri(), "auth_method = \"none\""),
+        "o",
+        json!({"refresh_token": "RT-public"}),
+    );
 
     let out = w.cmd(&["refresh", "o"]).output().unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
@@ -687,12 +708,9 @@ token_url = "{uri}/token"
 
 #[tokio::test]
 async fn client_credentials_refresh_asks_for_the_grant_and_stores_the_token() {
-    let server = server().await;
-    post_answers(
-        &server,
+    let server = server_posting(
         "/token",
         ok_json(json!({"access_token": "AT-cc-1", "expires_in": 3600, "token_type": "bearer"})),
-        1,
     )
     .await;
     let w = World::new(&cc_config(&server.uri()));
@@ -713,12 +731,9 @@ async fn client_credentials_refresh_asks_for_the_grant_and_stores_the_token() {
 
 #[tokio::test]
 async fn token_of_a_client_credentials_profile_prints_the_token_and_nothing_else() {
-    let server = server().await;
-    post_answers(
-        &server,
+    let server = server_posting(
         "/token",
         ok_json(json!({"access_token": "AT-cc-1", "expires_in": 3600})),
-        1,
     )
     .await;
     let w = World::new(&cc_config(&server.uri()));
@@ -734,18 +749,8 @@ async fn token_of_a_client_credentials_profile_prints_the_token_and_nothing_else
 #[tokio::test]
 async fn token_of_a_valid_stored_token_sends_no_request() {
     let server = server().await;
-    mount(
-        &server,
-        any_post(),
-        ok_json(json!({"access_token": "AT-unwanted", "expires_in": 3600})),
-        0,
-    )
-    .await;
-    let w = World::new(&google_config(&server.uri()));
-    w.import(
-        "g",
-        &json!({"access_token": "ya29.AT-valid", "refresh_token": "1//RT", "expires_in": 3600}),
-    );
+    forbid_posts(&server).await;
+    let w = google_live(&server, "ya29.AT-valid");
 
     let out = run_ok(&w, &["token", "g"]);
     assert_eq!(stdout(&out), "ya29.AT-valid\n");
@@ -765,8 +770,11 @@ async fn token_refreshes_first_when_expired_or_within_refresh_ahead() {
             1,
         )
         .await;
-        let w = World::new(&google_config(&server.uri()));
-        w.import("g", &json!({"access_token": "ya29.AT-old", "refresh_token": "1//RT", "expires_in": expires_in}));
+        let w = world_with(
+            &google_config(&server.uri()),
+            "g",
+            json!({"access_token": "ya29.AT-old", "refresh_token": "1//RT", "expires_in": expires_in}),
+        );
         w.age_token("g", 3600 - expires_in);
 
         let out = run_ok(&w, &["token", "g"]);
@@ -799,30 +807,35 @@ fn assert_summary_shape(s: &Value) {
     assert_eq!(sorted, wanted, "{s}");
 }
 
-#[tokio::test]
-async fn refresh_json_prints_the_spec_fields_of_the_touched_profiles() {
-    let server = server().await;
-    post_answers(
-        &server,
+/// A world with Google profile `g` and Auth0 profile `a0`, each holding only a refresh token,
+/// against one server where Google's refresh succeeds and Auth0's answers `auth0_answer`; each
+/// must be asked once. The server is returned to keep it (and its expectations) alive.
+async fn google_and_auth0_refreshing(auth0_answer: ResponseTemplate) -> (MockServer, World) {
+    let server = server_posting(
         "/token",
         ok_json(json!({"access_token": "ya29.AT-new", "expires_in": 3599})),
-        1,
     )
     .await;
-    post_answers(
-        &server,
-        "/oauth/token",
-        ok_json(json!({"access_token": "eyJ.AT", "refresh_token": "v1.RT-2", "expires_in": 86400})),
-        1,
-    )
-    .await;
-    let w = World::new(&format!(
-        "{}{}",
-        google_config(&server.uri()),
-        auth0_config(&server.uri())
-    ));
-    w.import("g", &json!({"refresh_token": "1//RT"}));
+    post_answers(&server, "/oauth/token", auth0_answer, 1).await;
+    let w = world_with(
+        &format!(
+            "{}{}",
+            google_config(&server.uri()),
+            auth0_config(&server.uri())
+        ),
+        "g",
+        json!({"refresh_token": "1//RT"}),
+    );
     w.import("a0", &json!({"refresh_token": "v1.RT-1"}));
+    (server, w)
+}
+
+#[tokio::test]
+async fn refresh_json_prints_the_spec_fields_of_the_touched_profiles() {
+    let (_server, w) = google_and_auth0_refreshing(ok_json(
+        json!({"access_token": "eyJ.AT", "refresh_token": "v1.RT-2", "expires_in": 86400}),
+    ))
+    .await;
 
     let out = run_ok(&w, &["refresh", "g", "a0", "--json"]);
     let touched: Vec<Value> = serde_json::from_slice(&out.stdout).expect("stdout is only the JSON");
@@ -848,34 +861,14 @@ async fn refresh_json_prints_the_spec_fields_of_the_touched_profiles() {
 
 #[tokio::test]
 async fn refresh_json_reports_failures_too_and_exits_1() {
-    let server = server().await;
-    post_answers(
-        &server,
-        "/token",
-        ok_json(json!({"access_token": "ya29.AT-new", "expires_in": 3599})),
-        1,
-    )
+    let (_server, w) = google_and_auth0_refreshing(refusal(
+        403,
+        "invalid_grant",
+        "Unknown or invalid refresh token.",
+    ))
     .await;
-    post_answers(
-        &server,
-        "/oauth/token",
-        error_json(
-            403,
-            json!({"error": "invalid_grant", "error_description": "Unknown or invalid refresh token."}),
-        ),
-        1,
-    )
-    .await;
-    let w = World::new(&format!(
-        "{}{}",
-        google_config(&server.uri()),
-        auth0_config(&server.uri())
-    ));
-    w.import("g", &json!({"refresh_token": "1//RT"}));
-    w.import("a0", &json!({"refresh_token": "v1.RT-1"}));
 
-    let out = run(&w, &["refresh", "g", "a0", "--json"]);
-    assert_eq!(out.status.code(), Some(1));
+    let out = run_fails(&w, &["refresh", "g", "a0", "--json"]);
     let touched: Vec<Value> = serde_json::from_slice(&out.stdout).expect("stdout is only the JSON");
     assert_eq!(touched.len(), 2);
     touched.iter().for_each(assert_summary_shape);
@@ -921,11 +914,7 @@ async fn check_refreshes_once_after_a_401_and_retries() {
         1,
     )
     .await;
-    let w = World::new(&google_config(&server.uri()));
-    w.import(
-        "g",
-        &json!({"access_token": "ya29.AT-stale", "refresh_token": "1//RT", "expires_in": 3600}),
-    );
+    let w = google_live(&server, "ya29.AT-stale");
 
     let out = run_ok(&w, &["check", "g"]);
     let text = stdout(&out);
@@ -950,18 +939,8 @@ async fn check_with_a_working_token_does_not_refresh() {
         1,
     )
     .await;
-    mount(
-        &server,
-        any_post(),
-        ok_json(json!({"access_token": "AT-unwanted", "expires_in": 3599})),
-        0,
-    )
-    .await;
-    let w = World::new(&google_config(&server.uri()));
-    w.import(
-        "g",
-        &json!({"access_token": "ya29.AT-good", "refresh_token": "1//RT", "expires_in": 3600}),
-    );
+    forbid_posts(&server).await;
+    let w = google_live(&server, "ya29.AT-good");
 
     let out = run_ok(&w, &["check", "g"]);
     let text = stdout(&out);
@@ -983,14 +962,9 @@ async fn check_that_still_gets_401_after_a_refresh_fails_once() {
         1,
     )
     .await;
-    let w = World::new(&google_config(&server.uri()));
-    w.import(
-        "g",
-        &json!({"access_token": "ya29.AT-stale", "refresh_token": "1//RT", "expires_in": 3600}),
-    );
+    let w = google_live(&server, "ya29.AT-stale");
 
-    let out = run(&w, &["check", "g"]);
-    assert_eq!(out.status.code(), Some(1));
+    let out = run_fails(&w, &["check", "g"]);
     assert_eq!(stderr(&out).lines().count(), 1, "{}", stderr(&out));
     let line = failure_line(&out, "g");
     assert!(
@@ -1007,16 +981,16 @@ async fn rfc7009_revoke_sends_refresh_then_access_token_with_hints_and_client_au
     use base64::Engine;
     let server = server().await;
     post_answers(&server, "/revoke", ResponseTemplate::new(200), 2).await;
-    let w = World::new(&oauth2_config(
-        &server.uri(),
-        &format!(
-            "client_secret_env = \"{SECRET_VAR}\"\nauth_method = \"client_secret_basic\"\nrevocation_url = \"{}/revoke\"",
-            server.uri()
+    let w = world_with(
+        &oauth2_config(
+            &server.uri(),
+            &format!(
+                "client_secret_env = \"{SECRET_VAR}\"\nauth_method = \"client_secret_basic\"\nrevocation_url = \"{}/revoke\"",
+                server.uri()
+            ),
         ),
-    ));
-    w.import(
         "o",
-        &json!({"access_token": "AT-o", "refresh_token": "RT-o", "expires_in": 3600}),
+        json!({"access_token": "AT-o", "refresh_token": "RT-o", "expires_in": 3600}),
     );
 
     let out = run_ok(&w, &["revoke", "o", "--yes"]);
@@ -1093,8 +1067,7 @@ async fn oidc_discovery_is_fetched_once_and_kept_on_disk_between_runs() {
         2,
     )
     .await;
-    let w = World::new(&oidc_config(&uri));
-    w.import("k", &json!({"refresh_token": "RT-kc-1"}));
+    let w = world_with(&oidc_config(&uri), "k", json!({"refresh_token": "RT-kc-1"}));
 
     for _ in 0..2 {
         let out = w.cmd(&["refresh", "k"]).output().unwrap();
@@ -1130,8 +1103,11 @@ async fn oidc_discovery_that_cannot_be_trusted_is_refused_before_any_token_is_se
             0,
         )
         .await;
-        let w = World::new(&oidc_config(&server.uri()));
-        w.import("k", &json!({"refresh_token": "RT-kc-1"}));
+        let w = world_with(
+            &oidc_config(&server.uri()),
+            "k",
+            json!({"refresh_token": "RT-kc-1"}),
+        );
 
         let out = w.cmd(&["token", "k"]).output().unwrap();
         assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
@@ -1178,10 +1154,7 @@ async fn google_device_login_waits_through_428_and_stores_the_tokens() {
     post_answers_once(
         &server,
         "/token",
-        error_json(
-            428,
-            json!({"error": "authorization_pending", "error_description": "Precondition Required"}),
-        ),
+        refusal(428, "authorization_pending", "Precondition Required"),
     )
     .await;
     post_answers(
@@ -1238,18 +1211,17 @@ async fn google_device_login_denied_with_403_exits_1_and_keeps_the_old_record() 
     post_answers(
         &server,
         "/token",
-        error_json(
-            403,
-            json!({"error": "access_denied", "error_description": "Forbidden"}),
-        ),
+        refusal(403, "access_denied", "Forbidden"),
         1,
     )
     .await;
-    let w = World::new(&google_device_config(&server.uri()));
-    w.import("g", &json!({"refresh_token": "1//RT-old"}));
+    let w = world_with(
+        &google_device_config(&server.uri()),
+        "g",
+        json!({"refresh_token": "1//RT-old"}),
+    );
 
-    let out = run(&w, &["login", "g"]);
-    assert_eq!(out.status.code(), Some(1));
+    let out = run_fails(&w, &["login", "g"]);
     assert_eq!(stderr(&out).lines().count(), 1, "{}", stderr(&out));
     assert!(
         failure_line(&out, "g").contains("login denied (access_denied: Forbidden)"),

@@ -95,14 +95,7 @@ fn processes_refreshing_the_same_profiles_lose_no_token_family() {
                     .unwrap()
             })
             .collect();
-        for child in children {
-            let out = child.wait_with_output().unwrap();
-            assert!(
-                out.status.success(),
-                "round {round}: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
+        crate::support::wait_all_succeeded(children, &format!("round {round}"));
     }
     for name in &names {
         let rt = w.record(name).unwrap()["refresh_token"]

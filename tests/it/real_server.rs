@@ -23,6 +23,14 @@ fn minted(server: &OidcServer) -> World {
     server.minted_world(&["p"])
 }
 
+/// A fresh real server, and a world with the one profile `name` of client `client` there
+/// ([`profile`] with the `extra` keys).
+fn server_with_profile(name: &str, client: &str, extra: &str) -> (OidcServer, World) {
+    let server = OidcServer::start();
+    let w = World::new(&profile(name, &server.issuer, client, extra));
+    (server, w)
+}
+
 /// Spawns `tokdash login p`, its stdout and stderr piped.
 fn spawn_login(w: &World) -> std::process::Child {
     post_std_cmd(w, &["login", "p"])
@@ -77,14 +85,7 @@ fn several_processes_refreshing_at_once_never_spend_a_token_twice() {
         cmd.stdout(Stdio::null()).stderr(Stdio::piped());
         children.push(cmd.spawn().unwrap());
     }
-    for child in children {
-        let out = child.wait_with_output().unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
+    crate::support::wait_all_succeeded(children, "a concurrent refresh or token");
     // Had two processes sent the same refresh token, the server would have revoked the family.
     assert!(active(&server, &rt(&w, "p")));
     post_cmd(&w, &["refresh", "p"]).assert().success();
@@ -124,13 +125,11 @@ fn basic_and_public_clients_refresh() {
 
 #[test]
 fn client_credentials_fetches_a_token_and_token_prints_only_it() {
-    let server = OidcServer::start();
-    let w = World::new(&profile(
+    let (server, w) = server_with_profile(
         "robot",
-        &server.issuer,
         oidc::CC_CLIENT,
         "client_secret_env = \"TD_CC\"\ngrant = \"client_credentials\"\nscopes = [\"api\"]",
-    ));
+    );
     let run_token = || {
         let out = w
             .cmd_with_secret(&["token", "robot"], "TD_CC", oidc::CC_SECRET)
@@ -286,13 +285,11 @@ fn login_approved(server: &OidcServer, mut child: std::process::Child) {
 /// (servers in use require it): the real server accepts the two together.
 #[test]
 fn device_login_with_a_basic_client_is_accepted_by_the_real_server() {
-    let server = OidcServer::start();
-    let w = World::new(&profile(
+    let (server, w) = server_with_profile(
         "p",
-        &server.issuer,
         oidc::BASIC_CLIENT,
         "client_secret_env = \"TD_BASIC\"\nauth_method = \"client_secret_basic\"\nscopes = [\"openid\", \"offline_access\"]",
-    ));
+    );
     let child = w
         .std_cmd_with_secret(&["login", "p"], "TD_BASIC", oidc::BASIC_SECRET)
         .stdout(Stdio::piped())
@@ -345,16 +342,7 @@ fn refresh_all_runs_every_profile_over_one_pool() {
             .all(|e| e["status"] == "valid" && e["last_refresh"].is_string())
     );
     // OIDC discovery was fetched once for the twelve profiles (and cached in the store).
-    let cached: Vec<_> = std::fs::read_dir(w.store())
-        .unwrap()
-        .filter(|e| {
-            e.as_ref()
-                .unwrap()
-                .file_name()
-                .to_string_lossy()
-                .starts_with(".discovery-")
-        })
-        .collect();
+    let cached = w.discovery_documents();
     assert_eq!(cached.len(), 1);
 }
 

@@ -43,6 +43,19 @@ fn envs(w: &World) -> Vec<(&'static str, std::path::PathBuf)> {
     envs
 }
 
+/// The dashboard of `w` in a tmux window 100 columns wide and `rows` high, once it lists `alpha`.
+fn dashboard(w: &World, rows: u16) -> Tmux {
+    let tmux = Tmux::start(&[], &envs(w), 100, rows);
+    tmux.wait_for_text("alpha", WAIT);
+    tmux
+}
+
+/// Quits the dashboard with `q`; returns tokdash's exit code once it has exited.
+fn quit(tmux: &Tmux) -> i32 {
+    tmux.keys(&["q"]);
+    tmux.wait_exit(WAIT)
+}
+
 fn line_of<'a>(screen: &'a str, name: &str) -> &'a str {
     screen.lines().find(|l| l.starts_with(name)).unwrap_or("")
 }
@@ -107,8 +120,7 @@ fn dashboard_lists_counts_down_refreshes_filters_revokes_and_quits_cleanly() {
     );
 
     // q quits and gives the terminal back.
-    tmux.keys(&["q"]);
-    assert_eq!(tmux.wait_exit(WAIT), 0);
+    assert_eq!(quit(&tmux), 0);
     assert_eq!(tmux.var("alternate_on"), "0", "left the alternate screen");
     assert_eq!(tmux.var("cursor_flag"), "1", "the cursor is visible again");
 }
@@ -116,8 +128,7 @@ fn dashboard_lists_counts_down_refreshes_filters_revokes_and_quits_cleanly() {
 #[test]
 fn a_refresh_by_another_process_shows_up_without_a_request() {
     let (_server, w) = setup();
-    let tmux = Tmux::start(&[], &envs(&w), 100, 24);
-    tmux.wait_for_text("alpha", WAIT);
+    let tmux = dashboard(&w, 24);
     w.cmd(&["refresh", "alpha"])
         .env("TD_SECRET", oidc::POST_SECRET)
         .assert()
@@ -125,23 +136,20 @@ fn a_refresh_by_another_process_shows_up_without_a_request() {
     tmux.wait_for("the other process's refresh", WAIT, |s| {
         line_of(s, "alpha").contains("updated by another process")
     });
-    tmux.keys(&["q"]);
-    tmux.wait_exit(WAIT);
+    quit(&tmux);
 }
 
 #[test]
 fn c_copies_the_access_token_through_osc_52() {
     let (_server, w) = setup();
-    let tmux = Tmux::start(&[], &envs(&w), 100, 24);
-    tmux.wait_for_text("alpha", WAIT);
+    let tmux = dashboard(&w, 24);
     tmux.keys(&["c"]);
     tmux.wait_for_text("access token copied", WAIT);
     let token = stored_token(&w, "alpha", "access_token");
     crate::support::wait_until(WAIT, "tmux's buffer to hold the token", || {
         tmux.run(&["show-buffer"]).contains(&token)
     });
-    tmux.keys(&["q"]);
-    tmux.wait_exit(WAIT);
+    quit(&tmux);
 }
 
 /// The dashboard keeps no token values for its rows: the details pane reads them from the store,
@@ -149,8 +157,7 @@ fn c_copies_the_access_token_through_osc_52() {
 #[test]
 fn details_read_the_tokens_from_the_store_and_follow_a_refresh() {
     let (_server, w) = setup();
-    let tmux = Tmux::start(&[], &envs(&w), 100, 40);
-    tmux.wait_for_text("alpha", WAIT);
+    let tmux = dashboard(&w, 40);
     tmux.keys(&["Enter"]);
     let screen = tmux.wait_for_text("id token claims (decoded, NOT verified)", WAIT);
     let before = stored_token(&w, "alpha", "access_token");
@@ -172,16 +179,14 @@ fn details_read_the_tokens_from_the_store_and_follow_a_refresh() {
     tmux.wait_for("the details to close", WAIT, |s| {
         !s.contains("NOT verified")
     });
-    tmux.keys(&["q"]);
-    assert_eq!(tmux.wait_exit(WAIT), 0);
+    assert_eq!(quit(&tmux), 0);
 }
 
 #[test]
 fn sigterm_and_sighup_restore_the_terminal() {
     for signal in ["TERM", "HUP"] {
         let (_server, w) = setup();
-        let tmux = Tmux::start(&[], &envs(&w), 100, 24);
-        tmux.wait_for_text("alpha", WAIT);
+        let tmux = dashboard(&w, 24);
         let pid = tmux.tokdash_pid();
         let status = std::process::Command::new("kill")
             .args([&format!("-{signal}"), &pid])
@@ -220,8 +225,7 @@ fn login_from_the_dashboard_with_the_popup() {
         line_of(s, "charlie").contains("valid")
     });
     assert!(w.record("charlie").unwrap()["refresh_token"].is_string());
-    tmux.keys(&["q"]);
-    tmux.wait_exit(WAIT);
+    quit(&tmux);
 }
 
 #[test]
@@ -242,8 +246,7 @@ fn the_demo_runs_with_every_row_counting_down() {
     tmux.wait_for("the refreshes", WAIT, |s| {
         line_of(s, "demo-steady").contains("refreshed")
     });
-    tmux.keys(&["q"]);
-    tmux.wait_exit(WAIT);
+    quit(&tmux);
     assert_eq!(tmux.var("alternate_on"), "0");
     assert!(
         !w.dir.path().join("state").exists() && !w.dir.path().join("data").exists(),
@@ -353,8 +356,7 @@ fn a_bad_record_is_an_error_row_with_the_stores_words_until_it_is_removed() {
         line_of(s, "bravo").contains("needs_login")
             && line_of(s, "bravo").contains("no token yet: press l to log in")
     });
-    tmux.keys(&["q"]);
-    assert_eq!(tmux.wait_exit(WAIT), 0);
+    assert_eq!(quit(&tmux), 0);
     assert_eq!(
         std::fs::read_to_string(&target).unwrap(),
         r#"{"refresh_token": "RT-OUTSIDE"}"#

@@ -26,6 +26,20 @@ pub fn wait_until(deadline: Duration, what: &str, mut f: impl FnMut() -> bool) {
     }
 }
 
+/// Waits for each of `children` (spawned with stderr piped); each must have succeeded. A
+/// failure names `what` and shows that child's stderr.
+#[track_caller]
+pub fn wait_all_succeeded(children: Vec<std::process::Child>, what: &str) {
+    for child in children {
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{what}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
 /// libtest's name for test `f` of the module whose `module_path!()` is `module_path`: the path
 /// without this crate's name (`it::store_crash` and `writer_child` give `store_crash::writer_child`).
 pub fn test_name(module_path: &str, f: &str) -> String {

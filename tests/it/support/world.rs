@@ -27,6 +27,21 @@ impl World {
         self.dir.path().join("store")
     }
 
+    /// The OIDC discovery documents cached in the store (none when the store does not exist).
+    pub fn discovery_documents(&self) -> Vec<PathBuf> {
+        let Ok(entries) = std::fs::read_dir(self.store()) else {
+            return Vec::new();
+        };
+        entries
+            .map(|e| e.unwrap().path())
+            .filter(|p| {
+                p.file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.starts_with(".discovery-"))
+            })
+            .collect()
+    }
+
     pub fn log(&self) -> PathBuf {
         self.dir.path().join("state/tokdash/tokdash.log")
     }
@@ -75,6 +90,15 @@ impl World {
     /// Runs tokdash with `args` and `var` set to `secret`; returns its output.
     pub fn output_with_secret(&self, args: &[&str], var: &str, secret: &str) -> Output {
         self.cmd_with_secret(args, var, secret).output().unwrap()
+    }
+
+    /// Runs tokdash with `args`, killed after `deadline` (a hang fails the test, naming the
+    /// command, instead of stalling the suite); returns its output.
+    pub fn output_within(&self, args: &[&str], deadline: std::time::Duration) -> Output {
+        let mut cmd = self.cmd(args);
+        cmd.timeout(deadline);
+        cmd.output()
+            .unwrap_or_else(|e| panic!("tokdash {args:?} did not finish within {deadline:?}: {e}"))
     }
 
     pub fn std_cmd(&self, args: &[&str]) -> std::process::Command {
