@@ -33,6 +33,14 @@ pub enum Command {
     },
     /// Print a valid access token, refreshing first if needed; stdout holds the token only
     Token { name: String },
+    /// What needs a person: needs_login, revoked, error, or a login ending soon (exit 1 if any)
+    Health {
+        /// A login ending within this needs a person (default: settings.login_warning)
+        #[arg(long, value_parser = parse_duration)]
+        within: Option<std::time::Duration>,
+        #[arg(long)]
+        json: bool,
+    },
     /// Refresh profiles now
     Refresh {
         #[arg(required_unless_present = "all", conflicts_with = "all")]
@@ -90,6 +98,7 @@ fn dispatch(ctx: &commands::Context, command: Option<Command>) -> CmdResult {
         None => commands::dashboard(ctx),
         Some(Command::Demo) => commands::demo(),
         Some(Command::List { json }) => commands::list(ctx, json),
+        Some(Command::Health { within, json }) => commands::health(ctx, within, json),
         Some(Command::Token { name }) => commands::token(ctx, &name),
         Some(Command::Refresh {
             names,
@@ -103,4 +112,10 @@ fn dispatch(ctx: &commands::Context, command: Option<Command>) -> CmdResult {
         Some(Command::Check { name }) => commands::check(ctx, &name),
         Some(Command::Config(ConfigCommand::Check)) => commands::config_check(ctx),
     }
+}
+
+/// Durations on the command line are written as in the config: "50m", "7d".
+fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    humantime::parse_duration(text.trim())
+        .map_err(|e| format!("`{text}` is not a duration ({e}); write it like \"50m\" or \"7d\""))
 }

@@ -1,13 +1,13 @@
 //! When a profile is refreshed without anyone asking: ahead of expiry, each profile at its own
 //! moment, and after failures not before a backoff (or the server's `Retry-After`) has passed.
 //!
-//! Free of the dashboard: it knows a profile by its name, grant and `refresh_ahead`, its record
+//! Free of the dashboard: it knows a profile by its name, grant, `refresh_ahead` and login limits, its record
 //! by [`RecordMeta`], and the time by the caller's clock, so that anything that refreshes on its
 //! own runs this very schedule. The due rule itself is [`crate::status`]'s, the one `token`,
 //! `refresh --all` and the status column use.
 
-use crate::config::Grant;
-use crate::status::{can_refresh, needs_refresh, refresh_margin};
+use crate::config::{Grant, LoginLimits};
+use crate::status::{can_refresh, keep_alive_due, needs_refresh, refresh_margin};
 use crate::store::{RecordMeta, Standing};
 use std::time::Duration;
 
@@ -38,6 +38,7 @@ impl Schedule {
         record: Option<&RecordMeta>,
         grant: Grant,
         refresh_ahead: Duration,
+        limits: &LoginLimits,
         now: i64,
     ) -> bool {
         let default = RecordMeta::default();
@@ -45,8 +46,13 @@ impl Schedule {
         if meta.standing != Standing::Active || !can_refresh(record, grant) {
             return false;
         }
-        if now < self.not_before || !needs_refresh(meta, refresh_ahead, now) {
+        if now < self.not_before {
             return false;
+        }
+        if !needs_refresh(meta, refresh_ahead, now) {
+            // Not for the access token, maybe for the login: a refresh keeps an idle window open
+            // (`refresh_token_idle`), with a quarter of the window to spare.
+            return keep_alive_due(meta, limits, now);
         }
         let ahead = refresh_margin(meta, refresh_ahead);
         let window = (ahead / 4).clamp(0, 10);
@@ -100,7 +106,14 @@ mod tests {
     }
 
     fn due(s: &Schedule, record: Option<&RecordMeta>, now: i64) -> bool {
-        s.due("alpha", record, Grant::RefreshToken, AHEAD, now)
+        s.due(
+            "alpha",
+            record,
+            Grant::RefreshToken,
+            AHEAD,
+            &LoginLimits::default(),
+            now,
+        )
     }
 
     #[test]
@@ -133,7 +146,14 @@ mod tests {
         dead.standing = Standing::NeedsLogin;
         assert!(!due(&s, Some(&dead), NOW));
         // Client credentials can always get a token.
-        assert!(s.due("robot", None, Grant::ClientCredentials, AHEAD, NOW));
+        assert!(s.due(
+            "robot",
+            None,
+            Grant::ClientCredentials,
+            AHEAD,
+            &LoginLimits::default(),
+            NOW
+        ));
     }
 
     #[test]
@@ -143,7 +163,16 @@ mod tests {
         let r = record(299);
         let first = |name: &str| {
             (NOW..NOW + 12)
-                .find(|&t| s.due(name, Some(&r), Grant::RefreshToken, AHEAD, t))
+                .find(|&t| {
+                    s.due(
+                        name,
+                        Some(&r),
+                        Grant::RefreshToken,
+                        AHEAD,
+                        &LoginLimits::default(),
+                        t,
+                    )
+                })
                 .unwrap()
         };
         let firsts: Vec<i64> = (0..20).map(|i| first(&format!("p{i}"))).collect();

@@ -1,6 +1,6 @@
 //! A profile's status (SPEC.md "Status of a profile"), derived from its record and the clock.
 
-use crate::config::Grant;
+use crate::config::{Grant, LoginLimits, Profile};
 use crate::store::{RecordMeta, Standing};
 use serde::Serialize;
 use std::time::Duration;
@@ -111,6 +111,73 @@ pub fn needs_refresh(record: &RecordMeta, refresh_ahead: Duration, now: i64) -> 
             .is_some_and(|at| at.saturating_sub(now) < refresh_margin(record, refresh_ahead))
 }
 
+/// When the login (the refresh token family) ends, unix seconds: the earliest of the limits
+/// known (SPEC.md "Refresh-token lifetime"): the provider's figure or JWT `exp` kept in the
+/// record, `refresh_token_lifetime` from the start of the family, and `refresh_token_idle` from
+/// the last refresh (or the start of the family before any refresh). `None`: no limit known, or
+/// nothing to end (no refresh token).
+pub fn login_ends_at(record: &RecordMeta, limits: &LoginLimits) -> Option<i64> {
+    if !record.has_refresh_token {
+        return None;
+    }
+    let after = |from: Option<i64>, limit: Option<Duration>| {
+        Some(from?.saturating_add(i64::try_from(limit?.as_secs()).unwrap_or(i64::MAX)))
+    };
+    let idle_from = match (record.last_refresh, record.family_started_at) {
+        (Some(a), Some(b)) => Some(a.max(b)),
+        (a, b) => a.or(b),
+    };
+    [
+        record.refresh_expires_at,
+        after(record.family_started_at, limits.lifetime),
+        after(idle_from, limits.idle),
+    ]
+    .into_iter()
+    .flatten()
+    .min()
+}
+
+/// The share of an idle window that may be left before a refresh keeps the login alive: a
+/// quarter, so a 30-day window is renewed about every 22 days and a 20 s one every 15 s.
+pub const IDLE_KEEP_ALIVE_DIVISOR: i64 = 4;
+
+/// With `refresh_token_idle` set, the idle window closes soon: less than a quarter of it is left.
+/// A refresh then keeps the login alive even though the access token is not due.
+pub fn keep_alive_due(record: &RecordMeta, limits: &LoginLimits, now: i64) -> bool {
+    let Some(idle) = limits.idle else {
+        return false;
+    };
+    let idle = i64::try_from(idle.as_secs()).unwrap_or(i64::MAX);
+    let window_only = LoginLimits {
+        idle: limits.idle,
+        ..LoginLimits::default()
+    };
+    login_ends_at(record, &window_only)
+        .is_some_and(|closes| closes.saturating_sub(now) < idle / IDLE_KEEP_ALIVE_DIVISOR)
+}
+
+/// The one rule for "refresh now": the access token is due ([`needs_refresh`]), or the login's
+/// idle window needs a refresh to stay open ([`keep_alive_due`]).
+pub fn refresh_due(record: &RecordMeta, profile: &Profile, now: i64) -> bool {
+    needs_refresh(record, profile.refresh_ahead, now)
+        || keep_alive_due(record, &profile.login_limits, now)
+}
+
+/// [`status_of`] for a profile, with the end of its login: a login that ran out needs a login,
+/// whatever its access token still says.
+pub fn profile_status(record: Option<&RecordMeta>, profile: &Profile, now: i64) -> Status {
+    let status = status_of(record, profile.grant, profile.refresh_ahead, now);
+    let ended = record
+        .and_then(|r| login_ends_at(r, &profile.login_limits))
+        .is_some_and(|at| at <= now);
+    match status {
+        Status::Valid | Status::Expiring | Status::Expired | Status::Error if ended => {
+            Status::NeedsLogin
+        }
+        other => other,
+    }
+}
+
 /// The profile has nothing to act with: no refresh token for a refresh-token profile.
 pub fn can_refresh(record: Option<&RecordMeta>, grant: Grant) -> bool {
     match grant {
@@ -194,6 +261,70 @@ mod tests {
             assert!(needs_refresh(&r, AHEAD, due_at + 1), "{lifetime}");
             assert_eq!(status_of(Some(&r), g, AHEAD, due_at + 1), Status::Expiring);
         }
+    }
+
+    const DAY: i64 = 86_400;
+
+    fn limits(lifetime: Option<i64>, idle: Option<i64>) -> LoginLimits {
+        let secs = |s: i64| Duration::from_secs(s as u64);
+        LoginLimits {
+            lifetime: lifetime.map(secs),
+            idle: idle.map(secs),
+            idle_is_provider_default: false,
+        }
+    }
+
+    #[test]
+    fn the_login_ends_at_the_earliest_limit_known() {
+        let mut r = rec(Some(5000));
+        assert_eq!(login_ends_at(&r, &limits(None, None)), None);
+        r.family_started_at = Some(1000);
+        r.last_refresh = Some(3000);
+        // Absolute from the start of the family; idle from the last refresh.
+        assert_eq!(
+            login_ends_at(&r, &limits(Some(30 * DAY), None)),
+            Some(1000 + 30 * DAY)
+        );
+        assert_eq!(
+            login_ends_at(&r, &limits(None, Some(DAY))),
+            Some(3000 + DAY)
+        );
+        assert_eq!(
+            login_ends_at(&r, &limits(Some(30 * DAY), Some(DAY))),
+            Some(3000 + DAY)
+        );
+        // The provider's own figure, when it comes first.
+        r.refresh_expires_at = Some(2000);
+        assert_eq!(
+            login_ends_at(&r, &limits(Some(30 * DAY), Some(DAY))),
+            Some(2000)
+        );
+        // Nothing to end without a refresh token.
+        r.has_refresh_token = false;
+        assert_eq!(login_ends_at(&r, &limits(None, Some(DAY))), None);
+    }
+
+    #[test]
+    fn idle_counts_from_the_login_before_any_refresh() {
+        let mut r = rec(Some(5000));
+        r.family_started_at = Some(1000);
+        assert_eq!(login_ends_at(&r, &limits(None, Some(100))), Some(1100));
+    }
+
+    #[test]
+    fn a_closing_idle_window_is_due_even_with_a_fresh_access_token() {
+        let mut r = rec(Some(1000 + 3600));
+        r.obtained_at = Some(1000);
+        r.family_started_at = Some(1000);
+        let l = limits(None, Some(400));
+        // 400 s window from 1000: due once less than 100 s is left, i.e. after 1300.
+        assert!(!keep_alive_due(&r, &l, 1300));
+        assert!(keep_alive_due(&r, &l, 1301));
+        assert!(!keep_alive_due(&r, &limits(None, None), 1399));
+        assert!(
+            !needs_refresh(&r, AHEAD, 1301),
+            "the access token itself is not due"
+        );
     }
 
     #[test]

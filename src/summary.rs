@@ -2,7 +2,7 @@
 
 use crate::clock;
 use crate::config::Profile;
-use crate::status::{Status, status_of};
+use crate::status::{Status, login_ends_at, profile_status};
 use crate::store::RecordMeta;
 use serde::Serialize;
 
@@ -17,6 +17,9 @@ pub struct Summary {
     pub has_refresh_token: bool,
     pub last_refresh: Option<String>,
     pub last_error: Option<String>,
+    /// When the login (the refresh token) ends, where that can be known (SPEC.md
+    /// "Refresh-token lifetime").
+    pub refresh_token_expires_at: Option<String>,
 }
 
 impl Summary {
@@ -26,7 +29,7 @@ impl Summary {
         Summary {
             name: profile.name.clone(),
             provider: profile.provider.kind().as_str(),
-            status: status_of(record, profile.grant, profile.refresh_ahead, now),
+            status: profile_status(record, profile, now),
             expires_at: expires_at.map(clock::rfc3339),
             expires_in: expires_at.map(|at| at - now),
             has_refresh_token: record.is_some_and(|r| r.has_refresh_token),
@@ -34,6 +37,9 @@ impl Summary {
             last_error: record
                 .and_then(|r| r.last_error.as_ref())
                 .map(|e| e.message.clone()),
+            refresh_token_expires_at: record
+                .and_then(|r| login_ends_at(r, &profile.login_limits))
+                .map(clock::rfc3339),
         }
     }
 
@@ -50,6 +56,7 @@ impl Summary {
             has_refresh_token: false,
             last_refresh: None,
             last_error: Some(problem),
+            refresh_token_expires_at: None,
         }
     }
 }

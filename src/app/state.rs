@@ -5,7 +5,7 @@ use crate::config::{Config, Profile};
 use crate::name_index::NameIndex;
 use crate::provider::Endpoints;
 use crate::schedule::Schedule;
-use crate::status::{Status, status_of};
+use crate::status::{Status, profile_status};
 use crate::store::{RecordMeta, TokenRecord};
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
@@ -78,12 +78,7 @@ impl Row {
         if self.problem.is_some() {
             return Status::Error;
         }
-        status_of(
-            self.record.as_ref(),
-            self.profile.grant,
-            self.profile.refresh_ahead,
-            now,
-        )
+        profile_status(self.record.as_ref(), &self.profile, now)
     }
 
     pub fn generation(&self) -> Option<u64> {

@@ -106,6 +106,32 @@ fn describe(p: &Profile) -> String {
         "  refresh_ahead:  {}\n",
         humantime::format_duration(p.refresh_ahead)
     ));
+    s.push_str(&login_limit_lines(p));
+    s
+}
+
+/// The limits on the login that come from the config, or from the provider's documented default
+/// (marked as such); those a token response gives are learnt at the first login or refresh.
+fn login_limit_lines(p: &Profile) -> String {
+    let limits = &p.login_limits;
+    let mut s = String::new();
+    if let Some(lifetime) = limits.lifetime {
+        s.push_str(&format!(
+            "  refresh_token_lifetime: {}\n",
+            as_written(lifetime)
+        ));
+    }
+    if let Some(idle) = limits.idle {
+        s.push_str(&format!(
+            "  refresh_token_idle:     {}{}\n",
+            as_written(idle),
+            if limits.idle_is_provider_default {
+                format!(" ({} default)", p.provider.kind().as_str())
+            } else {
+                String::new()
+            }
+        ));
+    }
     s
 }
 
@@ -132,4 +158,13 @@ pub fn endpoint_lines(e: &provider::Endpoints) -> String {
         format!("  (from {})\n", e.source),
     ]
     .concat()
+}
+
+/// A duration as a config would write it: whole days as `90d` (humantime would say
+/// `2months 29days 13h…`), anything else as humantime writes it.
+fn as_written(d: std::time::Duration) -> String {
+    match d.as_secs() {
+        secs if secs > 0 && secs % 86_400 == 0 => format!("{}d", secs / 86_400),
+        _ => humantime::format_duration(d).to_string(),
+    }
 }

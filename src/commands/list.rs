@@ -3,33 +3,24 @@
 use super::Context;
 use crate::clock;
 use crate::failure::{CmdResult, Failure};
-use crate::store::TokenRecord;
 use crate::summary::{Column, Summary};
 
 pub fn list(ctx: &Context, json: bool) -> CmdResult {
     let engine = ctx.engine()?;
-    let config = engine.config();
     let now = clock::now();
-    let mut summaries = Vec::with_capacity(config.profiles.len());
+    let mut summaries = Vec::new();
     // A bad record is one profile's problem: it is listed with its problem, and never hides the
     // other profiles.
     let mut unusable = Vec::new();
-    ctx.runtime()?.block_on(async {
-        for profile in &config.profiles {
-            match engine.load(&profile.name).await {
-                Ok(record) => {
-                    let facts = record.as_ref().map(TokenRecord::meta);
-                    summaries.push(Summary::new(profile, facts.as_ref(), now));
-                }
-                Err(e) => {
-                    // The store's words, without the profile name the engine puts first.
-                    let problem = e.message;
-                    unusable.push(format!("{}: {problem}", profile.name));
-                    summaries.push(Summary::unusable(profile, problem));
-                }
+    for (profile, record) in super::every_record(ctx, &engine)? {
+        match record {
+            Ok(facts) => summaries.push(Summary::new(&profile, facts.as_ref(), now)),
+            Err(problem) => {
+                unusable.push(format!("{}: {problem}", profile.name));
+                summaries.push(Summary::unusable(&profile, problem));
             }
         }
-    });
+    }
     if json {
         let text =
             serde_json::to_string_pretty(&summaries).map_err(|e| Failure::usage(e.to_string()))?;

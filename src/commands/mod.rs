@@ -4,6 +4,7 @@
 mod check;
 mod config_check;
 mod dashboard;
+mod health;
 mod import;
 mod list;
 mod login;
@@ -14,6 +15,7 @@ mod token;
 pub use check::check;
 pub use config_check::config_check;
 pub use dashboard::{dashboard, demo};
+pub use health::health;
 pub use import::import;
 pub use list::list;
 pub use login::login;
@@ -25,7 +27,7 @@ use crate::config::{Config, Profile};
 use crate::engine::{DiskWork, Engine};
 use crate::failure::Failure;
 use crate::paths::Paths;
-use crate::store::FileStore;
+use crate::store::{FileStore, RecordMeta, TokenRecord};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -84,6 +86,31 @@ pub fn warn_about(config: &Config, names: &[&str]) {
         tracing::warn!("{warning}");
         eprintln!("tokdash: warning: {warning}");
     }
+}
+
+/// A profile's record as far as it could be read: its facts (`None`: no token yet), or the
+/// store's words for a record it refuses.
+pub type RecordFacts = Result<Option<RecordMeta>, String>;
+
+/// Every profile of the config with the facts of its record, or the store's words for a record
+/// it refuses (not JSON, a link…: that profile's problem, never a reason to hide the others).
+pub fn every_record(
+    ctx: &Context,
+    engine: &Engine,
+) -> Result<Vec<(Arc<Profile>, RecordFacts)>, Failure> {
+    let profiles = engine.config().profiles.clone();
+    Ok(ctx.runtime()?.block_on(async {
+        let mut out = Vec::with_capacity(profiles.len());
+        for profile in profiles {
+            let record = match engine.load(&profile.name).await {
+                Ok(record) => Ok(record.as_ref().map(TokenRecord::meta)),
+                // The store's words, without the profile name the engine puts first.
+                Err(e) => Err(e.message),
+            };
+            out.push((profile, record));
+        }
+        out
+    }))
 }
 
 /// A name the config does not have is a usage error that lists the names it has.

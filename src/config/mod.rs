@@ -20,6 +20,8 @@ use std::time::Duration;
 pub const DEFAULT_REFRESH_AHEAD: Duration = Duration::from_secs(300);
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(20);
 pub const DEFAULT_MAX_CONCURRENCY: usize = 8;
+/// How long before the login (the refresh token) ends the dashboard starts to say so.
+pub const DEFAULT_LOGIN_WARNING: Duration = Duration::from_secs(7 * 86_400);
 
 /// A warning about the config, and the profiles it concerns: it is said where it applies (by
 /// `config check`, and by the commands that use one of those profiles), not by every command.
@@ -60,6 +62,8 @@ pub struct Settings {
     pub max_concurrency: usize,
     pub timeout: Duration,
     pub ca_file: Option<PathBuf>,
+    /// Say when the login ends once less than this is left.
+    pub login_warning: Duration,
 }
 
 impl Default for Settings {
@@ -70,6 +74,7 @@ impl Default for Settings {
             max_concurrency: DEFAULT_MAX_CONCURRENCY,
             timeout: DEFAULT_TIMEOUT,
             ca_file: None,
+            login_warning: DEFAULT_LOGIN_WARNING,
         }
     }
 }
@@ -180,6 +185,21 @@ pub struct Profile {
     pub auth_method: AuthMethod,
     pub refresh_ahead: Duration,
     pub endpoints: EndpointOverrides,
+    /// How long the login (the refresh token family) may live, where the config or a sourced
+    /// provider default says (SPEC.md "Refresh-token lifetime").
+    pub login_limits: LoginLimits,
+}
+
+/// The limits on a login that come from the config (or a provider's documented default), beside
+/// those a token response gives (kept in the record).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LoginLimits {
+    /// `refresh_token_lifetime`: absolute, from the login or import that began the family.
+    pub lifetime: Option<Duration>,
+    /// `refresh_token_idle`: sliding, from the last refresh (or the login before any).
+    pub idle: Option<Duration>,
+    /// The idle limit is the provider's documented default, not the profile's own key.
+    pub idle_is_provider_default: bool,
 }
 
 impl Config {

@@ -21,6 +21,7 @@ pub struct RawSettings {
     pub max_concurrency: Option<Spanned<i64>>,
     pub timeout: Option<Spanned<String>>,
     pub ca_file: Option<Spanned<String>>,
+    pub login_warning: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -44,4 +45,6 @@ pub struct RawProfile {
     pub grant: Option<Spanned<String>>,
     pub auth_method: Option<Spanned<String>>,
     pub refresh_ahead: Option<Spanned<String>>,
+    pub refresh_token_lifetime: Option<Spanned<String>>,
+    pub refresh_token_idle: Option<Spanned<String>>,
 }

@@ -4,7 +4,7 @@
 
 use super::raw::{RawConfig, RawProfile, RawSettings};
 use super::{
-    AuthMethod, Config, ConfigError, ConfigWarning, EndpointOverrides, Grant, Profile,
+    AuthMethod, Config, ConfigError, ConfigWarning, EndpointOverrides, Grant, LoginLimits, Profile,
     ProviderConfig, ProviderKind, SecretSource, Settings, duration,
 };
 use crate::name_index::NameIndex;
@@ -12,6 +12,7 @@ use crate::secret::Secret;
 use crate::urls;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 use toml::Spanned;
 
 struct Ctx<'a> {
@@ -75,6 +76,9 @@ fn settings(ctx: &Ctx, raw: RawSettings) -> Result<Settings, ConfigError> {
             Ok(v @ 1..=1024) => s.max_concurrency = v,
             _ => return ctx.err(n.span(), "max_concurrency must be between 1 and 1024"),
         }
+    }
+    if let Some(d) = raw.login_warning {
+        s.login_warning = parse_duration(ctx, &d)?;
     }
     if let Some(file) = raw.ca_file {
         let path = PathBuf::from(file.get_ref());
@@ -276,6 +280,7 @@ fn profile(
         Some(d) => parse_duration(ctx, d)?,
         None => settings.refresh_ahead,
     };
+    let login_limits = login_limits(ctx, kind, &p)?;
     let mut scopes = p.scopes.clone().unwrap_or_default();
     if kind == ProviderKind::Microsoft && grant == Grant::RefreshToken {
         crate::provider::microsoft::ask_for_refresh_token(&mut scopes);
@@ -291,6 +296,38 @@ fn profile(
         auth_method,
         refresh_ahead,
         endpoints,
+        login_limits,
+    })
+}
+
+/// `refresh_token_lifetime` and `refresh_token_idle`, or the provider's documented idle limit
+/// when the profile sets none (`provider::documented_refresh_token_idle`).
+fn login_limits(ctx: &Ctx, kind: ProviderKind, p: &RawProfile) -> Result<LoginLimits, ConfigError> {
+    let positive = |d: &Spanned<String>, key: &str| -> Result<Duration, ConfigError> {
+        let value = parse_duration(ctx, d)?;
+        if value.is_zero() {
+            return ctx.err(d.span(), format!("{key} must be more than zero"));
+        }
+        Ok(value)
+    };
+    let lifetime = match &p.refresh_token_lifetime {
+        Some(d) => Some(positive(d, "refresh_token_lifetime")?),
+        None => None,
+    };
+    Ok(match &p.refresh_token_idle {
+        Some(d) => LoginLimits {
+            lifetime,
+            idle: Some(positive(d, "refresh_token_idle")?),
+            idle_is_provider_default: false,
+        },
+        None => {
+            let idle = crate::provider::documented_refresh_token_idle(kind);
+            LoginLimits {
+                lifetime,
+                idle,
+                idle_is_provider_default: idle.is_some(),
+            }
+        }
     })
 }
 

@@ -173,7 +173,10 @@ impl Engine {
     ) -> Result<TokenRecord, EngineError> {
         let (_lock, mut record) = self.lock_and_load(name).await?;
         let now = clock::now();
-        // A login starts a new grant: an old refresh token is not kept when the new one comes.
+        // A login starts a new grant: an old refresh token is not kept when the new one comes,
+        // and the old family's limits end with it.
+        record.refresh_expires_at = None;
+        record.family_started_at = Some(now);
         response.apply_to(&mut record, now);
         record.standing = Standing::Active;
         match origin {

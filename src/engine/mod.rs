@@ -217,7 +217,7 @@ impl Engine {
         let now = crate::clock::now();
         if let Some(record) = &record
             && record.standing == crate::store::Standing::Active
-            && !crate::status::needs_refresh(&record.meta(), profile.refresh_ahead, now)
+            && !crate::status::refresh_due(&record.meta(), profile, now)
             && let Some(at) = &record.access_token
         {
             return Ok(AccessToken::fresh(at.clone(), record.expires_at));

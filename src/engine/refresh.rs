@@ -15,7 +15,7 @@ use crate::config::{Grant, Profile};
 use crate::oauth::exchange;
 use crate::oauth::token_response;
 use crate::provider;
-use crate::status::needs_refresh;
+use crate::status::refresh_due;
 use crate::store::{LastError, Standing, TokenRecord};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -121,8 +121,7 @@ impl Engine {
         let (lock, mut record) = self.lock_and_load(name).await?;
         let now = clock::now();
         let facts = record.meta();
-        let fresh = record.standing == Standing::Active
-            && !needs_refresh(&facts, profile.refresh_ahead, now);
+        let fresh = record.standing == Standing::Active && !refresh_due(&facts, profile, now);
         if mode.already_done(fresh, &record) {
             let outcome = match mode {
                 RefreshMode::IfNeeded if record.last_refresh.is_none_or(|t| t <= asked_at) => {

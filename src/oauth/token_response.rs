@@ -15,6 +15,10 @@ pub struct TokenResponse {
     pub token_type: Option<String>,
     pub scope: Option<String>,
     pub expires_in: Option<i64>,
+    /// `refresh_token_expires_in` (Google, GitHub) or `refresh_expires_in` (Keycloak): how long
+    /// the refresh token lives; `Some(0)` says "no limit from this figure" (Keycloak's offline
+    /// tokens).
+    pub refresh_expires_in: Option<i64>,
 }
 
 /// Errors never quote the input: it may hold tokens.
@@ -42,6 +46,8 @@ pub fn from_object(map: &Map<String, Value>) -> Result<TokenResponse, ParseError
         token_type: string_field(map, "token_type")?,
         scope: string_field(map, "scope")?,
         expires_in: seconds_field(map, "expires_in")?,
+        refresh_expires_in: lifetime_field(map, "refresh_token_expires_in")
+            .or_else(|| lifetime_field(map, "refresh_expires_in")),
     };
     if response.access_token.is_none() && response.refresh_token.is_none() {
         return Err("it has neither access_token nor refresh_token".into());
@@ -63,6 +69,13 @@ fn secret_field(map: &Map<String, Value>, key: &str) -> Result<Option<Secret>, P
         .map(Secret::new))
 }
 
+/// A refresh-token lifetime figure, read leniently: one that is not a number of seconds is
+/// ignored rather than failing the response, which may carry a rotated refresh token that must
+/// be stored whatever else it says.
+fn lifetime_field(map: &Map<String, Value>, key: &str) -> Option<i64> {
+    seconds_field(map, key).ok().flatten()
+}
+
 fn seconds_field(map: &Map<String, Value>, key: &str) -> Result<Option<i64>, ParseError> {
     let seconds = match map.get(key) {
         None | Some(Value::Null) => return Ok(None),
@@ -80,6 +93,22 @@ impl TokenResponse {
     /// Folds a successful response into the stored record. A response without a refresh token
     /// keeps the stored one (Google never rotates); one with a new refresh token replaces it.
     pub fn apply_to(self, record: &mut TokenRecord, now: i64) {
+        // The response-given end of the login: the earliest of the figure (0: none) and the
+        // `exp` of a JWT refresh token. A response with neither keeps what was known.
+        let jwt_exp = self
+            .refresh_token
+            .as_ref()
+            .and_then(|rt| crate::jwt::expiry(rt.expose()));
+        if self.refresh_expires_in.is_some() || jwt_exp.is_some() {
+            let figure = self
+                .refresh_expires_in
+                .filter(|secs| *secs > 0)
+                .map(|secs| now.saturating_add(secs));
+            record.refresh_expires_at = match (figure, jwt_exp) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+        }
         if let Some(rt) = self.refresh_token {
             record.refresh_token = Some(rt);
         }

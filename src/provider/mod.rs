@@ -236,6 +236,24 @@ pub fn revocation_request(
     }
 }
 
+/// The idle limit of a provider's refresh tokens where providers.md documents one that applies to
+/// every client of that provider (a profile's own `refresh_token_idle` wins):
+/// - Microsoft: `MaxInactiveTime` is 90 days, not configurable since January 2021 (providers.md
+///   2.5, from Microsoft's `configurable-token-lifetimes.md`);
+/// - Google: a refresh token unused for six months stops working (providers.md 1.5, from the
+///   official Node.js client's README); counted as 180 days, so the warning comes early, never
+///   late.
+///
+/// Auth0's limits are per-application settings and Keycloak's come in its responses: no default.
+pub fn documented_refresh_token_idle(kind: ProviderKind) -> Option<std::time::Duration> {
+    const DAY: u64 = 86_400;
+    match kind {
+        ProviderKind::Microsoft => Some(std::time::Duration::from_secs(90 * DAY)),
+        ProviderKind::Google => Some(std::time::Duration::from_secs(180 * DAY)),
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

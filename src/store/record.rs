@@ -48,6 +48,14 @@ pub struct TokenRecord {
     /// When a refresh last succeeded, unix seconds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_refresh: Option<i64>,
+    /// When the provider said the refresh token (the login) ends, unix seconds: from
+    /// `refresh_token_expires_in` / `refresh_expires_in` or the `exp` of a JWT refresh token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refresh_expires_at: Option<i64>,
+    /// When the login or import that began this refresh token family happened, unix seconds:
+    /// what `refresh_token_lifetime` counts from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub family_started_at: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_error: Option<LastError>,
     #[serde(default)]
@@ -72,6 +80,8 @@ pub struct RecordMeta {
     pub expires_at: Option<i64>,
     pub obtained_at: Option<i64>,
     pub last_refresh: Option<i64>,
+    pub refresh_expires_at: Option<i64>,
+    pub family_started_at: Option<i64>,
     pub last_error: Option<LastError>,
     pub standing: Standing,
     pub generation: u64,
@@ -93,6 +103,8 @@ impl TokenRecord {
             expires_at: self.expires_at,
             obtained_at: self.obtained_at,
             last_refresh: self.last_refresh,
+            refresh_expires_at: self.refresh_expires_at,
+            family_started_at: self.family_started_at,
             last_error: self.last_error.clone(),
             standing: self.standing,
             generation: self.generation,
@@ -115,6 +127,8 @@ mod tests {
             expires_at: Some(10),
             obtained_at: Some(5),
             last_refresh: Some(6),
+            refresh_expires_at: Some(7),
+            family_started_at: Some(4),
             last_error: None,
             standing: Standing::NeedsLogin,
             generation: 4,
@@ -125,6 +139,10 @@ mod tests {
         assert_eq!(
             (meta.expires_at, meta.obtained_at, meta.last_refresh),
             (Some(10), Some(5), Some(6))
+        );
+        assert_eq!(
+            (meta.refresh_expires_at, meta.family_started_at),
+            (Some(7), Some(4))
         );
         assert_eq!((meta.standing, meta.generation), (Standing::NeedsLogin, 4));
         assert_eq!(meta.scope.as_deref(), Some("openid"));

@@ -386,6 +386,7 @@ fn list_json_shows_every_profile_with_a_bad_record_in_last_error() {
                 "last_refresh",
                 "name",
                 "provider",
+                "refresh_token_expires_at",
                 "status"
             ],
             "the same fields as any other profile"

@@ -787,7 +787,7 @@ async fn token_refreshes_first_when_expired_or_within_refresh_ahead() {
 // ---------------------------------------------------------------------------------------------
 // refresh --json
 
-const SUMMARY_KEYS: [&str; 8] = [
+const SUMMARY_KEYS: [&str; 9] = [
     "name",
     "provider",
     "status",
@@ -796,6 +796,7 @@ const SUMMARY_KEYS: [&str; 8] = [
     "has_refresh_token",
     "last_refresh",
     "last_error",
+    "refresh_token_expires_at",
 ];
 
 fn assert_summary_shape(s: &Value) {

@@ -21,6 +21,7 @@ pub(super) fn on_tick(state: &mut State, now: i64, effects: &mut Vec<Effect>) {
                 row.record.as_ref(),
                 profile.grant,
                 profile.refresh_ahead,
+                &profile.login_limits,
                 now,
             );
             if !due {
