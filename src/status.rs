@@ -111,12 +111,43 @@ pub fn needs_refresh(record: &RecordMeta, refresh_ahead: Duration, now: i64) -> 
             .is_some_and(|at| at.saturating_sub(now) < refresh_margin(record, refresh_ahead))
 }
 
+/// Which limit ends a login (the earliest of those known).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoginLimit {
+    /// The token response's figure, or a JWT refresh token's `exp`.
+    Provider,
+    /// `refresh_token_lifetime`.
+    Lifetime,
+    /// `refresh_token_idle` (the profile's key, or the provider's documented default).
+    Idle,
+}
+
+impl LoginLimit {
+    /// Where the limit comes from, in the words of the config and SPEC.md.
+    pub fn describe(self, limits: &LoginLimits) -> &'static str {
+        match self {
+            LoginLimit::Provider => "the provider's figure",
+            LoginLimit::Lifetime => "refresh_token_lifetime",
+            LoginLimit::Idle if limits.idle_is_provider_default => {
+                "refresh_token_idle, the provider's default"
+            }
+            LoginLimit::Idle => "refresh_token_idle",
+        }
+    }
+}
+
 /// When the login (the refresh token family) ends, unix seconds: the earliest of the limits
 /// known (SPEC.md "Refresh-token lifetime"): the provider's figure or JWT `exp` kept in the
 /// record, `refresh_token_lifetime` from the start of the family, and `refresh_token_idle` from
 /// the last refresh (or the start of the family before any refresh). `None`: no limit known, or
 /// nothing to end (no refresh token).
 pub fn login_ends_at(record: &RecordMeta, limits: &LoginLimits) -> Option<i64> {
+    login_end(record, limits).map(|(at, _)| at)
+}
+
+/// [`login_ends_at`], with the limit that sets it (the first of provider, lifetime, idle on a
+/// tie).
+pub fn login_end(record: &RecordMeta, limits: &LoginLimits) -> Option<(i64, LoginLimit)> {
     if !record.has_refresh_token {
         return None;
     }
@@ -128,13 +159,16 @@ pub fn login_ends_at(record: &RecordMeta, limits: &LoginLimits) -> Option<i64> {
         (a, b) => a.or(b),
     };
     [
-        record.refresh_expires_at,
-        after(record.family_started_at, limits.lifetime),
-        after(idle_from, limits.idle),
+        (record.refresh_expires_at, LoginLimit::Provider),
+        (
+            after(record.family_started_at, limits.lifetime),
+            LoginLimit::Lifetime,
+        ),
+        (after(idle_from, limits.idle), LoginLimit::Idle),
     ]
     .into_iter()
-    .flatten()
-    .min()
+    .filter_map(|(at, limit)| Some((at?, limit)))
+    .min_by_key(|&(at, _)| at)
 }
 
 /// The share of an idle window that may be left before a refresh keeps the login alive: a
@@ -302,6 +336,22 @@ mod tests {
         // Nothing to end without a refresh token.
         r.has_refresh_token = false;
         assert_eq!(login_ends_at(&r, &limits(None, Some(DAY))), None);
+    }
+
+    #[test]
+    fn the_limit_that_ends_the_login_is_named() {
+        let mut r = rec(Some(5000));
+        r.family_started_at = Some(1000);
+        r.last_refresh = Some(3000);
+        let both = limits(Some(30 * DAY), Some(DAY));
+        assert_eq!(login_end(&r, &both), Some((3000 + DAY, LoginLimit::Idle)));
+        assert_eq!(
+            login_end(&r, &limits(Some(DAY), Some(DAY))),
+            Some((1000 + DAY, LoginLimit::Lifetime))
+        );
+        r.refresh_expires_at = Some(2000);
+        assert_eq!(login_end(&r, &both), Some((2000, LoginLimit::Provider)));
+        assert_eq!(LoginLimit::Idle.describe(&both), "refresh_token_idle");
     }
 
     #[test]

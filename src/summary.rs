@@ -62,7 +62,8 @@ impl Summary {
 }
 
 /// The columns of a profile's line, in the dashboard's table and in `list`: one list of titles
-/// for both, so that they never drift apart.
+/// for both, so that they never drift apart. LOGIN ENDS is the dashboard's alone (at widths
+/// where it fits); `list` leaves it to `list --json` and `tokdash health`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Column {
     Name,
@@ -70,11 +71,14 @@ pub enum Column {
     Status,
     ExpiresIn,
     LastRefresh,
+    /// When the login ends, once that is inside `settings.login_warning`.
+    LoginEnds,
     Message,
 }
 
 impl Column {
-    /// Every column, in the order `list` prints them (the dashboard drops some when narrow).
+    /// The columns `list` prints, in its order (the dashboard drops some when narrow, and adds
+    /// LOGIN ENDS when wide).
     pub const ALL: [Column; 6] = [
         Column::Name,
         Column::Provider,
@@ -91,6 +95,7 @@ impl Column {
             Column::Status => "STATUS",
             Column::ExpiresIn => "EXPIRES IN",
             Column::LastRefresh => "LAST REFRESH",
+            Column::LoginEnds => "LOGIN ENDS",
             Column::Message => "MESSAGE",
         }
     }

@@ -5,7 +5,7 @@ use crate::config::{Config, Profile};
 use crate::name_index::NameIndex;
 use crate::provider::Endpoints;
 use crate::schedule::Schedule;
-use crate::status::{Status, profile_status};
+use crate::status::{Status, login_ends_at, profile_status};
 use crate::store::{RecordMeta, TokenRecord};
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
@@ -28,6 +28,9 @@ pub struct Row {
     /// How the last request or outside change ended, for the MESSAGE column (`None`: nothing
     /// happened to the row yet, and the column shows the record's last error or a hint).
     pub message: Option<String>,
+    /// `message` tells of a failure (a refresh, revocation or login that failed): it then wins
+    /// over the login's end in the MESSAGE column, while a success ("refreshed") gives way.
+    pub message_is_error: bool,
     /// When auto-refresh next tries this profile.
     pub schedule: Schedule,
     pub endpoints: Option<Result<Endpoints, String>>,
@@ -79,6 +82,13 @@ impl Row {
             return Status::Error;
         }
         profile_status(self.record.as_ref(), &self.profile, now)
+    }
+
+    /// When the login ends (unix seconds), once that is inside the warning window: less than
+    /// `warning` seconds left, or already over. `None` outside it, or when no end is known.
+    pub fn login_ends_soon(&self, now: i64, warning: i64) -> Option<i64> {
+        let at = login_ends_at(self.record.as_ref()?, &self.profile.login_limits)?;
+        (at.saturating_sub(now) < warning).then_some(at)
     }
 
     pub fn generation(&self) -> Option<u64> {
@@ -171,6 +181,8 @@ pub struct State {
     pub flash: Option<String>,
     /// Colours on; off under `NO_COLOR` (status words still say everything).
     pub color: bool,
+    /// `settings.login_warning` in seconds: a login ending sooner than this is shown.
+    pub login_warning: i64,
 }
 
 impl State {
@@ -184,6 +196,7 @@ impl State {
                 problem: None,
                 activity: Activity::Idle,
                 message: None,
+                message_is_error: false,
                 schedule: Schedule::default(),
                 endpoints: None,
             })
@@ -210,6 +223,8 @@ impl State {
             dirty: true,
             flash: None,
             color: true,
+            login_warning: i64::try_from(config.settings.login_warning.as_secs())
+                .unwrap_or(i64::MAX),
         };
         for w in &config.warnings {
             state.push_event("config", w.message.clone(), EventKind::Bad);

@@ -939,3 +939,120 @@ fn a_revocation_or_a_login_is_shown_as_such_and_leaves_the_status_alone() {
         s.counts()
     );
 }
+
+/// One refresh-token profile with a 400 s idle window and a one-day login warning.
+fn idle_state(record: RecordMeta) -> State {
+    let src = r#"
+[settings]
+login_warning = "1d"
+[profiles.kc]
+provider = "oauth2"
+token_url = "https://a.example.com/t"
+client_id = "c"
+refresh_token_idle = "400s"
+"#;
+    let mut s = State::new(
+        &Config::parse(Path::new("p.toml"), src).unwrap(),
+        NOW,
+        100,
+        30,
+    );
+    update(
+        &mut s,
+        Msg::worker(WorkerEvent::StoreChanged(vec![("kc".into(), Some(record))])),
+    );
+    s
+}
+
+/// A fresh access token (an hour) from a login at `at`, the idle window counting from there.
+fn logged_in_at(at: i64, generation: u64) -> RecordMeta {
+    let mut r = record(at - NOW + 3600);
+    r.obtained_at = Some(at);
+    r.family_started_at = Some(at);
+    r.last_refresh = Some(at);
+    r.generation = generation;
+    r
+}
+
+#[test]
+fn a_closing_idle_window_is_refreshed_at_the_tick_and_then_not_again_until_the_next() {
+    let mut s = idle_state(logged_in_at(NOW, 1));
+    s.auto_refresh = true;
+    let kc = Effect::RefreshIfNeeded { name: "kc".into() };
+    // 400 s window: due once less than a quarter (100 s) is left, i.e. after NOW + 300.
+    for t in NOW + 1..=NOW + 300 {
+        assert!(!update(&mut s, Msg::Tick(t)).contains(&kc), "{t}");
+    }
+    assert!(update(&mut s, Msg::Tick(NOW + 301)).contains(&kc));
+    assert_eq!(row(&s, "kc").status(NOW + 301), Status::Refreshing);
+    update(
+        &mut s,
+        Msg::worker(WorkerEvent::Refreshed {
+            name: "kc".into(),
+            record: logged_in_at(NOW + 301, 2),
+            outcome: RefreshOutcome::Refreshed,
+        }),
+    );
+    let mut fired = Vec::new();
+    for t in NOW + 302..=NOW + 700 {
+        if update(&mut s, Msg::Tick(t)).contains(&kc) {
+            fired.push(t);
+            break;
+        }
+    }
+    assert_eq!(fired, [NOW + 301 + 301], "once the next window closes");
+}
+
+#[test]
+fn a_row_crossing_into_the_login_warning_is_drawn_at_that_tick() {
+    // No access-token expiry and no refresh yet: nothing else on the row moves by itself.
+    let mut r = RecordMeta {
+        has_access_token: true,
+        has_refresh_token: true,
+        generation: 1,
+        ..Default::default()
+    };
+    r.refresh_expires_at = Some(NOW + 86_400 + 10);
+    let mut s = idle_state(r);
+    s.auto_refresh = false;
+    s.dirty = false;
+    update(&mut s, Msg::Tick(NOW + 5));
+    assert!(!s.dirty, "outside the warning: nothing to draw");
+    assert_eq!(
+        row(&s, "kc").login_ends_soon(NOW + 5, s.login_warning),
+        None
+    );
+    update(&mut s, Msg::Tick(NOW + 11));
+    assert!(s.dirty, "inside the warning from this tick");
+    assert_eq!(
+        row(&s, "kc").login_ends_soon(NOW + 11, s.login_warning),
+        Some(NOW + 86_410)
+    );
+}
+
+#[test]
+fn a_failure_message_is_marked_and_a_success_clears_the_mark() {
+    let mut s = state();
+    ch(&mut s, 'r');
+    update(
+        &mut s,
+        Msg::worker(WorkerEvent::RefreshFailed {
+            name: "alpha".into(),
+            error: "timeout".into(),
+            transient: true,
+            retry_after: None,
+            record: None,
+        }),
+    );
+    assert!(row(&s, "alpha").message_is_error);
+    ch(&mut s, 'r');
+    update(
+        &mut s,
+        Msg::worker(WorkerEvent::Refreshed {
+            name: "alpha".into(),
+            record: record(7200),
+            outcome: RefreshOutcome::Refreshed,
+        }),
+    );
+    assert!(!row(&s, "alpha").message_is_error);
+}

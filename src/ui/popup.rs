@@ -164,6 +164,7 @@ pub fn details(frame: &mut Frame, state: &State) {
         },
     ));
     lines.push(field("last refresh", clock::ago(record.last_refresh, now)));
+    lines.push(login_ends_line(state, row, &record));
     let loaded = match values {
         Values::Loaded(loaded) => Some(loaded),
         _ => None,
@@ -194,6 +195,37 @@ pub fn details(frame: &mut Frame, state: &State) {
     lines.push(Line::styled(keymap::details_keys(), theme::dim()));
     let area = centered(frame, 94, frame.area().height.saturating_sub(2));
     window(frame, area, "details", lines);
+}
+
+/// `login ends    2026-12-08T10:00:00Z  (in 6d 23h; refresh_token_idle)`, always shown, and in
+/// the warning colours once inside `settings.login_warning`; `unknown` when no limit is known.
+fn login_ends_line<'a>(
+    state: &State,
+    row: &crate::app::Row,
+    record: &crate::store::RecordMeta,
+) -> Line<'a> {
+    let limits = &row.profile.login_limits;
+    let Some((at, limit)) = crate::status::login_end(record, limits) else {
+        return field("login ends", "unknown");
+    };
+    let now = state.now;
+    let style = if row.login_ends_soon(now, state.login_warning).is_some() {
+        theme::login_end(at - now, state.color)
+    } else {
+        ratatui::style::Style::new()
+    };
+    Line::from(vec![
+        Span::styled(format!("{:<14}", "login ends"), theme::bold()),
+        Span::styled(
+            format!(
+                "{}  ({}; {})",
+                clock::rfc3339(at),
+                super::table::login_end_words(at, now),
+                limit.describe(limits)
+            ),
+            style,
+        ),
+    ])
 }
 
 pub fn help(frame: &mut Frame, state: &State) {

@@ -430,3 +430,175 @@ fn a_row_says_what_is_being_done_to_it() {
         "{auth0}"
     );
 }
+
+const DAY: i64 = 86_400;
+
+/// google-prod's login ends in 2d 4h (inside the 7-day warning); auth0-staging's ended 3h ago.
+fn logins_ending(width: u16, height: u16) -> State {
+    let mut s = state(width, height);
+    let mut google = valid();
+    google.generation = 2;
+    google.refresh_expires_at = Some(NOW + 2 * DAY + 4 * 3600);
+    let auth0 = TokenRecord {
+        access_token: Some(Secret::new("opaque")),
+        refresh_token: Some(Secret::new("r")),
+        expires_at: Some(NOW - 180),
+        refresh_expires_at: Some(NOW - 3 * 3600),
+        generation: 2,
+        ..Default::default()
+    };
+    update(
+        &mut s,
+        Msg::worker(WorkerEvent::StoreChanged(vec![
+            ("google-prod".into(), Some(google.meta())),
+            ("auth0-staging".into(), Some(auth0.meta())),
+        ])),
+    );
+    s
+}
+
+fn row_line(buf: &Buffer, name: &str) -> String {
+    lines(buf).into_iter().find(|l| l.contains(name)).unwrap()
+}
+
+#[test]
+fn below_140_columns_the_message_says_when_the_login_ends() {
+    for (width, height) in [(80, 24), (100, 30), (120, 30)] {
+        let buf = draw(&logins_ending(width, height));
+        assert!(!lines(&buf)[1].contains("LOGIN ENDS"), "{width}");
+        let google = row_line(&buf, "google-prod");
+        assert!(google.contains("login ends in 2d 4h"), "{width}: {google}");
+        let auth0 = row_line(&buf, "auth0-staging");
+        assert!(auth0.contains("needs_login"), "{width}: {auth0}");
+        assert!(auth0.contains("login ended 3h 00m ago"), "{width}: {auth0}");
+        assert_eq!(fg_of(&buf, "google-prod", "login ends"), Color::Yellow);
+        assert_eq!(fg_of(&buf, "auth0-staging", "login ended"), Color::Red);
+        // Outside the warning (legacy has no login at all) nothing is added.
+        assert!(!row_line(&buf, "legacy").contains("login end"));
+    }
+    let buf = draw(&logins_ending(80, 24));
+    assert!(
+        lines(&buf)[23].contains("? help"),
+        "the footer is unchanged"
+    );
+}
+
+#[test]
+fn from_140_columns_a_login_ends_column_says_it() {
+    let buf = draw(&logins_ending(140, 30));
+    let header = &lines(&buf)[1];
+    for col in [
+        "NAME",
+        "PROVIDER",
+        "STATUS",
+        "EXPIRES IN",
+        "LAST REFRESH",
+        "LOGIN ENDS",
+        "MESSAGE",
+    ] {
+        assert!(header.contains(col), "{col} in {header}");
+    }
+    let column = header.find("LOGIN ENDS").unwrap();
+    let google = row_line(&buf, "google-prod");
+    assert_eq!(&google[column..column + 8], "in 2d 4h", "{google}");
+    assert!(!google.contains("login ends"), "not twice: {google}");
+    assert!(google.contains("updated by another process"), "{google}");
+    let auth0 = row_line(&buf, "auth0-staging");
+    assert!(auth0.contains("ended 3h 00m ago"), "{auth0}");
+    assert_eq!(fg_of(&buf, "google-prod", "in 2d 4h"), Color::Yellow);
+    assert_eq!(fg_of(&buf, "auth0-staging", "ended 3h"), Color::Red);
+    // A login far from its end leaves the cell blank.
+    let s = state(140, 30);
+    let buf = draw(&s);
+    let column = lines(&buf)[1].find("LOGIN ENDS").unwrap();
+    let google = row_line(&buf, "google-prod");
+    assert_eq!(google[column..column + 17].trim(), "", "{google}");
+}
+
+#[test]
+fn login_end_colours_go_under_no_color_and_the_words_stay() {
+    for width in [100, 140] {
+        let mut s = logins_ending(width, 30);
+        s.color = false;
+        let buf = draw(&s);
+        let soon = if width >= 140 {
+            "in 2d 4h"
+        } else {
+            "login ends"
+        };
+        let ended = if width >= 140 {
+            "ended 3h"
+        } else {
+            "login ended"
+        };
+        assert_eq!(fg_of(&buf, "google-prod", soon), Color::Reset);
+        assert_eq!(fg_of(&buf, "auth0-staging", ended), Color::Reset);
+        let y = lines(&buf)
+            .iter()
+            .position(|l| l.contains("auth0-staging"))
+            .unwrap();
+        let x = row_line(&buf, "auth0-staging").find(ended).unwrap();
+        assert!(
+            buf[(x as u16, y as u16)]
+                .modifier
+                .contains(ratatui::style::Modifier::BOLD),
+            "an ended login stands out without colour"
+        );
+        assert!(text(&buf).contains("2d 4h") && text(&buf).contains("3h 00m ago"));
+    }
+}
+
+#[test]
+fn a_failure_message_wins_over_the_end_of_the_login() {
+    let mut s = logins_ending(100, 30);
+    update(&mut s, Msg::Key(KeyEvent::from(KeyCode::Char('r'))));
+    update(
+        &mut s,
+        Msg::worker(WorkerEvent::RefreshFailed {
+            name: "google-prod".into(),
+            error: "timed out after 30s".into(),
+            transient: true,
+            retry_after: None,
+            record: None,
+        }),
+    );
+    let google = row_line(&draw(&s), "google-prod");
+    assert!(google.contains("timed out after 30s"), "{google}");
+    assert!(!google.contains("login ends"), "{google}");
+}
+
+#[test]
+fn details_always_say_when_the_login_ends_and_by_which_limit() {
+    let mut s = logins_ending(120, 40);
+    open_details(&mut s);
+    let buf = draw(&s);
+    let t = text(&buf);
+    assert!(
+        t.contains("login ends    2023-11-17T02:13:20Z  (in 2d 4h; the provider's figure)"),
+        "{t}"
+    );
+    assert_eq!(fg_of(&buf, "login ends", "2023-11-17"), Color::Yellow);
+    // Far from its end: shown all the same, without colour; google's idle default sets it.
+    let mut s = state(120, 40);
+    open_details(&mut s);
+    let t = text(&draw(&s));
+    let line = t.lines().find(|l| l.contains("login ends")).unwrap();
+    assert!(
+        line.contains("refresh_token_idle, the provider's default"),
+        "{line}"
+    );
+    // No record (legacy): unknown.
+    ch_down_to(&mut s, "legacy");
+    let t = text(&draw(&s));
+    assert!(
+        t.lines().any(|l| l.contains("login ends    unknown")),
+        "{t}"
+    );
+}
+
+/// Moves the selection (in the details pane) down to `name`.
+fn ch_down_to(s: &mut State, name: &str) {
+    while s.selected_row().unwrap().name() != name {
+        update(s, Msg::Key(KeyEvent::from(KeyCode::Down)));
+    }
+}

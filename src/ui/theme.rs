@@ -26,6 +26,21 @@ pub fn status(status: Status, color: bool) -> Style {
     Style::new().fg(fg)
 }
 
+/// Seconds in a day: a login with less left than this (or over) is urgent.
+const DAY: i64 = 86_400;
+
+/// The end of a login inside its warning window, `left` seconds away (negative: over): yellow,
+/// red with less than a day left or once over. Under `NO_COLOR` the urgent case is bold; the
+/// words (`in 2d 4h`, `ended 3h ago`) say the rest.
+pub fn login_end(left: i64, color: bool) -> Style {
+    match (left < DAY, color) {
+        (true, true) => Style::new().fg(Color::Red),
+        (false, true) => Style::new().fg(Color::Yellow),
+        (true, false) => Style::new().add_modifier(Modifier::BOLD),
+        (false, false) => Style::new(),
+    }
+}
+
 pub fn event(kind: EventKind, color: bool) -> Style {
     match (kind, color) {
         (EventKind::Good, true) => Style::new().fg(Color::Green),

@@ -37,6 +37,7 @@ pub(super) fn cancel(state: &mut State, effects: &mut Vec<Effect>) {
     if let Some(row) = state.row_mut(&name) {
         row.activity = Activity::Idle;
         row.message = Some("login cancelled".into());
+        row.message_is_error = false;
     }
     state.push_event(&name, "login cancelled".into(), EventKind::Info);
     effects.push(Effect::CancelLogin { name });
@@ -68,6 +69,7 @@ pub(super) fn on_done(state: &mut State, name: String, record: RecordMeta) {
         row.activity = Activity::Idle;
         row.schedule.succeeded();
         row.message = Some("logged in".into());
+        row.message_is_error = false;
         row.record = Some(record);
     }
     if popup_is_for(state, &name) {
@@ -81,6 +83,7 @@ pub(super) fn on_failed(state: &mut State, name: String, error: String) {
     if let Some(row) = state.row_mut(&name) {
         row.activity = Activity::Idle;
         row.message = Some(error.clone());
+        row.message_is_error = true;
     }
     if popup_is_for(state, &name) {
         state.mode = Mode::Table;

@@ -37,18 +37,24 @@ pub(super) fn on_tick(state: &mut State, now: i64, effects: &mut Vec<Effect>) {
     if !state.filter.is_empty() {
         refilter(state);
     }
-    // The countdown and "ago" columns move once a second; nothing else changes by itself.
+    // The countdown and "ago" columns move once a second, and so does the end of a login inside
+    // its warning window (a row crossing into it shows it from this tick); nothing else changes
+    // by itself.
     if changed_second && (countdown_on_screen(state) || matches!(state.mode, Mode::Login { .. })) {
         state.dirty = true;
     }
 }
 
+/// Only the rows on screen are looked at, so ten thousand profiles cost what thirty do.
 fn countdown_on_screen(state: &State) -> bool {
     let end = (state.offset + state.table_height()).min(state.visible.len());
     state.visible[state.offset.min(end)..end].iter().any(|&i| {
-        state.rows[i]
-            .record
+        let row = &state.rows[i];
+        row.record
             .as_ref()
             .is_some_and(|r| r.expires_at.is_some() || r.last_refresh.is_some())
+            || row
+                .login_ends_soon(state.now, state.login_warning)
+                .is_some()
     })
 }

@@ -23,6 +23,7 @@ pub(super) fn on_worker(state: &mut State, event: WorkerEvent, effects: &mut Vec
                 row.activity = Activity::Idle;
                 row.schedule.succeeded();
                 row.message = Some(text.into());
+                row.message_is_error = false;
                 row.record = Some(record);
             }
             state.push_event(&name, text.into(), EventKind::Good);
@@ -38,6 +39,7 @@ pub(super) fn on_worker(state: &mut State, event: WorkerEvent, effects: &mut Vec
                 row.activity = Activity::Idle;
                 row.schedule.failed(&name, retry_after, now);
                 row.message = Some(error.clone());
+                row.message_is_error = true;
                 if record.is_some() {
                     row.record = record;
                 }
@@ -49,6 +51,7 @@ pub(super) fn on_worker(state: &mut State, event: WorkerEvent, effects: &mut Vec
             if let Some(row) = state.row_mut(&name) {
                 row.activity = Activity::Idle;
                 row.message = Some("revoked".into());
+                row.message_is_error = false;
                 row.record = record;
             }
             state.push_event(&name, "revoked".into(), EventKind::Good);
@@ -57,6 +60,7 @@ pub(super) fn on_worker(state: &mut State, event: WorkerEvent, effects: &mut Vec
             if let Some(row) = state.row_mut(&name) {
                 row.activity = Activity::Idle;
                 row.message = Some(error.clone());
+                row.message_is_error = true;
             }
             state.push_event(&name, error, EventKind::Bad);
         }
@@ -104,6 +108,7 @@ fn on_store_changed(state: &mut State, changes: Vec<(String, Option<RecordMeta>)
             // Whatever it holds now (nothing, or a record of any generation) replaces the
             // problem, and the problem's words go with it.
             row.message = None;
+            row.message_is_error = false;
             row.record = record;
             fixed.push(name);
             continue;
@@ -119,6 +124,7 @@ fn on_store_changed(state: &mut State, changes: Vec<(String, Option<RecordMeta>)
             // A change while a request is in flight is most likely that request's own write.
             if was_known && row.activity.is_idle() {
                 row.message = Some("updated by another process".into());
+                row.message_is_error = false;
                 outside.push(name);
             }
         }
