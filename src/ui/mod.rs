@@ -13,6 +13,9 @@
 //! ↑↓ move  ⏎ details  r refresh  R all  x revoke  l login  c copy  a auto  / filter  L log  ? help  q quit  ◄ footer (1 line)
 //! ```
 //!
+//! Wider, from 140 columns, a LOGIN ENDS column (17 wide: `in 2d 4h`, `ended 3h 00m ago`, blank
+//! outside `settings.login_warning`) comes between LAST REFRESH and MESSAGE; below 140 the
+//! MESSAGE column says it instead (`login ends in 2d 4h`) when nothing else has to be said.
 //! Narrower, the header drops the config path (under 100 columns), the table LAST REFRESH (under
 //! 100) then PROVIDER (under 70), and the footer keeps its essential keys. The footer shows the
 //! filter being typed or a one-off message instead of the keys. Popups (details, help, revoke
