@@ -151,24 +151,32 @@ pub fn login_end(record: &RecordMeta, limits: &LoginLimits) -> Option<(i64, Logi
     if !record.has_refresh_token {
         return None;
     }
-    let after = |from: Option<i64>, limit: Option<Duration>| {
-        Some(from?.saturating_add(i64::try_from(limit?.as_secs()).unwrap_or(i64::MAX)))
-    };
-    let idle_from = match (record.last_refresh, record.family_started_at) {
-        (Some(a), Some(b)) => Some(a.max(b)),
-        (a, b) => a.or(b),
-    };
     [
         (record.refresh_expires_at, LoginLimit::Provider),
         (
             after(record.family_started_at, limits.lifetime),
             LoginLimit::Lifetime,
         ),
-        (after(idle_from, limits.idle), LoginLimit::Idle),
+        (idle_window_closes(record, limits.idle), LoginLimit::Idle),
     ]
     .into_iter()
     .filter_map(|(at, limit)| Some((at?, limit)))
     .min_by_key(|&(at, _)| at)
+}
+
+/// `from + limit`, when both are known (saturating: a limit may be any size).
+fn after(from: Option<i64>, limit: Option<Duration>) -> Option<i64> {
+    Some(from?.saturating_add(i64::try_from(limit?.as_secs()).unwrap_or(i64::MAX)))
+}
+
+/// When an idle window of `idle` closes: counted from the last refresh, or from the login or
+/// import that began the family before any refresh.
+fn idle_window_closes(record: &RecordMeta, idle: Option<Duration>) -> Option<i64> {
+    let idle_from = match (record.last_refresh, record.family_started_at) {
+        (Some(a), Some(b)) => Some(a.max(b)),
+        (a, b) => a.or(b),
+    };
+    after(idle_from, idle)
 }
 
 /// The share of an idle window that may be left before a refresh keeps the login alive: a
@@ -181,13 +189,14 @@ pub fn keep_alive_due(record: &RecordMeta, limits: &LoginLimits, now: i64) -> bo
     let Some(idle) = limits.idle else {
         return false;
     };
-    let idle = i64::try_from(idle.as_secs()).unwrap_or(i64::MAX);
-    let window_only = LoginLimits {
-        idle: limits.idle,
-        ..LoginLimits::default()
-    };
-    login_ends_at(record, &window_only)
-        .is_some_and(|closes| closes.saturating_sub(now) < idle / IDLE_KEEP_ALIVE_DIVISOR)
+    if !record.has_refresh_token {
+        return false;
+    }
+    // The idle window alone: an earlier end from another limit (the provider's figure, the
+    // absolute lifetime) is not moved by a refresh, so it must not make every tick a refresh.
+    let window = i64::try_from(idle.as_secs()).unwrap_or(i64::MAX);
+    idle_window_closes(record, Some(idle))
+        .is_some_and(|closes| closes.saturating_sub(now) < window / IDLE_KEEP_ALIVE_DIVISOR)
 }
 
 /// The one rule for "refresh now": the access token is due ([`needs_refresh`]), or the login's
@@ -375,6 +384,20 @@ mod tests {
             !needs_refresh(&r, AHEAD, 1301),
             "the access token itself is not due"
         );
+    }
+
+    /// A limit that a refresh does not move (the provider's absolute figure, Google's time-based
+    /// access) ending before the idle window must not make the keep-alive fire at every tick.
+    #[test]
+    fn an_earlier_fixed_end_does_not_trigger_the_keep_alive() {
+        let mut r = rec(Some(1000 + 3600));
+        r.obtained_at = Some(1000);
+        r.family_started_at = Some(1000);
+        r.refresh_expires_at = Some(1000 + 4 * DAY);
+        let l = limits(None, Some(90 * DAY));
+        assert_eq!(login_ends_at(&r, &l), Some(1000 + 4 * DAY));
+        assert!(!keep_alive_due(&r, &l, 1001));
+        assert!(!keep_alive_due(&r, &l, 1000 + 4 * DAY - 1));
     }
 
     #[test]
