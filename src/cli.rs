@@ -32,7 +32,15 @@ pub enum Command {
         json: bool,
     },
     /// Print a valid access token, refreshing first if needed; stdout holds the token only
-    Token { name: String },
+    Token {
+        name: String,
+        /// Refresh first when less than this is left (instead of the refresh_ahead rule)
+        #[arg(long, value_parser = parse_duration, value_name = "D")]
+        min_valid: Option<std::time::Duration>,
+        /// bare: the token alone; header: `Authorization: Bearer <token>`; json: with its expiry
+        #[arg(long, value_enum, default_value_t = commands::TokenFormat::Bare)]
+        format: commands::TokenFormat,
+    },
     /// What needs a person: needs_login, revoked, error, or a login ending soon (exit 1 if any)
     Health {
         /// A login ending within this needs a person (default: settings.login_warning)
@@ -99,7 +107,11 @@ fn dispatch(ctx: &commands::Context, command: Option<Command>) -> CmdResult {
         Some(Command::Demo) => commands::demo(),
         Some(Command::List { json }) => commands::list(ctx, json),
         Some(Command::Health { within, json }) => commands::health(ctx, within, json),
-        Some(Command::Token { name }) => commands::token(ctx, &name),
+        Some(Command::Token {
+            name,
+            min_valid,
+            format,
+        }) => commands::token(ctx, &name, min_valid, format),
         Some(Command::Refresh {
             names,
             all,

@@ -19,5 +19,6 @@ mod races;
 mod real_server;
 mod secrets_debug;
 mod store_crash;
+mod token_use;
 mod tui_e2e;
 mod tui_faults;
