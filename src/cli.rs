@@ -75,6 +75,22 @@ pub enum Command {
     Import { name: String },
     /// Call the userinfo URL with the access token; on 401 refresh once and retry
     Check { name: String },
+    /// Run a program (no shell) with the access token in its environment; exit as it did
+    #[command(
+        after_help = "The program's exit status is tokdash's: 127 when it is not found, 126 when it cannot be run, 128+N when signal N ended it (as shells report it)."
+    )]
+    Exec {
+        name: String,
+        /// The environment variable that holds the token
+        #[arg(long = "env", value_name = "VAR", default_value = commands::EXEC_DEFAULT_VAR)]
+        var: String,
+        /// Refresh first when less than this is left (instead of the refresh_ahead rule)
+        #[arg(long, value_parser = parse_duration, value_name = "D")]
+        min_valid: Option<std::time::Duration>,
+        /// The program and its arguments, after `--`
+        #[arg(last = true, required = true, value_name = "PROGRAM")]
+        command: Vec<std::ffi::OsString>,
+    },
     /// Config commands
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -122,6 +138,12 @@ fn dispatch(ctx: &commands::Context, command: Option<Command>) -> CmdResult {
         Some(Command::Login { name }) => commands::login(ctx, &name),
         Some(Command::Import { name }) => commands::import(ctx, &name),
         Some(Command::Check { name }) => commands::check(ctx, &name),
+        Some(Command::Exec {
+            name,
+            var,
+            min_valid,
+            command,
+        }) => commands::exec(ctx, &name, &var, min_valid, &command),
         Some(Command::Config(ConfigCommand::Check)) => commands::config_check(ctx),
     }
 }

@@ -4,6 +4,7 @@
 mod check;
 mod config_check;
 mod dashboard;
+mod exec;
 mod health;
 mod import;
 mod list;
@@ -15,6 +16,7 @@ mod token;
 pub use check::check;
 pub use config_check::config_check;
 pub use dashboard::{dashboard, demo};
+pub use exec::{DEFAULT_VAR as EXEC_DEFAULT_VAR, exec};
 pub use health::health;
 pub use import::import;
 pub use list::list;

@@ -7,6 +7,7 @@ mod big_body;
 mod big_body_elsewhere;
 mod cli_basics;
 mod config_files;
+mod exec_cmd;
 mod fuzz_parsers;
 mod lifetimes;
 mod lock_waits;
