@@ -91,6 +91,29 @@ pub enum Command {
         #[arg(last = true, required = true, value_name = "PROGRAM")]
         command: Vec<std::ffi::OsString>,
     },
+    /// Send an API request with the access token; on 401 refresh once and send it again
+    #[command(
+        after_help = "The response body goes to stdout. Exit 0 on 2xx, 1 otherwise (the status on stderr). Plain http:// only to loopback; redirects are not followed (a 3xx is the answer), so the token never goes to another origin."
+    )]
+    Call {
+        name: String,
+        url: String,
+        /// The method [default: GET, or POST with -d]
+        #[arg(short = 'X', long = "request", value_name = "METHOD")]
+        method: Option<String>,
+        /// A request header, 'Name: value' (repeatable)
+        #[arg(short = 'H', long = "header", value_name = "NAME: VALUE")]
+        headers: Vec<String>,
+        /// The body: DATA, @FILE, or @- for stdin
+        #[arg(short = 'd', long = "data", value_name = "DATA")]
+        data: Option<String>,
+        /// Print the status line and the response headers before the body
+        #[arg(short = 'i', long = "include")]
+        include: bool,
+        /// Refresh first when less than this is left (instead of the refresh_ahead rule)
+        #[arg(long, value_parser = parse_duration, value_name = "D")]
+        min_valid: Option<std::time::Duration>,
+    },
     /// Config commands
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -144,6 +167,26 @@ fn dispatch(ctx: &commands::Context, command: Option<Command>) -> CmdResult {
             min_valid,
             command,
         }) => commands::exec(ctx, &name, &var, min_valid, &command),
+        Some(Command::Call {
+            name,
+            url,
+            method,
+            headers,
+            data,
+            include,
+            min_valid,
+        }) => commands::call(
+            ctx,
+            &name,
+            commands::CallArgs {
+                url,
+                method,
+                headers,
+                data,
+                include,
+                min_valid,
+            },
+        ),
         Some(Command::Config(ConfigCommand::Check)) => commands::config_check(ctx),
     }
 }

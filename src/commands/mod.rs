@@ -1,6 +1,7 @@
 //! One file per subcommand. They share the engine with the dashboard; nothing here talks
 //! HTTP or touches the store by itself: every record is read and written by the engine.
 
+mod call;
 mod check;
 mod config_check;
 mod dashboard;
@@ -13,6 +14,7 @@ mod refresh;
 mod revoke;
 mod token;
 
+pub use call::{CallArgs, call};
 pub use check::check;
 pub use config_check::config_check;
 pub use dashboard::{dashboard, demo};

@@ -6,7 +6,7 @@ use crate::support::oidc::{self, post_cmd};
 use crate::token_use::{minted, stored_access_token};
 
 fn world() -> crate::support::world::World {
-    minted(&oidc::lifetime_client(3600, "")).0
+    minted(&oidc::lifetime_client(60, "dash")).0
 }
 
 #[test]

@@ -5,6 +5,7 @@ mod support;
 
 mod big_body;
 mod big_body_elsewhere;
+mod call_cmd;
 mod cli_basics;
 mod config_files;
 mod exec_cmd;
