@@ -114,6 +114,17 @@ pub enum Command {
         #[arg(long, value_parser = parse_duration, value_name = "D")]
         min_valid: Option<std::time::Duration>,
     },
+    /// Print shell completions (profile names included) for bash, zsh or fish
+    #[command(
+        after_help = "bash: tokdash completions bash > ~/.local/share/bash-completion/completions/tokdash\nzsh:  tokdash completions zsh > \"${fpath[1]}/_tokdash\"\nfish: tokdash completions fish > ~/.config/fish/completions/tokdash.fish"
+    )]
+    Completions {
+        #[arg(value_enum)]
+        shell: commands::CompletionShell,
+    },
+    /// The profile names, one a line (for the completion scripts)
+    #[command(name = "_names", hide = true)]
+    Names,
     /// Config commands
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -129,6 +140,10 @@ pub fn run(cli: Cli) -> CmdResult {
     if let Some(Command::Demo) = cli.command {
         // The demo touches no user file, not even the log.
         return commands::demo();
+    }
+    if let Some(Command::Completions { shell }) = cli.command {
+        // Needs no config, store or log.
+        return commands::completions(shell);
     }
     let ctx = commands::Context::new(cli.config.as_deref(), cli.store.as_deref())?;
     let result = dispatch(&ctx, cli.command);
@@ -187,6 +202,8 @@ fn dispatch(ctx: &commands::Context, command: Option<Command>) -> CmdResult {
                 min_valid,
             },
         ),
+        Some(Command::Completions { shell }) => commands::completions(shell),
+        Some(Command::Names) => commands::names(ctx),
         Some(Command::Config(ConfigCommand::Check)) => commands::config_check(ctx),
     }
 }

@@ -3,6 +3,7 @@
 
 mod call;
 mod check;
+mod completions;
 mod config_check;
 mod dashboard;
 mod exec;
@@ -16,6 +17,7 @@ mod token;
 
 pub use call::{CallArgs, call};
 pub use check::check;
+pub use completions::{CompletionShell, completions, names};
 pub use config_check::config_check;
 pub use dashboard::{dashboard, demo};
 pub use exec::{DEFAULT_VAR as EXEC_DEFAULT_VAR, exec};

@@ -7,6 +7,7 @@ mod big_body;
 mod big_body_elsewhere;
 mod call_cmd;
 mod cli_basics;
+mod completions;
 mod config_files;
 mod exec_cmd;
 mod fuzz_parsers;
