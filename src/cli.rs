@@ -32,7 +32,15 @@ pub enum Command {
         json: bool,
     },
     /// Print a valid access token, refreshing first if needed; stdout holds the token only
-    Token { name: String },
+    Token {
+        name: String,
+        /// Refresh first when less than this is left (instead of the refresh_ahead rule)
+        #[arg(long, value_parser = parse_duration, value_name = "D")]
+        min_valid: Option<std::time::Duration>,
+        /// bare: the token alone; header: `Authorization: Bearer <token>`; json: with its expiry
+        #[arg(long, value_enum, default_value_t = commands::TokenFormat::Bare)]
+        format: commands::TokenFormat,
+    },
     /// What needs a person: needs_login, revoked, error, or a login ending soon (exit 1 if any)
     Health {
         /// A login ending within this needs a person (default: settings.login_warning)
@@ -67,6 +75,56 @@ pub enum Command {
     Import { name: String },
     /// Call the userinfo URL with the access token; on 401 refresh once and retry
     Check { name: String },
+    /// Run a program (no shell) with the access token in its environment; exit as it did
+    #[command(
+        after_help = "The program's exit status is tokdash's: 127 when it is not found, 126 when it cannot be run, 128+N when signal N ended it (as shells report it)."
+    )]
+    Exec {
+        name: String,
+        /// The environment variable that holds the token
+        #[arg(long = "env", value_name = "VAR", default_value = commands::EXEC_DEFAULT_VAR)]
+        var: String,
+        /// Refresh first when less than this is left (instead of the refresh_ahead rule)
+        #[arg(long, value_parser = parse_duration, value_name = "D")]
+        min_valid: Option<std::time::Duration>,
+        /// The program and its arguments, after `--`
+        #[arg(last = true, required = true, value_name = "PROGRAM")]
+        command: Vec<std::ffi::OsString>,
+    },
+    /// Send an API request with the access token; on 401 refresh once and send it again
+    #[command(
+        after_help = "The response body goes to stdout. Exit 0 on 2xx, 1 otherwise (the status on stderr). Plain http:// only to loopback; redirects are not followed (a 3xx is the answer), so the token never goes to another origin."
+    )]
+    Call {
+        name: String,
+        url: String,
+        /// The method [default: GET, or POST with -d]
+        #[arg(short = 'X', long = "request", value_name = "METHOD")]
+        method: Option<String>,
+        /// A request header, 'Name: value' (repeatable)
+        #[arg(short = 'H', long = "header", value_name = "NAME: VALUE")]
+        headers: Vec<String>,
+        /// The body: DATA, @FILE, or @- for stdin
+        #[arg(short = 'd', long = "data", value_name = "DATA")]
+        data: Option<String>,
+        /// Print the status line and the response headers before the body
+        #[arg(short = 'i', long = "include")]
+        include: bool,
+        /// Refresh first when less than this is left (instead of the refresh_ahead rule)
+        #[arg(long, value_parser = parse_duration, value_name = "D")]
+        min_valid: Option<std::time::Duration>,
+    },
+    /// Print shell completions (profile names included) for bash, zsh or fish
+    #[command(
+        after_help = "bash: tokdash completions bash > ~/.local/share/bash-completion/completions/tokdash\nzsh:  tokdash completions zsh > \"${fpath[1]}/_tokdash\"\nfish: tokdash completions fish > ~/.config/fish/completions/tokdash.fish"
+    )]
+    Completions {
+        #[arg(value_enum)]
+        shell: commands::CompletionShell,
+    },
+    /// The profile names, one a line (for the completion scripts)
+    #[command(name = "_names", hide = true)]
+    Names,
     /// Config commands
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -82,6 +140,10 @@ pub fn run(cli: Cli) -> CmdResult {
     if let Some(Command::Demo) = cli.command {
         // The demo touches no user file, not even the log.
         return commands::demo();
+    }
+    if let Some(Command::Completions { shell }) = cli.command {
+        // Needs no config, store or log.
+        return commands::completions(shell);
     }
     let ctx = commands::Context::new(cli.config.as_deref(), cli.store.as_deref())?;
     let result = dispatch(&ctx, cli.command);
@@ -99,7 +161,11 @@ fn dispatch(ctx: &commands::Context, command: Option<Command>) -> CmdResult {
         Some(Command::Demo) => commands::demo(),
         Some(Command::List { json }) => commands::list(ctx, json),
         Some(Command::Health { within, json }) => commands::health(ctx, within, json),
-        Some(Command::Token { name }) => commands::token(ctx, &name),
+        Some(Command::Token {
+            name,
+            min_valid,
+            format,
+        }) => commands::token(ctx, &name, min_valid, format),
         Some(Command::Refresh {
             names,
             all,
@@ -110,6 +176,34 @@ fn dispatch(ctx: &commands::Context, command: Option<Command>) -> CmdResult {
         Some(Command::Login { name }) => commands::login(ctx, &name),
         Some(Command::Import { name }) => commands::import(ctx, &name),
         Some(Command::Check { name }) => commands::check(ctx, &name),
+        Some(Command::Exec {
+            name,
+            var,
+            min_valid,
+            command,
+        }) => commands::exec(ctx, &name, &var, min_valid, &command),
+        Some(Command::Call {
+            name,
+            url,
+            method,
+            headers,
+            data,
+            include,
+            min_valid,
+        }) => commands::call(
+            ctx,
+            &name,
+            commands::CallArgs {
+                url,
+                method,
+                headers,
+                data,
+                include,
+                min_valid,
+            },
+        ),
+        Some(Command::Completions { shell }) => commands::completions(shell),
+        Some(Command::Names) => commands::names(ctx),
         Some(Command::Config(ConfigCommand::Check)) => commands::config_check(ctx),
     }
 }

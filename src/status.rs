@@ -199,6 +199,16 @@ pub fn keep_alive_due(record: &RecordMeta, limits: &LoginLimits, now: i64) -> bo
         .is_some_and(|closes| closes.saturating_sub(now) < window / IDLE_KEEP_ALIVE_DIVISOR)
 }
 
+/// `--min-valid D` (SPEC.md "Tokens where they are used"), which replaces [`refresh_due`] for one
+/// call: the access token is missing, or has less than `min_valid` seconds left. An unknown expiry
+/// does not count, as in [`needs_refresh`].
+pub fn min_valid_due(record: &RecordMeta, min_valid: i64, now: i64) -> bool {
+    !record.has_access_token
+        || record
+            .expires_at
+            .is_some_and(|at| at.saturating_sub(now) < min_valid)
+}
+
 /// The one rule for "refresh now": the access token is due ([`needs_refresh`]), or the login's
 /// idle window needs a refresh to stay open ([`keep_alive_due`]).
 pub fn refresh_due(record: &RecordMeta, profile: &Profile, now: i64) -> bool {
@@ -233,6 +243,20 @@ pub fn can_refresh(record: Option<&RecordMeta>, grant: Grant) -> bool {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn min_valid_is_due_when_less_is_left_and_never_for_an_unknown_expiry() {
+        let record = |expires_at| RecordMeta {
+            has_access_token: true,
+            expires_at,
+            ..Default::default()
+        };
+        assert!(min_valid_due(&record(Some(1_059)), 60, 1_000));
+        assert!(!min_valid_due(&record(Some(1_060)), 60, 1_000));
+        assert!(!min_valid_due(&record(None), 60, 1_000));
+        assert!(min_valid_due(&RecordMeta::default(), 0, 1_000), "no token");
+    }
+
     use super::*;
     use crate::secret::Secret;
     use crate::store::{LastError, TokenRecord};

@@ -1,9 +1,12 @@
 //! One file per subcommand. They share the engine with the dashboard; nothing here talks
 //! HTTP or touches the store by itself: every record is read and written by the engine.
 
+mod call;
 mod check;
+mod completions;
 mod config_check;
 mod dashboard;
+mod exec;
 mod health;
 mod import;
 mod list;
@@ -12,19 +15,22 @@ mod refresh;
 mod revoke;
 mod token;
 
+pub use call::{CallArgs, call};
 pub use check::check;
+pub use completions::{CompletionShell, completions, names};
 pub use config_check::config_check;
 pub use dashboard::{dashboard, demo};
+pub use exec::{DEFAULT_VAR as EXEC_DEFAULT_VAR, exec};
 pub use health::health;
 pub use import::import;
 pub use list::list;
 pub use login::login;
 pub use refresh::refresh;
 pub use revoke::revoke;
-pub use token::token;
+pub use token::{TokenFormat, token};
 
 use crate::config::{Config, Profile};
-use crate::engine::{DiskWork, Engine};
+use crate::engine::{AccessToken, DiskWork, Engine};
 use crate::failure::Failure;
 use crate::paths::Paths;
 use crate::store::{FileStore, RecordMeta, TokenRecord};
@@ -86,6 +92,35 @@ pub fn warn_about(config: &Config, names: &[&str]) {
         tracing::warn!("{warning}");
         eprintln!("tokdash: warning: {warning}");
     }
+}
+
+/// The access token a command hands out (`token`, `exec`, `call`), by the due rule or
+/// `--min-valid`, with the warnings on stderr (`use_word`: "printing", "using"): a failed refresh whose still-valid token is used,
+/// and a fresh token that still has less than `--min-valid` left.
+pub async fn hand_out(
+    engine: &Engine,
+    name: &str,
+    min_valid: Option<std::time::Duration>,
+    use_word: &str,
+) -> Result<AccessToken, Failure> {
+    let token = engine.access_token_with(name, min_valid).await?;
+    let now = crate::clock::now();
+    let left = crate::clock::expires_in(token.expires_at, now);
+    if let Some(e) = &token.failed_refresh {
+        eprintln!("tokdash: warning: {e}; {use_word} the current access token (expires in {left})");
+    } else if let (Some(min), Some(at)) = (min_valid, token.expires_at)
+        && at.saturating_sub(now) < i64::try_from(min.as_secs()).unwrap_or(i64::MAX)
+    {
+        let wanted = humantime::format_duration(min);
+        tracing::warn!(
+            profile = name,
+            "the fresh access token has less than {wanted} left"
+        );
+        eprintln!(
+            "tokdash: warning: {name}: the access token expires in {left}, less than --min-valid {wanted}, even fresh from the provider"
+        );
+    }
+    Ok(token)
 }
 
 /// A profile's record as far as it could be read: its facts (`None`: no token yet), or the

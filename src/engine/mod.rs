@@ -4,6 +4,7 @@
 //! The engine owns every round trip to the store, which it knows only as a [`TokenStore`]:
 //! commands and the dashboard's worker ask the engine, and get back what it stored.
 
+mod call;
 mod check;
 mod error;
 mod login;
@@ -14,6 +15,7 @@ mod tests;
 mod watch;
 
 pub use crate::oauth::device::LoginPrompt;
+pub use call::{ApiRequest, ApiResponse};
 pub use check::CheckReport;
 pub use error::{EngineError, ErrorKind, exchange_error};
 pub use refresh::{RefreshFailed, RefreshMode, RefreshOutcome, Refreshed};
@@ -207,28 +209,45 @@ impl Engine {
 
     /// A valid access token: the stored one when it is not within `refresh_ahead` of expiry,
     /// else a refreshed one. What `tokdash token` prints.
+    pub async fn access_token(&self, name: &str) -> Result<AccessToken, EngineError> {
+        self.access_token_with(name, None).await
+    }
+
+    /// [`Engine::access_token`], with `--min-valid`: when `min_valid` is given, the token is
+    /// refreshed when less than that is left, instead of by the due rule. At most one refresh,
+    /// under the lock (where the record is read again: another process's refresh counts). A
+    /// fresh token that still has less than `min_valid` is handed out as it is; the caller warns.
     ///
     /// When the refresh fails but the stored access token has not expired yet, that token is
     /// returned with the failure beside it: a script is better served by a token that works for
     /// a few more minutes (and a warning) than by none.
-    pub async fn access_token(&self, name: &str) -> Result<AccessToken, EngineError> {
+    pub async fn access_token_with(
+        &self,
+        name: &str,
+        min_valid: Option<std::time::Duration>,
+    ) -> Result<AccessToken, EngineError> {
         let profile = self.profile(name)?;
+        let mode = match min_valid {
+            Some(d) => RefreshMode::MinValid {
+                secs: i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
+            },
+            None => RefreshMode::IfNeeded,
+        };
         let record = self.load(name).await?;
         let now = crate::clock::now();
         if let Some(record) = &record
-            && record.standing == crate::store::Standing::Active
-            && !crate::status::refresh_due(&record.meta(), profile, now)
+            && mode.fresh(record, profile, now)
             && let Some(at) = &record.access_token
         {
-            return Ok(AccessToken::fresh(at.clone(), record.expires_at));
+            return Ok(AccessToken::fresh(at.clone(), record));
         }
-        match self.refresh(name, RefreshMode::IfNeeded).await {
+        match self.refresh(name, mode).await {
             Ok(refreshed) => {
-                let expires_at = refreshed.record.expires_at;
-                refreshed
-                    .record
+                let record = &refreshed.record;
+                record
                     .access_token
-                    .map(|at| AccessToken::fresh(at, expires_at))
+                    .clone()
+                    .map(|at| AccessToken::fresh(at, record))
                     .ok_or_else(|| {
                         EngineError::new(
                             name,
@@ -243,12 +262,12 @@ impl Engine {
                         && !matches!(e.kind, ErrorKind::Store) =>
                 {
                     // A failed refresh leaves the access token and its expiry as they were.
-                    match r.access_token {
-                        Some(token) => Ok(AccessToken {
-                            token,
-                            expires_at: r.expires_at,
-                            failed_refresh: Some(e),
-                        }),
+                    match &r.access_token {
+                        Some(token) => {
+                            let mut given = AccessToken::fresh(token.clone(), &r);
+                            given.failed_refresh = Some(e);
+                            Ok(given)
+                        }
                         None => Err(e),
                     }
                 }
@@ -297,15 +316,24 @@ pub struct AccessToken {
     pub token: Secret,
     /// The token's expiry, unix seconds, when known.
     pub expires_at: Option<i64>,
+    /// `token_type` and `scope` as the token endpoint sent them.
+    pub token_type: Option<String>,
+    pub scope: Option<String>,
+    /// The record's generation when the token was read: a refresh after a 401 passes it as
+    /// `seen_generation`, so another process's refresh meanwhile is not repeated.
+    pub generation: u64,
     /// The refresh that failed, when the stored token (not yet expired) is handed out instead.
     pub failed_refresh: Option<EngineError>,
 }
 
 impl AccessToken {
-    fn fresh(token: Secret, expires_at: Option<i64>) -> AccessToken {
+    fn fresh(token: Secret, record: &TokenRecord) -> AccessToken {
         AccessToken {
             token,
-            expires_at,
+            expires_at: record.expires_at,
+            token_type: record.token_type.clone(),
+            scope: record.scope.clone(),
+            generation: record.generation,
             failed_refresh: None,
         }
     }

@@ -15,7 +15,7 @@ use crate::config::{Grant, Profile};
 use crate::oauth::exchange;
 use crate::oauth::token_response;
 use crate::provider;
-use crate::status::refresh_due;
+use crate::status::{min_valid_due, refresh_due};
 use crate::store::{LastError, Standing, TokenRecord};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,14 +30,28 @@ pub enum RefreshMode {
     /// profile that `refresh --all` saves). Within the same second it refreshes again: a wasted
     /// request at worst, never a double spend, since the record is re-read under the lock.
     ForceUnlessRefreshedAfter { since: i64 },
+    /// Only when less than `secs` seconds are left (`--min-valid`): this replaces the due rule,
+    /// and is checked again under the lock, so another process's fresh refresh counts.
+    MinValid { secs: i64 },
 }
 
 impl RefreshMode {
+    /// Whether the record needs nothing by this mode's rule: active, and not due (by `--min-valid`
+    /// for [`RefreshMode::MinValid`], else by [`refresh_due`]).
+    pub fn fresh(self, record: &TokenRecord, profile: &Profile, now: i64) -> bool {
+        let facts = record.meta();
+        record.standing == Standing::Active
+            && match self {
+                RefreshMode::MinValid { secs } => !min_valid_due(&facts, secs, now),
+                _ => !refresh_due(&facts, profile, now),
+            }
+    }
+
     /// Whether the record, as read under the lock, already is what this refresh was for.
     /// `fresh`: active and not within `refresh_ahead` of expiry.
     fn already_done(self, fresh: bool, record: &TokenRecord) -> bool {
         match self {
-            RefreshMode::IfNeeded => fresh,
+            RefreshMode::IfNeeded | RefreshMode::MinValid { .. } => fresh,
             RefreshMode::Force { seen_generation } => {
                 fresh && seen_generation.is_some_and(|g| g != record.generation)
             }
@@ -121,10 +135,12 @@ impl Engine {
         let (lock, mut record) = self.lock_and_load(name).await?;
         let now = clock::now();
         let facts = record.meta();
-        let fresh = record.standing == Standing::Active && !refresh_due(&facts, profile, now);
+        let fresh = mode.fresh(&record, profile, now);
         if mode.already_done(fresh, &record) {
             let outcome = match mode {
-                RefreshMode::IfNeeded if record.last_refresh.is_none_or(|t| t <= asked_at) => {
+                RefreshMode::IfNeeded | RefreshMode::MinValid { .. }
+                    if record.last_refresh.is_none_or(|t| t <= asked_at) =>
+                {
                     RefreshOutcome::NotDue
                 }
                 _ => RefreshOutcome::AlreadyRefreshed,

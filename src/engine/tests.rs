@@ -196,3 +196,68 @@ fn the_memory_store_lists_and_stamps_what_it_holds() {
     store.save("b", &mut TokenRecord::default()).unwrap();
     assert_eq!(store.record_stamp("a"), a, "only b changed");
 }
+
+/// `--min-valid` is checked again under the lock: while we waited, another process stored a
+/// token with enough left, and that one is handed out without a request.
+#[tokio::test]
+async fn min_valid_counts_a_refresh_made_by_another_process_while_waiting_for_the_lock() {
+    let server = token_endpoint(ResponseTemplate::new(500), 0).await;
+    let store = MemoryStore::new();
+    let mut short = TokenRecord {
+        access_token: Some(Secret::new("AT-short")),
+        refresh_token: Some(Secret::new("RT-1")),
+        expires_at: Some(crate::clock::now() + 120),
+        ..Default::default()
+    };
+    store.save("p", &mut short).unwrap();
+    let engine =
+        Arc::new(Engine::new(config(&format!("{}/token", server.uri())), store.clone()).unwrap());
+
+    let held = TokenStore::try_lock(&store, "p").unwrap().unwrap();
+    let waiting = tokio::spawn({
+        let engine = engine.clone();
+        async move {
+            engine
+                .access_token_with("p", Some(std::time::Duration::from_secs(600)))
+                .await
+        }
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    assert!(
+        !waiting.is_finished(),
+        "less than 10 min left: the lock is waited for"
+    );
+    let mut theirs = TokenRecord {
+        access_token: Some(Secret::new("AT-theirs")),
+        expires_at: Some(crate::clock::now() + 3600),
+        ..store.load("p").unwrap().unwrap()
+    };
+    store.save("p", &mut theirs).unwrap();
+    drop(held);
+
+    let token = waiting.await.unwrap().expect("nothing to fail");
+    assert_eq!(token.token.expose(), "AT-theirs");
+    assert!(token.failed_refresh.is_none());
+}
+
+/// A minute left is due by the default rule (`refresh_ahead`, 5 min, for a record that says
+/// nothing of the token's lifetime), but not with `--min-valid 0s`: the flag replaces the rule
+/// both ways, and nothing is sent.
+#[tokio::test]
+async fn min_valid_of_zero_hands_out_a_token_the_due_rule_would_refresh() {
+    let server = token_endpoint(ResponseTemplate::new(500), 0).await;
+    let store = MemoryStore::new();
+    let mut short = TokenRecord {
+        access_token: Some(Secret::new("AT-short")),
+        refresh_token: Some(Secret::new("RT-1")),
+        expires_at: Some(crate::clock::now() + 60),
+        ..Default::default()
+    };
+    store.save("p", &mut short).unwrap();
+    let engine = Engine::new(config(&format!("{}/token", server.uri())), store).unwrap();
+    let token = engine
+        .access_token_with("p", Some(std::time::Duration::ZERO))
+        .await
+        .unwrap();
+    assert_eq!(token.token.expose(), "AT-short");
+}

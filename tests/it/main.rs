@@ -5,8 +5,11 @@ mod support;
 
 mod big_body;
 mod big_body_elsewhere;
+mod call_cmd;
 mod cli_basics;
+mod completions;
 mod config_files;
+mod exec_cmd;
 mod fuzz_parsers;
 mod lifetimes;
 mod lock_waits;
@@ -19,5 +22,6 @@ mod races;
 mod real_server;
 mod secrets_debug;
 mod store_crash;
+mod token_use;
 mod tui_e2e;
 mod tui_faults;
