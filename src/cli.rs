@@ -67,6 +67,15 @@ pub enum Command {
     Import { name: String },
     /// Call the userinfo URL with the access token; on 401 refresh once and retry
     Check { name: String },
+    /// kubectl exec credential plugin: an ExecCredential on stdout (KUBERNETES_EXEC_INFO says
+    /// which apiVersion and whether a login may run)
+    KubeCredential { name: String },
+    /// git credential helper: credential.helper = "!tokdash git-credential NAME"
+    GitCredential {
+        name: String,
+        /// get (answers username, password, password_expiry_utc); store and erase change nothing
+        action: String,
+    },
     /// Config commands
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -110,6 +119,10 @@ fn dispatch(ctx: &commands::Context, command: Option<Command>) -> CmdResult {
         Some(Command::Login { name }) => commands::login(ctx, &name),
         Some(Command::Import { name }) => commands::import(ctx, &name),
         Some(Command::Check { name }) => commands::check(ctx, &name),
+        Some(Command::KubeCredential { name }) => commands::kube_credential(ctx, &name),
+        Some(Command::GitCredential { name, action }) => {
+            commands::git_credential(ctx, &name, &action)
+        }
         Some(Command::Config(ConfigCommand::Check)) => commands::config_check(ctx),
     }
 }

@@ -6,6 +6,7 @@
 
 mod check;
 mod error;
+mod id_token;
 mod login;
 mod refresh;
 mod revoke;

@@ -8,6 +8,8 @@ mod big_body_elsewhere;
 mod cli_basics;
 mod config_files;
 mod fuzz_parsers;
+mod git_credential;
+mod kube_credential;
 mod lifetimes;
 mod lock_waits;
 mod mock_device;
