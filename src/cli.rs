@@ -125,6 +125,15 @@ pub enum Command {
     /// The profile names, one a line (for the completion scripts)
     #[command(name = "_names", hide = true)]
     Names,
+    /// kubectl exec credential plugin: an ExecCredential on stdout (KUBERNETES_EXEC_INFO says
+    /// which apiVersion and whether a login may run)
+    KubeCredential { name: String },
+    /// git credential helper: credential.helper = "!tokdash git-credential NAME"
+    GitCredential {
+        name: String,
+        /// get (answers username, password, password_expiry_utc); store and erase change nothing
+        action: String,
+    },
     /// Config commands
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -204,6 +213,10 @@ fn dispatch(ctx: &commands::Context, command: Option<Command>) -> CmdResult {
         ),
         Some(Command::Completions { shell }) => commands::completions(shell),
         Some(Command::Names) => commands::names(ctx),
+        Some(Command::KubeCredential { name }) => commands::kube_credential(ctx, &name),
+        Some(Command::GitCredential { name, action }) => {
+            commands::git_credential(ctx, &name, &action)
+        }
         Some(Command::Config(ConfigCommand::Check)) => commands::config_check(ctx),
     }
 }

@@ -2,8 +2,10 @@
 
 use super::{Context, find_profile};
 use crate::clock;
+use crate::engine::LoginPrompt;
 use crate::failure::CmdResult;
 use crate::qr;
+use std::io::Write;
 
 pub fn login(ctx: &Context, name: &str) -> CmdResult {
     let engine = ctx.engine()?;
@@ -11,34 +13,7 @@ pub fn login(ctx: &Context, name: &str) -> CmdResult {
     super::warn_about(engine.config(), &[name]);
     let show_qr = terminal_width().is_some_and(|w| w >= 60);
     let record = ctx.runtime()?.block_on(engine.login(name, |prompt| {
-        println!("To log in to {name}, open on any device with a browser:");
-        println!();
-        println!("    {}", prompt.verification_uri);
-        println!();
-        println!("and enter the code:  {}", prompt.user_code);
-        if let Some(complete) = &prompt.verification_uri_complete {
-            println!("(or open {complete})");
-        }
-        if let Some(message) = &prompt.message {
-            println!("{message}");
-        }
-        if show_qr {
-            let target = prompt
-                .verification_uri_complete
-                .as_deref()
-                .unwrap_or(&prompt.verification_uri);
-            if let Some(lines) = qr::render(target) {
-                println!();
-                for line in lines {
-                    println!("    {line}");
-                }
-            }
-        }
-        println!();
-        println!(
-            "Waiting for approval (the code expires in {})…",
-            clock::short_duration(prompt.expires_at - clock::now())
-        );
+        let _ = show_prompt(&mut std::io::stdout().lock(), name, &prompt, show_qr);
     }))?;
     println!(
         "{name}: logged in; expires in {}, {} refresh token",
@@ -59,4 +34,52 @@ fn terminal_width() -> Option<u16> {
         return None;
     }
     crossterm::terminal::size().ok().map(|(w, _)| w)
+}
+
+/// The device flow's prompt on stderr, for a command whose stdout belongs to another program
+/// (`kube-credential`: kubectl reads stdout; stderr reaches the user).
+pub fn prompt_on_stderr(name: &str, prompt: &LoginPrompt) {
+    let _ = show_prompt(&mut std::io::stderr().lock(), name, prompt, false);
+}
+
+/// What the user needs to approve the login: the URL, the code, and the QR code where it fits.
+fn show_prompt(
+    out: &mut impl Write,
+    name: &str,
+    prompt: &LoginPrompt,
+    show_qr: bool,
+) -> std::io::Result<()> {
+    writeln!(
+        out,
+        "To log in to {name}, open on any device with a browser:"
+    )?;
+    writeln!(out)?;
+    writeln!(out, "    {}", prompt.verification_uri)?;
+    writeln!(out)?;
+    writeln!(out, "and enter the code:  {}", prompt.user_code)?;
+    if let Some(complete) = &prompt.verification_uri_complete {
+        writeln!(out, "(or open {complete})")?;
+    }
+    if let Some(message) = &prompt.message {
+        writeln!(out, "{message}")?;
+    }
+    if show_qr {
+        let target = prompt
+            .verification_uri_complete
+            .as_deref()
+            .unwrap_or(&prompt.verification_uri);
+        if let Some(lines) = qr::render(target) {
+            writeln!(out)?;
+            for line in lines {
+                writeln!(out, "    {line}")?;
+            }
+        }
+    }
+    writeln!(out)?;
+    writeln!(
+        out,
+        "Waiting for approval (the code expires in {})…",
+        clock::short_duration(prompt.expires_at - clock::now())
+    )?;
+    out.flush()
 }

@@ -188,6 +188,22 @@ pub struct Profile {
     /// How long the login (the refresh token family) may live, where the config or a sourced
     /// provider default says (SPEC.md "Refresh-token lifetime").
     pub login_limits: LoginLimits,
+    /// Which token `kube-credential` hands to kubectl; `None`: the id token when the record
+    /// holds one, else the access token.
+    pub kube_token: Option<KubeToken>,
+    /// The `username` `git-credential` answers (default [`DEFAULT_GIT_USERNAME`]).
+    pub git_username: String,
+}
+
+/// What git hosts that take an OAuth access token as the password expect as the user name.
+pub const DEFAULT_GIT_USERNAME: &str = "oauth2";
+
+/// The token a Kubernetes API server is given (`kube_token`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KubeToken {
+    /// What an API server's OIDC authenticator checks.
+    IdToken,
+    AccessToken,
 }
 
 /// The limits on a login that come from the config (or a provider's documented default), beside

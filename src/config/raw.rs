@@ -47,4 +47,6 @@ pub struct RawProfile {
     pub refresh_ahead: Option<Spanned<String>>,
     pub refresh_token_lifetime: Option<Spanned<String>>,
     pub refresh_token_idle: Option<Spanned<String>>,
+    pub kube_token: Option<Spanned<String>>,
+    pub git_username: Option<Spanned<String>>,
 }

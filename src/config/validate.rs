@@ -4,8 +4,9 @@
 
 use super::raw::{RawConfig, RawProfile, RawSettings};
 use super::{
-    AuthMethod, Config, ConfigError, ConfigWarning, EndpointOverrides, Grant, LoginLimits, Profile,
-    ProviderConfig, ProviderKind, SecretSource, Settings, duration,
+    AuthMethod, Config, ConfigError, ConfigWarning, DEFAULT_GIT_USERNAME, EndpointOverrides, Grant,
+    KubeToken, LoginLimits, Profile, ProviderConfig, ProviderKind, SecretSource, Settings,
+    duration,
 };
 use crate::name_index::NameIndex;
 use crate::secret::Secret;
@@ -281,6 +282,32 @@ fn profile(
         None => settings.refresh_ahead,
     };
     let login_limits = login_limits(ctx, kind, &p)?;
+    let kube_token = match &p.kube_token {
+        None => None,
+        Some(k) => Some(match k.get_ref().as_str() {
+            "id_token" => KubeToken::IdToken,
+            "access_token" => KubeToken::AccessToken,
+            other => {
+                return ctx.err(
+                    k.span(),
+                    format!("profile {name}: unknown kube_token `{other}`; expected \"id_token\" or \"access_token\""),
+                );
+            }
+        }),
+    };
+    let git_username = match &p.git_username {
+        None => DEFAULT_GIT_USERNAME.to_string(),
+        Some(u) => {
+            let user = u.get_ref();
+            if user.is_empty() || user.contains(['\n', '\r', '\0']) {
+                return ctx.err(
+                    u.span(),
+                    format!("profile {name}: git_username must be one non-empty line"),
+                );
+            }
+            user.clone()
+        }
+    };
     let mut scopes = p.scopes.clone().unwrap_or_default();
     if kind == ProviderKind::Microsoft && grant == Grant::RefreshToken {
         crate::provider::microsoft::ask_for_refresh_token(&mut scopes);
@@ -297,6 +324,8 @@ fn profile(
         refresh_ahead,
         endpoints,
         login_limits,
+        kube_token,
+        git_username,
     })
 }
 

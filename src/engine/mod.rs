@@ -7,6 +7,7 @@
 mod call;
 mod check;
 mod error;
+mod id_token;
 mod login;
 mod refresh;
 mod revoke;
@@ -327,6 +328,14 @@ pub struct AccessToken {
 }
 
 impl AccessToken {
+    /// The record's id token, its expiry its own JWT `exp` (see `id_token.rs`).
+    fn fresh_id_token(token: Secret, record: &TokenRecord) -> AccessToken {
+        AccessToken {
+            expires_at: id_token::id_expiry(record),
+            ..AccessToken::fresh(token, record)
+        }
+    }
+
     fn fresh(token: Secret, record: &TokenRecord) -> AccessToken {
         AccessToken {
             token,

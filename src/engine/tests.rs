@@ -261,3 +261,71 @@ async fn min_valid_of_zero_hands_out_a_token_the_due_rule_would_refresh() {
         .unwrap();
     assert_eq!(token.token.expose(), "AT-short");
 }
+
+/// A record whose access token is fresh (an hour left) and whose id token expires at `id_exp`.
+fn record_with_id_token(store: &impl TokenStore, id_exp: i64) -> TokenRecord {
+    let now = crate::clock::now();
+    let mut record = TokenRecord {
+        access_token: Some(Secret::new("AT-1")),
+        refresh_token: Some(Secret::new("RT-1")),
+        id_token: Some(Secret::new(crate::jwt::encode_unsigned(
+            &serde_json::json!({"exp": id_exp}),
+        ))),
+        expires_at: Some(now + 3600),
+        obtained_at: Some(now),
+        ..Default::default()
+    };
+    store.save("p", &mut record).unwrap();
+    record
+}
+
+#[tokio::test]
+async fn a_fresh_id_token_is_handed_out_without_a_request() {
+    let server = token_endpoint(ResponseTemplate::new(500), 0).await;
+    let store = MemoryStore::new();
+    let exp = crate::clock::now() + 3600;
+    let stored = record_with_id_token(&store, exp);
+    let engine = Engine::new(config(&format!("{}/token", server.uri())), store).unwrap();
+    let given = engine.id_token("p").await.unwrap();
+    assert_eq!(given.token, stored.id_token.unwrap());
+    assert_eq!(given.expires_at, Some(exp));
+}
+
+#[tokio::test]
+async fn an_expired_id_token_is_refreshed_though_the_access_token_is_fresh() {
+    let new_exp = crate::clock::now() + 3600;
+    let new_id = crate::jwt::encode_unsigned(&serde_json::json!({"exp": new_exp}));
+    let server = token_endpoint(
+        ResponseTemplate::new(200).set_body_json(serde_json::json!({
+            "access_token": "AT-2", "token_type": "Bearer", "expires_in": 3600, "id_token": new_id,
+        })),
+        1,
+    )
+    .await;
+    let store = MemoryStore::new();
+    record_with_id_token(&store, 1_000_000_000);
+    let engine = Engine::new(config(&format!("{}/token", server.uri())), store).unwrap();
+    let given = engine.id_token("p").await.unwrap();
+    assert_eq!(given.token.expose(), new_id);
+    assert_eq!(given.expires_at, Some(new_exp));
+}
+
+#[tokio::test]
+async fn no_new_id_token_on_refresh_and_an_expired_one_is_an_error_with_a_hint() {
+    let server = token_endpoint(
+        ResponseTemplate::new(200).set_body_json(serde_json::json!({
+            "access_token": "AT-2", "token_type": "Bearer", "expires_in": 3600,
+        })),
+        1,
+    )
+    .await;
+    let store = MemoryStore::new();
+    record_with_id_token(&store, 1_000_000_000);
+    let engine = Engine::new(config(&format!("{}/token", server.uri())), store).unwrap();
+    let e = engine.id_token("p").await.unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Refused);
+    assert!(
+        e.to_string().contains("kube_token = \"access_token\""),
+        "{e}"
+    );
+}

@@ -88,6 +88,8 @@ fn the_example_parses_and_documents_every_key() {
         "userinfo_url",
         "grant",
         "auth_method",
+        "kube_token",
+        "git_username",
     ];
     for key in keys {
         let line = source

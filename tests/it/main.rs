@@ -11,6 +11,8 @@ mod completions;
 mod config_files;
 mod exec_cmd;
 mod fuzz_parsers;
+mod git_credential;
+mod kube_credential;
 mod lifetimes;
 mod lock_waits;
 mod mock_device;

@@ -1,6 +1,7 @@
 //! Helpers shared by the integration tests (`crate::support` in every module of tests/it).
 
 pub mod faults;
+pub mod integrations;
 pub mod mocks;
 pub mod oidc;
 pub mod peak_rss;
