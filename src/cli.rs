@@ -127,12 +127,21 @@ pub enum Command {
     Names,
     /// kubectl exec credential plugin: an ExecCredential on stdout (KUBERNETES_EXEC_INFO says
     /// which apiVersion and whether a login may run)
-    KubeCredential { name: String },
+    KubeCredential {
+        name: String,
+        /// Refresh first when less than this is left of the token given (instead of the
+        /// refresh_ahead rule)
+        #[arg(long, value_parser = parse_duration, value_name = "D")]
+        min_valid: Option<std::time::Duration>,
+    },
     /// git credential helper: credential.helper = "!tokdash git-credential NAME"
     GitCredential {
         name: String,
         /// get (answers username, password, password_expiry_utc); store and erase change nothing
         action: String,
+        /// Refresh first when less than this is left (instead of the refresh_ahead rule)
+        #[arg(long, value_parser = parse_duration, value_name = "D")]
+        min_valid: Option<std::time::Duration>,
     },
     /// Config commands
     #[command(subcommand)]
@@ -213,10 +222,14 @@ fn dispatch(ctx: &commands::Context, command: Option<Command>) -> CmdResult {
         ),
         Some(Command::Completions { shell }) => commands::completions(shell),
         Some(Command::Names) => commands::names(ctx),
-        Some(Command::KubeCredential { name }) => commands::kube_credential(ctx, &name),
-        Some(Command::GitCredential { name, action }) => {
-            commands::git_credential(ctx, &name, &action)
+        Some(Command::KubeCredential { name, min_valid }) => {
+            commands::kube_credential(ctx, &name, min_valid)
         }
+        Some(Command::GitCredential {
+            name,
+            action,
+            min_valid,
+        }) => commands::git_credential(ctx, &name, &action, min_valid),
         Some(Command::Config(ConfigCommand::Check)) => commands::config_check(ctx),
     }
 }

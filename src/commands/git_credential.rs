@@ -33,7 +33,12 @@ pub fn parse_request(input: impl BufRead) -> HashMap<String, String> {
     attrs
 }
 
-pub fn git_credential(ctx: &Context, name: &str, action: &str) -> CmdResult {
+pub fn git_credential(
+    ctx: &Context,
+    name: &str,
+    action: &str,
+    min_valid: Option<std::time::Duration>,
+) -> CmdResult {
     let request = parse_request(std::io::stdin().lock());
     if action != "get" {
         // store, erase: nothing to keep or forget. Other actions are ignored, as git asks.
@@ -44,7 +49,9 @@ pub fn git_credential(ctx: &Context, name: &str, action: &str) -> CmdResult {
     let username = profile.git_username.clone();
     warn_about(engine.config(), &[name]);
     refuse_cleartext(name, &request)?;
-    let token = ctx.runtime()?.block_on(engine.access_token(name))?;
+    let token = ctx
+        .runtime()?
+        .block_on(engine.access_token_with(name, min_valid))?;
     if let Some(e) = &token.failed_refresh {
         let left = clock::expires_in(token.expires_at, clock::now());
         eprintln!("tokdash: warning: {e}; giving the current access token (expires in {left})");

@@ -72,7 +72,11 @@ pub fn parse_exec_info(text: Option<&str>) -> Result<ExecInfo, String> {
     })
 }
 
-pub fn kube_credential(ctx: &Context, name: &str) -> CmdResult {
+pub fn kube_credential(
+    ctx: &Context,
+    name: &str,
+    min_valid: Option<std::time::Duration>,
+) -> CmdResult {
     let raw = std::env::var(EXEC_INFO).ok();
     let info =
         parse_exec_info(raw.as_deref()).map_err(|e| Failure::usage(format!("{name}: {e}")))?;
@@ -80,7 +84,7 @@ pub fn kube_credential(ctx: &Context, name: &str) -> CmdResult {
     find_profile(engine.config(), name)?;
     warn_about(engine.config(), &[name]);
     let rt = ctx.runtime()?;
-    let token = match rt.block_on(token_for_kube(&engine, name)) {
+    let token = match rt.block_on(token_for_kube(&engine, name, min_valid)) {
         Ok(token) => token,
         Err(e) if matches!(e.kind, ErrorKind::NeedsLogin | ErrorKind::NothingToActWith) => {
             if !info.interactive {
@@ -92,7 +96,7 @@ pub fn kube_credential(ctx: &Context, name: &str) -> CmdResult {
                 engine.login(name, |prompt| super::login::prompt_on_stderr(name, &prompt)),
             )?;
             eprintln!("tokdash: {name}: logged in");
-            rt.block_on(token_for_kube(&engine, name))?
+            rt.block_on(token_for_kube(&engine, name, min_valid))?
         }
         Err(e) => return Err(e.into()),
     };
@@ -118,6 +122,7 @@ pub fn kube_credential(ctx: &Context, name: &str) -> CmdResult {
 async fn token_for_kube(
     engine: &Engine,
     name: &str,
+    min_valid: Option<std::time::Duration>,
 ) -> Result<AccessToken, crate::engine::EngineError> {
     let choice = match engine.profile(name)?.kube_token {
         Some(choice) => choice,
@@ -127,8 +132,8 @@ async fn token_for_kube(
         },
     };
     match choice {
-        KubeToken::IdToken => engine.id_token(name).await,
-        KubeToken::AccessToken => engine.access_token(name).await,
+        KubeToken::IdToken => engine.id_token_with(name, min_valid).await,
+        KubeToken::AccessToken => engine.access_token_with(name, min_valid).await,
     }
 }
 

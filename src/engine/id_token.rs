@@ -17,12 +17,23 @@ impl Engine {
     /// A valid id token: the stored one when it is not due, else the one a refresh brings.
     /// `expires_at` is the id token's own `exp`.
     pub async fn id_token(&self, name: &str) -> Result<AccessToken, EngineError> {
+        self.id_token_with(name, None).await
+    }
+
+    /// [`id_token`](Self::id_token), refreshed first when less than `min_valid` is left of it
+    /// (`--min-valid`), whatever the due rule says.
+    pub async fn id_token_with(
+        &self,
+        name: &str,
+        min_valid: Option<std::time::Duration>,
+    ) -> Result<AccessToken, EngineError> {
         let profile = self.profile(name)?;
         let record = self.load(name).await?;
         let now = clock::now();
         if let Some(r) = &record
             && r.standing == Standing::Active
             && !id_token_due(r, profile, now)
+            && !short_of(r, min_valid, now)
             && let Some(token) = &r.id_token
         {
             return Ok(AccessToken::fresh_id_token(token.clone(), r));
@@ -78,6 +89,15 @@ pub(super) fn id_expiry(record: &TokenRecord) -> Option<i64> {
 
 /// The due rule of [`refresh_due`] applied to the id token: its `exp` in place of the access
 /// token's expiry (obtained with the access token, so the lifetime cap counts from the same time).
+/// Less than `min_valid` is left of the id token (one of unknown expiry is never short).
+fn short_of(record: &TokenRecord, min_valid: Option<std::time::Duration>, now: i64) -> bool {
+    let Some(min_valid) = min_valid else {
+        return false;
+    };
+    let wanted = i64::try_from(min_valid.as_secs()).unwrap_or(i64::MAX);
+    id_expiry(record).is_some_and(|at| at.saturating_sub(now) < wanted)
+}
+
 fn id_token_due(record: &TokenRecord, profile: &Profile, now: i64) -> bool {
     if record.id_token.is_none() {
         return true;

@@ -329,3 +329,29 @@ async fn no_new_id_token_on_refresh_and_an_expired_one_is_an_error_with_a_hint()
         "{e}"
     );
 }
+
+/// `kube-credential --min-valid 2h` with an id token that has an hour left: refreshed first,
+/// though the due rule would hand the stored one out.
+#[tokio::test]
+async fn min_valid_refreshes_an_id_token_with_less_left() {
+    let new_exp = crate::clock::now() + 4 * 3600;
+    let new_id = crate::jwt::encode_unsigned(&serde_json::json!({"exp": new_exp}));
+    let server = token_endpoint(
+        ResponseTemplate::new(200).set_body_json(serde_json::json!({
+            "access_token": "AT-2", "token_type": "Bearer", "expires_in": 3600, "id_token": new_id,
+        })),
+        1,
+    )
+    .await;
+    let store = MemoryStore::new();
+    let stored = record_with_id_token(&store, crate::clock::now() + 3600);
+    let engine = Engine::new(config(&format!("{}/token", server.uri())), store).unwrap();
+    let kept = engine.id_token("p").await.unwrap();
+    assert_eq!(kept.token, stored.id_token.unwrap(), "due rule: kept");
+    let given = engine
+        .id_token_with("p", Some(std::time::Duration::from_secs(2 * 3600)))
+        .await
+        .unwrap();
+    assert_eq!(given.token.expose(), new_id);
+    assert_eq!(given.expires_at, Some(new_exp));
+}
