@@ -9,6 +9,7 @@ mod cli_basics;
 mod config_files;
 mod fuzz_parsers;
 mod lifetimes;
+mod login_lifetimes;
 mod lock_waits;
 mod mock_device;
 mod mock_discovery;
