@@ -279,7 +279,11 @@ async fn a_malformed_figure_is_ignored_and_the_rotated_refresh_token_is_stored()
     let record = w.record("p").unwrap();
     assert_eq!(record["refresh_token"], "RT-rotated", "never lost");
     assert_eq!(record["access_token"], "AT-2");
-    assert_eq!(login_ends(&w, "p"), known, "the malformed figure changed nothing");
+    assert_eq!(
+        login_ends(&w, "p"),
+        known,
+        "the malformed figure changed nothing"
+    );
     assert_eq!(summary(&w, "p")["status"], "valid");
 }
 
@@ -315,7 +319,11 @@ async fn malformed_figures_of_every_shape_never_lose_the_rotated_token() {
 async fn a_jwt_looking_refresh_token_with_garbage_is_stored_and_sets_no_limit() {
     for (i, rt) in [
         "eyJhbGciOiJub25lIn0.!!!not-base64!!!.sig".to_string(),
-        format!("{}.{}.sig", URL_SAFE_NO_PAD.encode(b"{}"), URL_SAFE_NO_PAD.encode(b"[1,2]")),
+        format!(
+            "{}.{}.sig",
+            URL_SAFE_NO_PAD.encode(b"{}"),
+            URL_SAFE_NO_PAD.encode(b"[1,2]")
+        ),
         jwt(json!({"exp": "tomorrow"})),
         "a.b.c.d.e".to_string(),
     ]
@@ -349,7 +357,9 @@ async fn refresh_token_lifetime_counts_from_the_import_and_refreshes_do_not_move
     edit_record(&w, "p", |r| {
         r["family_started_at"] = json!(r["family_started_at"].as_i64().unwrap() - 100)
     });
-    let began = w.record("p").unwrap()["family_started_at"].as_i64().unwrap();
+    let began = w.record("p").unwrap()["family_started_at"]
+        .as_i64()
+        .unwrap();
     assert_eq!(login_ends(&w, "p"), Some(began + 7200));
     refresh(&w);
     assert_eq!(w.record("p").unwrap()["refresh_token"], "RT-2");
@@ -368,7 +378,9 @@ async fn refresh_token_idle_is_moved_by_each_refresh() {
     edit_record(&w, "p", |r| {
         r["family_started_at"] = json!(r["family_started_at"].as_i64().unwrap() - 600)
     });
-    let began = w.record("p").unwrap()["family_started_at"].as_i64().unwrap();
+    let began = w.record("p").unwrap()["family_started_at"]
+        .as_i64()
+        .unwrap();
     assert_eq!(login_ends(&w, "p"), Some(began + 3600));
     let when = refresh(&w);
     assert_about(login_ends(&w, "p"), when, 3600);
@@ -390,7 +402,9 @@ async fn the_earliest_limit_wins() {
                "refresh_token": jwt(json!({"exp": exp})), "refresh_expires_in": 1800}),
     )
     .await;
-    let began = w.record("p").unwrap()["family_started_at"].as_i64().unwrap();
+    let began = w.record("p").unwrap()["family_started_at"]
+        .as_i64()
+        .unwrap();
     assert_eq!(login_ends(&w, "p"), Some(began + 3600), "idle, before");
     let when = refresh(&w);
     assert_about(login_ends(&w, "p"), when, 1800);
@@ -448,7 +462,10 @@ refresh_token_lifetime = "12h"
         "{text}"
     );
     assert!(sections[1].contains("refresh_token_idle: 30d\n"), "{text}");
-    assert!(sections[1].contains("refresh_token_lifetime: 12h"), "{text}");
+    assert!(
+        sections[1].contains("refresh_token_lifetime: 12h"),
+        "{text}"
+    );
     assert!(
         sections[1]
             .lines()
@@ -475,7 +492,10 @@ fn fresh_pair() -> Value {
 
 #[test]
 fn health_exits_0_and_prints_nothing_when_nothing_needs_a_person() {
-    let w = World::new(&oauth2_config("http://127.0.0.1:9", "refresh_token_idle = \"30d\""));
+    let w = World::new(&oauth2_config(
+        "http://127.0.0.1:9",
+        "refresh_token_idle = \"30d\"",
+    ));
     w.import("p", &fresh_pair());
     assert_eq!(health(&w, &[]), (Some(0), String::new()));
     assert_eq!(health(&w, &["--json"]), (Some(0), "[]\n".to_string()));
@@ -483,7 +503,10 @@ fn health_exits_0_and_prints_nothing_when_nothing_needs_a_person() {
 
 #[test]
 fn health_names_a_login_ending_within_the_window_and_not_outside_it() {
-    let w = World::new(&oauth2_config("http://127.0.0.1:9", "refresh_token_idle = \"1h\""));
+    let w = World::new(&oauth2_config(
+        "http://127.0.0.1:9",
+        "refresh_token_idle = \"1h\"",
+    ));
     w.import("p", &fresh_pair());
     let (code, text) = health(&w, &["--within", "2h"]);
     assert_eq!(code, Some(1), "{text}");
@@ -498,7 +521,10 @@ fn health_names_a_login_ending_within_the_window_and_not_outside_it() {
 
 #[test]
 fn health_json_has_name_status_reason_and_the_end_of_the_login() {
-    let w = World::new(&oauth2_config("http://127.0.0.1:9", "refresh_token_idle = \"1h\""));
+    let w = World::new(&oauth2_config(
+        "http://127.0.0.1:9",
+        "refresh_token_idle = \"1h\"",
+    ));
     w.import("p", &fresh_pair());
     let (code, text) = health(&w, &["--within", "2h", "--json"]);
     assert_eq!(code, Some(1));
@@ -514,7 +540,12 @@ fn health_json_has_name_status_reason_and_the_end_of_the_login() {
     );
     assert_eq!(item["name"], "p");
     assert_eq!(item["status"], "valid");
-    assert!(item["reason"].as_str().unwrap().starts_with("login ends in "));
+    assert!(
+        item["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("login ends in ")
+    );
     assert_eq!(
         item["refresh_token_expires_at"],
         summary(&w, "p")["refresh_token_expires_at"]
