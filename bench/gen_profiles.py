@@ -7,9 +7,13 @@
 # id 1300; Auth0 JWT access 900 / refresh 48 / id 1000; plain OAuth 2.0 opaque 43 / 43, no id.
 # Expiries spread over 30 min to 2 h (nothing auto-refreshes while measuring); last refresh
 # in the last hour, so both countdown columns move every second as they do for real.
+# gen_profiles.py N CONFIG STORE --login-ends K: every record also has the end of its login
+# (`refresh_expires_at`, and `family_started_at`): every K-th profile's login ends within 1 h to
+# 3 d (inside the default login_warning, 7 d, so `health` lists it), the others' in 30 to 90 d.
 import json, os, random, string, sys, time
 
 n, config, store = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+login_ends = int(sys.argv[5]) if len(sys.argv) > 5 and sys.argv[4] == "--login-ends" else 0
 rng = random.Random(1)  # the same profiles on every run
 chars = string.ascii_letters + string.digits + "-_"
 tok = lambda k: "".join(rng.choice(chars) for _ in range(k))
@@ -34,6 +38,11 @@ with open(config, "w") as cfg:
                   "generation": 1}
         if idt:
             record["id_token"] = tok(idt)
+        if login_ends:
+            soon = i % login_ends == 0
+            record["refresh_expires_at"] = now + (rng.randint(3600, 3 * 86400) if soon
+                                                  else rng.randint(30 * 86400, 90 * 86400))
+            record["family_started_at"] = now - 86400
         path = os.path.join(store, f"{name}.json")
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as f:

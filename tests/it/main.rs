@@ -15,6 +15,8 @@ mod git_credential;
 mod kube_credential;
 mod lifetimes;
 mod lock_waits;
+mod login_idle_real;
+mod login_lifetimes;
 mod mock_device;
 mod mock_discovery;
 mod mock_edges;

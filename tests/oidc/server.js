@@ -5,6 +5,8 @@
 // Env:
 //   OIDC_AT_TTL=<seconds>  access token (and client credentials token) lifetime, default 60
 //   OIDC_ROTATE=0          do not rotate refresh tokens (default: rotate on every refresh)
+//   OIDC_RT_TTL=<seconds>  refresh token lifetime, default 86400. With rotation on, every refresh
+//                          issues a new refresh token with a fresh TTL: an idle window
 //   OIDC_DEBUG=1           log error events (grant.error, server_error, ...) to stderr; the
 //                          token endpoint only ever says "grant request is invalid"
 //
@@ -60,7 +62,12 @@ const clients = [
   // number of seconds in their name (see ttl.AccessToken below), whatever OIDC_AT_TTL says. One
   // server then serves the short and long lifetimes real deployments issue; each test takes its
   // own client, so the per-client request log below is its own.
-  ...['10', '60', '300', '3600', '10-half', '10-dash', '60-dash'].map((suffix) => ({
+  // The *-idle-* clients are for the idle-window tests (tests/it/login_idle_real.rs) on a
+  // server with a short OIDC_RT_TTL, where the refresh token dies when idle.
+  ...[
+    '10', '60', '300', '3600', '10-half', '10-dash', '60-dash',
+    '10-idle-ended', '3600-idle-health', '3600-idle-ended', '3600-idle-alive',
+  ].map((suffix) => ({
     client_id: `tokdash-ttl-${suffix}`,
     client_secret: 'post-secret',
     token_endpoint_auth_method: 'client_secret_post',
@@ -165,6 +172,11 @@ if (!Number.isSafeInteger(accessTokenTtl) || accessTokenTtl <= 0) {
   process.exit(2);
 }
 const rotate = process.env.OIDC_ROTATE !== '0';
+const refreshTokenTtl = Number(process.env.OIDC_RT_TTL ?? '86400');
+if (!Number.isSafeInteger(refreshTokenTtl) || refreshTokenTtl <= 0) {
+  console.error(`OIDC_RT_TTL must be a positive integer, got ${process.env.OIDC_RT_TTL}`);
+  process.exit(2);
+}
 
 const server = http.createServer();
 server.listen(0, '127.0.0.1', () => {
@@ -214,7 +226,7 @@ server.listen(0, '127.0.0.1', () => {
       AccessToken: (ctx, token, client) => lifetimeOf(client, accessTokenTtl),
       ClientCredentials: accessTokenTtl,
       DeviceCode: 600,
-      RefreshToken: 86400,
+      RefreshToken: refreshTokenTtl,
       Grant: 30 * 86400,
       Session: 30 * 86400,
       Interaction: 3600,
