@@ -193,3 +193,44 @@ fn token_calls_keep_an_idle_login_alive_with_a_refresh_every_three_quarters_of_t
     assert!(out.starts_with("p: "), "{out}");
     assert_eq!(status(&w), "valid");
 }
+
+/// The dashboard against the server whose refresh tokens die after 20 s idle: its row says when
+/// the login ends (the 20 s window is inside the 7-day warning), and with auto-refresh on it
+/// keeps the login alive past two idle windows though the hour-long access token is never due:
+/// the refreshes come about every 15 s (a quarter of the window to spare), and the last refresh
+/// token still works once the dashboard has quit.
+#[test]
+fn the_dashboard_warns_and_keeps_an_idle_login_alive() {
+    use crate::support::tmux::Tmux;
+    let client = oidc::lifetime_client(3600, "idle-dash");
+    let (w, before) = minted(&client);
+    let mut envs = w.envs();
+    envs.push((oidc::SECRET_VAR, oidc::POST_SECRET.into()));
+    let tmux = Tmux::start(&[], &envs, 100, 20);
+    let screen = tmux.wait_for_text("login ends in", Duration::from_secs(20));
+    let row = screen.lines().find(|l| l.starts_with("p ")).unwrap_or("");
+    assert!(
+        row.contains("valid") && row.contains("login ends in"),
+        "{screen}"
+    );
+    // Three refreshes at least 10 s apart, the first 15 s in: past two 20 s idle windows.
+    wait_until(
+        Duration::from_secs(90),
+        "three keep-alive refreshes",
+        || server().token_requests(&client).len() - before >= 3,
+    );
+    tmux.keys(&["q"]);
+    assert_eq!(tmux.wait_exit(Duration::from_secs(20)), 0);
+    let times = server().token_requests(&client)[before..].to_vec();
+    for pair in times.windows(2) {
+        let gap = pair[1] - pair[0];
+        // Due once less than a quarter (5 s) of the 20 s window is left: never at every tick,
+        // never so late that the window closed.
+        assert!(
+            (10_000..20_000).contains(&gap),
+            "refreshes about 15 s apart: {times:?}"
+        );
+    }
+    // The login is alive: the refresh token the dashboard stored last still refreshes.
+    run_ok(&w, &["refresh", "p"]);
+}

@@ -66,7 +66,7 @@ const clients = [
   // server with a short OIDC_RT_TTL, where the refresh token dies when idle.
   ...[
     '10', '60', '300', '3600', '10-half', '10-dash', '60-dash',
-    '10-idle-ended', '3600-idle-health', '3600-idle-ended', '3600-idle-alive',
+    '10-idle-ended', '3600-idle-health', '3600-idle-ended', '3600-idle-alive', '3600-idle-dash',
   ].map((suffix) => ({
     client_id: `tokdash-ttl-${suffix}`,
     client_secret: 'post-secret',
