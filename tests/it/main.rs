@@ -24,6 +24,7 @@ mod races;
 mod real_server;
 mod secrets_debug;
 mod store_crash;
+mod token_files;
 mod token_use;
 mod tui_e2e;
 mod tui_faults;
