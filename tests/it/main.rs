@@ -3,6 +3,7 @@
 
 mod support;
 
+mod agent;
 mod big_body;
 mod big_body_elsewhere;
 mod call_cmd;
