@@ -69,6 +69,9 @@ pub enum Command {
         #[arg(long)]
         yes: bool,
     },
+    /// Refresh every profile ahead of expiry without a terminal (the dashboard's auto-refresh,
+    /// token files and hooks), until SIGTERM or SIGINT; one line per event on stderr
+    Agent,
     /// Log in with the device authorization grant (RFC 8628)
     Login { name: String },
     /// Store a token endpoint response (JSON) read from stdin
@@ -191,6 +194,7 @@ fn dispatch(ctx: &commands::Context, command: Option<Command>) -> CmdResult {
             json,
         }) => commands::refresh(ctx, &names, all, force, json),
         Some(Command::Revoke { name, yes }) => commands::revoke(ctx, &name, yes),
+        Some(Command::Agent) => commands::agent(ctx),
         Some(Command::Login { name }) => commands::login(ctx, &name),
         Some(Command::Import { name }) => commands::import(ctx, &name),
         Some(Command::Check { name }) => commands::check(ctx, &name),

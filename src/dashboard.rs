@@ -28,8 +28,20 @@ pub async fn run_async(config: Config, store: FileStore) -> Result<(), Failure> 
     let sweep = store.clone();
     tokio::task::spawn_blocking(move || sweep.remove_stale_temporaries());
     let cache = store.cache();
-    let engine = Arc::new(Engine::new(config.clone(), store)?.with_cache(cache));
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Msg>();
+    // Token file and hook warnings become the row's message (stderr is under the screen).
+    let warnings = tx.clone();
+    let notices: crate::engine::Notices = Arc::new(move |name: &str, message: &str| {
+        let _ = warnings.send(Msg::worker(app::WorkerEvent::PublishWarning {
+            name: name.to_string(),
+            message: message.to_string(),
+        }));
+    });
+    let engine = Arc::new(
+        Engine::new(config.clone(), store)?
+            .with_cache(cache)
+            .with_notices(notices),
+    );
     let mut worker = Worker::new(engine, tx);
     let io_err = |e: std::io::Error| Failure::failed(format!("terminal: {e}"));
     let mut sigterm = signal(SignalKind::terminate()).map_err(io_err)?;

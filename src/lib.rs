@@ -1,6 +1,7 @@
 //! tokdash: a terminal dashboard for OAuth 2.0 tokens. The library holds the engine shared by the
 //! command line and the dashboard; `main.rs` only parses the command line.
 
+pub(crate) mod agent;
 pub mod app;
 pub mod cli;
 pub mod clock;

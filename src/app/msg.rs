@@ -41,6 +41,12 @@ pub enum WorkerEvent {
         retry_after: Option<i64>,
         record: Option<RecordMeta>,
     },
+    /// A token file could not be written or the `on_refresh` hook failed, after a new token
+    /// was stored (the token itself is fine).
+    PublishWarning {
+        name: String,
+        message: String,
+    },
     Revoked {
         name: String,
         record: Option<RecordMeta>,

@@ -31,6 +31,9 @@ pub struct Row {
     /// `message` tells of a failure (a refresh, revocation or login that failed): it then wins
     /// over the login's end in the MESSAGE column, while a success ("refreshed") gives way.
     pub message_is_error: bool,
+    /// A token file or `on_refresh` warning that came while a refresh or login was in flight:
+    /// it becomes the message when that ends, instead of "refreshed".
+    pub warning: Option<String>,
     /// When auto-refresh next tries this profile.
     pub schedule: Schedule,
     pub endpoints: Option<Result<Endpoints, String>>,
@@ -70,6 +73,21 @@ impl Activity {
 }
 
 impl Row {
+    /// A refresh or login ended well: its words, unless a token file or hook failed meanwhile,
+    /// which then is the message (as a failure: the user has something to fix).
+    pub fn finish_with(&mut self, text: &str) {
+        match self.warning.take() {
+            Some(warning) => {
+                self.message = Some(warning);
+                self.message_is_error = true;
+            }
+            None => {
+                self.message = Some(text.into());
+                self.message_is_error = false;
+            }
+        }
+    }
+
     pub fn name(&self) -> &str {
         &self.profile.name
     }
@@ -197,6 +215,7 @@ impl State {
                 activity: Activity::Idle,
                 message: None,
                 message_is_error: false,
+                warning: None,
                 schedule: Schedule::default(),
                 endpoints: None,
             })

@@ -162,6 +162,35 @@ fn a_refresh_result_updates_the_row_and_the_log() {
     );
 }
 
+/// A token file or hook that failed during a refresh (its warning comes before the result) is
+/// the row's message once the refresh ends, as a failure, not "refreshed".
+#[test]
+fn a_publish_warning_during_a_refresh_becomes_the_message_when_it_ends() {
+    let mut s = state();
+    ch(&mut s, 'r');
+    let warning = "on_refresh sh failed (exit status: 1); the token is stored";
+    update(
+        &mut s,
+        Msg::worker(WorkerEvent::PublishWarning {
+            name: "alpha".into(),
+            message: warning.into(),
+        }),
+    );
+    update(
+        &mut s,
+        Msg::worker(WorkerEvent::Refreshed {
+            name: "alpha".into(),
+            record: record(7200),
+            outcome: RefreshOutcome::Refreshed,
+        }),
+    );
+    let r = row(&s, "alpha");
+    assert_eq!(r.message.as_deref(), Some(warning));
+    assert!(r.message_is_error);
+    assert!(r.warning.is_none(), "said once");
+    assert!(s.log.iter().any(|e| e.text == warning));
+}
+
 /// Auto-refresh on, and alpha's access token 60 s from expiry (inside its refresh window).
 fn auto_refreshing_with_alpha_expiring() -> State {
     let mut s = state();

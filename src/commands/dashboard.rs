@@ -1,4 +1,4 @@
-//! `tokdash` (the dashboard) and `tokdash demo`.
+//! `tokdash` (the dashboard), `tokdash agent` (its auto-refresh, headless) and `tokdash demo`.
 
 use super::Context;
 use crate::failure::CmdResult;
@@ -9,6 +9,14 @@ pub fn dashboard(ctx: &Context) -> CmdResult {
     crate::memory::release_freed();
     let store = ctx.store()?;
     crate::dashboard::run(config, store)
+}
+
+/// `tokdash agent`: the dashboard's auto-refresh without a terminal.
+pub fn agent(ctx: &Context) -> CmdResult {
+    let config = ctx.config()?;
+    crate::memory::release_freed();
+    let store = ctx.store()?;
+    crate::agent::run(config, store)
 }
 
 pub fn demo() -> CmdResult {

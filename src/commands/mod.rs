@@ -21,7 +21,7 @@ pub use call::{CallArgs, call};
 pub use check::check;
 pub use completions::{CompletionShell, completions, names};
 pub use config_check::config_check;
-pub use dashboard::{dashboard, demo};
+pub use dashboard::{agent, dashboard, demo};
 pub use exec::{DEFAULT_VAR as EXEC_DEFAULT_VAR, exec};
 pub use git_credential::git_credential;
 pub use health::health;

@@ -193,6 +193,20 @@ pub struct Profile {
     pub kube_token: Option<KubeToken>,
     /// The `username` `git-credential` answers (default [`DEFAULT_GIT_USERNAME`]).
     pub git_username: String,
+    /// Files rewritten with the token after every new token is stored (SPEC.md "Tokens where
+    /// they are used"); their directories were checked when the config was loaded.
+    pub token_files: TokenFiles,
+    /// `on_refresh`: a program and its arguments, run without a shell after a new token is
+    /// stored.
+    pub on_refresh: Option<Vec<String>>,
+}
+
+/// `access_token_file` and `id_token_file`: absolute paths in directories only their owner can
+/// write.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TokenFiles {
+    pub access_token: Option<PathBuf>,
+    pub id_token: Option<PathBuf>,
 }
 
 /// What git hosts that take an OAuth access token as the password expect as the user name.

@@ -49,4 +49,7 @@ pub struct RawProfile {
     pub refresh_token_idle: Option<Spanned<String>>,
     pub kube_token: Option<Spanned<String>>,
     pub git_username: Option<Spanned<String>>,
+    pub access_token_file: Option<Spanned<String>>,
+    pub id_token_file: Option<Spanned<String>>,
+    pub on_refresh: Option<Spanned<Vec<String>>>,
 }

@@ -308,6 +308,31 @@ fn profile(
             user.clone()
         }
     };
+    let token_files = super::TokenFiles {
+        access_token: token_file(
+            ctx,
+            &name,
+            "access_token_file",
+            p.access_token_file.as_ref(),
+        )?,
+        id_token: token_file(ctx, &name, "id_token_file", p.id_token_file.as_ref())?,
+    };
+    let on_refresh = match &p.on_refresh {
+        None => None,
+        Some(cmd) => {
+            if cmd
+                .get_ref()
+                .first()
+                .is_none_or(|program| program.is_empty())
+            {
+                return ctx.err(
+                    cmd.span(),
+                    format!("profile {name}: on_refresh is a program and its arguments, like [\"systemctl\", \"--user\", \"reload\", \"app\"] (run without a shell)"),
+                );
+            }
+            Some(cmd.get_ref().clone())
+        }
+    };
     let mut scopes = p.scopes.clone().unwrap_or_default();
     if kind == ProviderKind::Microsoft && grant == Grant::RefreshToken {
         crate::provider::microsoft::ask_for_refresh_token(&mut scopes);
@@ -326,7 +351,79 @@ fn profile(
         login_limits,
         kube_token,
         git_username,
+        token_files,
+        on_refresh,
     })
+}
+
+/// A token file's path: absolute, in an existing directory that only its owner (you, or root)
+/// can write. A directory others can write (`/tmp` included, sticky bit or not) would let them
+/// put a link or a file of their own where tokdash writes the token.
+fn token_file(
+    ctx: &Ctx,
+    name: &str,
+    key: &str,
+    value: Option<&Spanned<String>>,
+) -> Result<Option<PathBuf>, ConfigError> {
+    let Some(value) = value else {
+        return Ok(None);
+    };
+    let path = PathBuf::from(value.get_ref());
+    let fix =
+        "choose a directory only you can write, like ~/.local/state/tokdash-out (mkdir -m 700)";
+    let dir = match path.parent() {
+        Some(dir) if path.is_absolute() && path.file_name().is_some() => dir,
+        _ => {
+            return ctx.err(
+                value.span(),
+                format!("profile {name}: {key} must be an absolute path to a file, like \"/home/me/.local/state/tokdash-out/{name}.token\""),
+            );
+        }
+    };
+    match directory_problem(dir) {
+        None => Ok(Some(path)),
+        Some(problem) => ctx.err(
+            value.span(),
+            format!(
+                "profile {name}: {key}: the directory {} {problem}; {fix}",
+                dir.display()
+            ),
+        ),
+    }
+}
+
+/// Why tokdash will not write a token file in `dir`, if it will not.
+#[cfg(unix)]
+fn directory_problem(dir: &Path) -> Option<String> {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let meta = match std::fs::metadata(dir) {
+        Ok(meta) if meta.is_dir() => meta,
+        Ok(_) => return Some("is not a directory".into()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Some("does not exist".into());
+        }
+        Err(e) => return Some(format!("cannot be read ({e})")),
+    };
+    let mode = meta.permissions().mode() & 0o7777;
+    if mode & 0o022 != 0 {
+        return Some(format!(
+            "can be written by other users (mode {mode:04o}), who could put a link or a file of their own where the token goes"
+        ));
+    }
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    let me = unsafe { libc::geteuid() };
+    if meta.uid() != me && meta.uid() != 0 {
+        return Some(format!(
+            "belongs to another user (uid {}), who could replace the token file",
+            meta.uid()
+        ));
+    }
+    None
+}
+
+#[cfg(not(unix))]
+fn directory_problem(_: &Path) -> Option<String> {
+    None
 }
 
 /// `refresh_token_lifetime` and `refresh_token_idle`, or the provider's documented idle limit

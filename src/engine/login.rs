@@ -171,7 +171,8 @@ impl Engine {
         response: TokenResponse,
         origin: Origin,
     ) -> Result<TokenRecord, EngineError> {
-        let (_lock, mut record) = self.lock_and_load(name).await?;
+        let profile = self.profile(name)?;
+        let (lock, mut record) = self.lock_and_load(name).await?;
         let now = clock::now();
         // A login starts a new grant: an old refresh token is not kept when the new one comes,
         // and the old family's limits end with it.
@@ -191,6 +192,9 @@ impl Engine {
                 tracing::info!(profile = name, "imported a token response");
             }
         }
+        self.write_token_files(profile, &record).await;
+        drop(lock);
+        self.run_hook(profile, &record).await;
         Ok(record)
     }
 }

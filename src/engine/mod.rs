@@ -9,6 +9,7 @@ mod check;
 mod error;
 mod id_token;
 mod login;
+mod publish;
 mod refresh;
 mod revoke;
 #[cfg(test)]
@@ -19,6 +20,7 @@ pub use crate::oauth::device::LoginPrompt;
 pub use call::{ApiRequest, ApiResponse};
 pub use check::CheckReport;
 pub use error::{EngineError, ErrorKind, exchange_error};
+pub use publish::{Notices, stderr_notices};
 pub use refresh::{RefreshFailed, RefreshMode, RefreshOutcome, Refreshed};
 pub use revoke::Revoked;
 pub use watch::{Polled, StoreWatch};
@@ -43,6 +45,8 @@ pub struct Engine {
     /// `max_concurrency` requests in flight at once, whatever asks for them.
     permits: Arc<Semaphore>,
     disk: DiskWork,
+    /// Where the warnings of token files and hooks go (see `publish.rs`).
+    notices: Notices,
 }
 
 /// How often a held profile lock is tried again: soon at first (the holder is often a quick
@@ -75,11 +79,18 @@ impl Engine {
             discovery: Discovery::default(),
             permits,
             disk: DiskWork::Offload,
+            notices: stderr_notices(),
         })
     }
 
     pub fn with_disk_work(mut self, disk: DiskWork) -> Engine {
         self.disk = disk;
+        self
+    }
+
+    /// Sends the warnings of token files and `on_refresh` hooks to `notices` instead of stderr.
+    pub fn with_notices(mut self, notices: Notices) -> Engine {
+        self.notices = notices;
         self
     }
 

@@ -156,7 +156,7 @@ impl Engine {
 
         let result = self.request_new_token(profile, &record).await;
         let now = clock::now();
-        let outcome = match result {
+        match result {
             Ok(response) => {
                 let rotated = response.rotates();
                 response.apply_to(&mut record, now);
@@ -164,6 +164,10 @@ impl Engine {
                 // Stored before the lock is released and before any caller sees the token.
                 self.save(name, &mut record).await?;
                 tracing::info!(profile = name, rotated, "refreshed");
+                // Under the lock: files are written in the order of the refreshes.
+                self.write_token_files(profile, &record).await;
+                drop(lock);
+                self.run_hook(profile, &record).await;
                 let outcome = if rotated {
                     RefreshOutcome::Rotated
                 } else {
@@ -184,14 +188,13 @@ impl Engine {
                 });
                 self.save(name, &mut record).await?;
                 tracing::warn!(profile = name, code = ?error.code, "refresh failed: {}", error.message);
+                drop(lock);
                 Err(RefreshFailed {
                     error,
                     record: Some(Box::new(record)),
                 })
             }
-        };
-        drop(lock);
-        outcome
+        }
     }
 
     async fn request_new_token(

@@ -65,10 +65,66 @@ impl AtomicDir {
     }
 }
 
+/// What [`write_token_file`] found in the file's place.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Replaced {
+    /// Nothing, or a plain file: the usual case.
+    File,
+    /// A symbolic link, now replaced by a plain file; its target was never opened.
+    Link,
+}
+
+/// A token file (`access_token_file`, `id_token_file`): the token alone, `0600`, written with
+/// the store's crash-safe replacement. The rename replaces whatever name was there without
+/// following it, so a symbolic link in the file's place is replaced by a plain file and its
+/// target is never written (the link is reported, so the user hears of it).
+pub fn write_token_file(target: &Path, token: &[u8]) -> io::Result<Replaced> {
+    let dir = target
+        .parent()
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no directory"))?;
+    let found = match std::fs::symlink_metadata(target) {
+        Ok(meta) if meta.file_type().is_symlink() => Replaced::Link,
+        Ok(meta) if meta.is_dir() => {
+            return Err(io::Error::new(
+                io::ErrorKind::IsADirectory,
+                "a directory is in the file's place",
+            ));
+        }
+        _ => Replaced::File,
+    };
+    AtomicDir::new(dir).write(target, token)?;
+    Ok(found)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::sync::Arc;
+
+    #[test]
+    fn a_token_file_is_private_bare_and_replaces_a_link_without_writing_its_target() {
+        use std::os::unix::fs::PermissionsExt;
+        let tmp = tempfile::tempdir().unwrap();
+        let file = tmp.path().join("at");
+        assert_eq!(write_token_file(&file, b"AT-1").unwrap(), Replaced::File);
+        assert_eq!(std::fs::read(&file).unwrap(), b"AT-1");
+        let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+
+        let target = tmp.path().join("target");
+        std::fs::write(&target, "precious").unwrap();
+        std::fs::remove_file(&file).unwrap();
+        std::os::unix::fs::symlink(&target, &file).unwrap();
+        assert_eq!(write_token_file(&file, b"AT-2").unwrap(), Replaced::Link);
+        assert_eq!(std::fs::read_to_string(&target).unwrap(), "precious");
+        assert!(
+            !std::fs::symlink_metadata(&file)
+                .unwrap()
+                .file_type()
+                .is_symlink()
+        );
+        assert_eq!(std::fs::read(&file).unwrap(), b"AT-2");
+    }
 
     #[test]
     fn concurrent_writers_all_land_and_share_directory_syncs() {

@@ -11,6 +11,7 @@ mod lock;
 mod memory;
 mod record;
 
+pub use atomic::{Replaced, write_token_file};
 pub use file::{FileStore, LocalCache, STALE_TEMPORARY};
 pub use lock::ProfileLock;
 pub use memory::MemoryStore;

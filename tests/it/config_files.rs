@@ -90,6 +90,9 @@ fn the_example_parses_and_documents_every_key() {
         "auth_method",
         "kube_token",
         "git_username",
+        "access_token_file",
+        "id_token_file",
+        "on_refresh",
     ];
     for key in keys {
         let line = source

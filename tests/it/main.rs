@@ -3,6 +3,7 @@
 
 mod support;
 
+mod agent;
 mod big_body;
 mod big_body_elsewhere;
 mod call_cmd;
@@ -26,6 +27,7 @@ mod races;
 mod real_server;
 mod secrets_debug;
 mod store_crash;
+mod token_files;
 mod token_use;
 mod tui_e2e;
 mod tui_faults;

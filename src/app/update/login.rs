@@ -68,8 +68,7 @@ pub(super) fn on_done(state: &mut State, name: String, record: RecordMeta) {
     if let Some(row) = state.row_mut(&name) {
         row.activity = Activity::Idle;
         row.schedule.succeeded();
-        row.message = Some("logged in".into());
-        row.message_is_error = false;
+        row.finish_with("logged in");
         row.record = Some(record);
     }
     if popup_is_for(state, &name) {

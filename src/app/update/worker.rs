@@ -22,11 +22,21 @@ pub(super) fn on_worker(state: &mut State, event: WorkerEvent, effects: &mut Vec
             if let Some(row) = state.row_mut(&name) {
                 row.activity = Activity::Idle;
                 row.schedule.succeeded();
-                row.message = Some(text.into());
-                row.message_is_error = false;
+                row.finish_with(text);
                 row.record = Some(record);
             }
             state.push_event(&name, text.into(), EventKind::Good);
+        }
+        WorkerEvent::PublishWarning { name, message } => {
+            if let Some(row) = state.row_mut(&name) {
+                if row.activity.is_idle() {
+                    row.message = Some(message.clone());
+                    row.message_is_error = true;
+                } else {
+                    row.warning = Some(message.clone());
+                }
+            }
+            state.push_event(&name, message, EventKind::Bad);
         }
         WorkerEvent::RefreshFailed {
             name,
