@@ -10,7 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 [ -d tests/oidc/node_modules ] || npm ci --prefix tests/oidc --no-audit --no-fund --loglevel=error
 out=$(mktemp /tmp/tokdash-bench-all.XXXXXX)
-for script in refresh_all startup health credentials dashboard; do
+for script in refresh_all startup health credentials agent dashboard; do
   echo "== bench/$script.sh"
   bash "bench/$script.sh" 2>&1 | tee -a "$out"
 done
