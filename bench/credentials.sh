@@ -18,15 +18,7 @@ for n in $SIZES; do
   # They work, and answer without a request.
   "$TOKDASH" kube-credential team000-svc00 | grep -q '"token"'
   "$TOKDASH" git-credential team000-svc00 get </dev/null | grep -q '^password='
-  hyperfine -N --warmup 20 --runs "$RUNS" --export-json "$WORK/h.json" \
+  hyperfine_results credentials "$n" -- \
     "$TOKDASH token team000-svc00" "$TOKDASH kube-credential team000-svc00" \
-    "$TOKDASH git-credential team000-svc00 get" >/dev/null
-  python3 - "$WORK/h.json" "$n" <<'PY'
-import json, sys
-for r in json.load(open(sys.argv[1]))["results"]:
-    cmd = r["command"].split("/")[-1]
-    print(f"RESULT credentials n={sys.argv[2]}: {cmd}: median {r['median']*1000:.2f} ms, "
-          f"mean {r['mean']*1000:.2f} ± {r['stddev']*1000:.2f} ms, "
-          f"user {r['user']*1000:.2f} ms, sys {r['system']*1000:.2f} ms")
-PY
+    "$TOKDASH git-credential team000-svc00 get"
 done

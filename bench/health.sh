@@ -5,7 +5,7 @@
 # 10,000 profiles in the config and store. No network: health reads the config and every record.
 # Env: SIZES ("1000 10000"), RUNS (50).
 source "$(dirname "$0")/lib.sh"
-SIZES=${SIZES:-"1000 10000"} RUNS=${RUNS:-50}
+SIZES=${SIZES:-"1000 10000"} RUNS=${RUNS:-50} WARMUP=${WARMUP:-5}
 build
 machine
 export BENCH_SECRET=unused
@@ -17,14 +17,6 @@ for n in $SIZES; do
   lines=$(wc -l <"$WORK/out")
   [ "$code" = 1 ] && [ "$lines" = $((n / 10)) ] && ! grep -qv ': login ends in ' "$WORK/out" || {
     echo "health: exit $code, $lines lines, expected 1 and $((n / 10))" >&2; exit 1; }
-  hyperfine -N -i --warmup 5 --runs "$RUNS" --export-json "$WORK/h.json" \
-    "$TOKDASH health" "$TOKDASH health --json" "$TOKDASH list --json" >/dev/null
-  python3 - "$WORK/h.json" "$n" <<'PY'
-import json, sys
-for r in json.load(open(sys.argv[1]))["results"]:
-    cmd = r["command"].split("/")[-1]
-    print(f"RESULT health n={sys.argv[2]}: {cmd}: median {r['median']*1000:.2f} ms, "
-          f"mean {r['mean']*1000:.2f} ± {r['stddev']*1000:.2f} ms, "
-          f"user {r['user']*1000:.2f} ms, sys {r['system']*1000:.2f} ms")
-PY
+  hyperfine_results health "$n" -i -- \
+    "$TOKDASH health" "$TOKDASH health --json" "$TOKDASH list --json"
 done

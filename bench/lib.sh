@@ -42,3 +42,22 @@ start_server() {
 # cpu_ticks PID: utime+stime of a process, in clock ticks (fields 14 and 15 of /proc/PID/stat,
 # counted after the ")" that ends the command name, which may contain spaces).
 cpu_ticks() { sed 's/.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'; }
+
+# hyperfine_results LABEL N [HYPERFINE_OPTION...] -- COMMAND...: runs hyperfine (no shell,
+# RUNS runs after WARMUP warm-ups) and prints one `RESULT LABEL n=N: …` line per command.
+hyperfine_results() {
+  local label=$1 n=$2; shift 2
+  local opts=()
+  while [ "$1" != -- ]; do opts+=("$1"); shift; done
+  shift
+  hyperfine -N "${opts[@]}" --warmup "${WARMUP:-20}" --runs "$RUNS" --export-json "$WORK/h.json" \
+    "$@" >/dev/null
+  python3 - "$WORK/h.json" "$label" "$n" <<'PY'
+import json, sys
+for r in json.load(open(sys.argv[1]))["results"]:
+    cmd = r["command"].split("/")[-1]
+    print(f"RESULT {sys.argv[2]} n={sys.argv[3]}: {cmd}: median {r['median']*1000:.2f} ms, "
+          f"mean {r['mean']*1000:.2f} ± {r['stddev']*1000:.2f} ms, "
+          f"user {r['user']*1000:.2f} ms, sys {r['system']*1000:.2f} ms")
+PY
+}

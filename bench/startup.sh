@@ -12,14 +12,6 @@ for n in $SIZES; do
   rm -rf "$TOKDASH_STORE"
   python3 "$ROOT/bench/gen_profiles.py" "$n" "$TOKDASH_CONFIG" "$TOKDASH_STORE"
   "$TOKDASH" token team000-svc00 >/dev/null   # it works, and prints only the token
-  hyperfine -N --warmup 20 --runs "$RUNS" --export-json "$WORK/h.json" \
-    "$TOKDASH token team000-svc00" "$TOKDASH list" "$TOKDASH list --json" >/dev/null
-  python3 - "$WORK/h.json" "$n" <<'PY'
-import json, sys
-for r in json.load(open(sys.argv[1]))["results"]:
-    cmd = r["command"].split("/")[-1]
-    print(f"RESULT startup n={sys.argv[2]}: {cmd}: median {r['median']*1000:.2f} ms, "
-          f"mean {r['mean']*1000:.2f} ± {r['stddev']*1000:.2f} ms, "
-          f"user {r['user']*1000:.2f} ms, sys {r['system']*1000:.2f} ms")
-PY
+  hyperfine_results startup "$n" -- \
+    "$TOKDASH token team000-svc00" "$TOKDASH list" "$TOKDASH list --json"
 done
