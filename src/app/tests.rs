@@ -218,16 +218,7 @@ fn a_failed_refresh_backs_off_and_a_dead_refresh_token_stops_auto_refresh() {
         }),
         "{effects:?}"
     );
-    update(
-        &mut s,
-        Msg::worker(WorkerEvent::RefreshFailed {
-            name: "alpha".into(),
-            error: "timeout".into(),
-            transient: true,
-            retry_after: None,
-            record: None,
-        }),
-    );
+    alpha_timed_out(&mut s);
     let not_before = row(&s, "alpha").schedule.not_before;
     assert!(
         not_before >= NOW + 15,
@@ -1063,16 +1054,7 @@ fn a_row_crossing_into_the_login_warning_is_drawn_at_that_tick() {
 fn a_failure_message_is_marked_and_a_success_clears_the_mark() {
     let mut s = state();
     ch(&mut s, 'r');
-    update(
-        &mut s,
-        Msg::worker(WorkerEvent::RefreshFailed {
-            name: "alpha".into(),
-            error: "timeout".into(),
-            transient: true,
-            retry_after: None,
-            record: None,
-        }),
-    );
+    alpha_timed_out(&mut s);
     assert!(row(&s, "alpha").message_is_error);
     ch(&mut s, 'r');
     update(
@@ -1084,4 +1066,18 @@ fn a_failure_message_is_marked_and_a_success_clears_the_mark() {
         }),
     );
     assert!(!row(&s, "alpha").message_is_error);
+}
+
+/// alpha's refresh failed with a timeout (transient, no Retry-After, the record untouched).
+fn alpha_timed_out(s: &mut State) {
+    update(
+        s,
+        Msg::worker(WorkerEvent::RefreshFailed {
+            name: "alpha".into(),
+            error: "timeout".into(),
+            transient: true,
+            retry_after: None,
+            record: None,
+        }),
+    );
 }

@@ -202,14 +202,7 @@ fn the_memory_store_lists_and_stamps_what_it_holds() {
 #[tokio::test]
 async fn min_valid_counts_a_refresh_made_by_another_process_while_waiting_for_the_lock() {
     let server = token_endpoint(ResponseTemplate::new(500), 0).await;
-    let store = MemoryStore::new();
-    let mut short = TokenRecord {
-        access_token: Some(Secret::new("AT-short")),
-        refresh_token: Some(Secret::new("RT-1")),
-        expires_at: Some(crate::clock::now() + 120),
-        ..Default::default()
-    };
-    store.save("p", &mut short).unwrap();
+    let store = short_token_store(120);
     let engine =
         Arc::new(Engine::new(config(&format!("{}/token", server.uri())), store.clone()).unwrap());
 
@@ -246,14 +239,7 @@ async fn min_valid_counts_a_refresh_made_by_another_process_while_waiting_for_th
 #[tokio::test]
 async fn min_valid_of_zero_hands_out_a_token_the_due_rule_would_refresh() {
     let server = token_endpoint(ResponseTemplate::new(500), 0).await;
-    let store = MemoryStore::new();
-    let mut short = TokenRecord {
-        access_token: Some(Secret::new("AT-short")),
-        refresh_token: Some(Secret::new("RT-1")),
-        expires_at: Some(crate::clock::now() + 60),
-        ..Default::default()
-    };
-    store.save("p", &mut short).unwrap();
+    let store = short_token_store(60);
     let engine = Engine::new(config(&format!("{}/token", server.uri())), store).unwrap();
     let token = engine
         .access_token_with("p", Some(std::time::Duration::ZERO))
@@ -354,4 +340,18 @@ async fn min_valid_refreshes_an_id_token_with_less_left() {
         .unwrap();
     assert_eq!(given.token.expose(), new_id);
     assert_eq!(given.expires_at, Some(new_exp));
+}
+
+/// A store whose profile `p` holds access token `AT-short` with `secs` left (its lifetime
+/// unknown) and refresh token `RT-1`.
+fn short_token_store(secs: i64) -> MemoryStore {
+    let store = MemoryStore::new();
+    let mut short = TokenRecord {
+        access_token: Some(Secret::new("AT-short")),
+        refresh_token: Some(Secret::new("RT-1")),
+        expires_at: Some(crate::clock::now() + secs),
+        ..Default::default()
+    };
+    store.save("p", &mut short).unwrap();
+    store
 }
