@@ -31,14 +31,8 @@ fn minted(client: &str) -> (World, usize) {
             out.display()
         ),
     ));
-    let response = server().mint(
-        client,
-        Some(oidc::POST_SECRET),
-        "client_secret_post",
-        oidc::DEFAULT_SCOPE,
-    );
-    w.import("p", &response);
-    (w, server().token_requests(client).len())
+    let requests = server().mint_into(&w, client);
+    (w, requests)
 }
 
 /// The agent of `w`, its stderr going to `agent.err` in the world.

@@ -5,24 +5,32 @@
 use crate::support::mocks::{json, post_answers};
 use crate::support::oidc::{self, post_cmd};
 use crate::support::world::World;
+use crate::support::{stderr, succeeded};
 use crate::token_use::{minted, server, stored_access_token};
 use serde_json::json;
 use wiremock::matchers::{header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
+/// The real server's userinfo endpoint, which answers a live access token with JSON.
+fn userinfo_url() -> String {
+    format!("{}/me", server().issuer)
+}
+
+/// `call p` on [`userinfo_url`], which must succeed; the JSON body it printed.
+fn call_userinfo(w: &World) -> serde_json::Value {
+    let url = userinfo_url();
+    let args = ["call", "p", url.as_str()];
+    let out = succeeded(&args, post_cmd(w, &args).output().unwrap());
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
 #[test]
 fn call_sends_the_token_and_prints_the_body() {
     let (w, _) = minted(&oidc::lifetime_client(300, ""));
-    let me = format!("{}/me", server().issuer);
-    let out = post_cmd(&w, &["call", "p", &me]).output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let body: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let body = call_userinfo(&w);
     assert!(body["sub"].is_string(), "{body}");
 
+    let me = userinfo_url();
     let out = post_cmd(&w, &["call", "p", &me, "-i"]).output().unwrap();
     assert!(out.status.success());
     let text = String::from_utf8(out.stdout).unwrap();
@@ -44,14 +52,7 @@ fn a_401_refreshes_once_and_sends_again() {
     let mut record = w.record("p").unwrap();
     record["access_token"] = json!("not-a-live-token");
     std::fs::write(w.store().join("p.json"), record.to_string()).unwrap();
-    let me = format!("{}/me", server().issuer);
-    let out = post_cmd(&w, &["call", "p", &me]).output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let body: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let body = call_userinfo(&w);
     assert!(body["sub"].is_string(), "{body}");
     assert_ne!(stored_access_token(&w), "not-a-live-token");
     assert_eq!(
@@ -120,11 +121,7 @@ async fn a_body_from_stdin_is_sent_twice_after_a_401() {
         .write_stdin(r#"{"name": "one"}"#)
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(String::from_utf8(out.stdout).unwrap(), "stored");
     let puts: Vec<_> = api
         .received_requests()

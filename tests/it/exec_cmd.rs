@@ -9,6 +9,11 @@ fn world() -> crate::support::world::World {
     minted(&oidc::lifetime_client(60, "dash")).0
 }
 
+/// `tokdash args` in `w`, run to the end.
+fn run(w: &crate::support::world::World, args: &[&str]) -> std::process::Output {
+    post_cmd(w, args).output().unwrap()
+}
+
 #[test]
 fn the_program_gets_the_token_in_its_environment_and_in_no_argv() {
     let w = world();
@@ -56,9 +61,7 @@ fn env_names_another_variable() {
     assert!(out.status.success());
     assert_eq!(String::from_utf8(out.stdout).unwrap(), token);
 
-    let out = post_cmd(&w, &["exec", "p", "--env", "A=B", "--", "true"])
-        .output()
-        .unwrap();
+    let out = run(&w, &["exec", "p", "--env", "A=B", "--", "true"]);
     assert_eq!(out.status.code(), Some(2));
 }
 
@@ -66,25 +69,19 @@ fn env_names_another_variable() {
 fn the_exit_status_is_the_programs() {
     let w = world();
     for (script, code) in [("exit 0", 0), ("exit 7", 7), ("exit 255", 255)] {
-        let out = post_cmd(&w, &["exec", "p", "--", "sh", "-c", script])
-            .output()
-            .unwrap();
+        let out = run(&w, &["exec", "p", "--", "sh", "-c", script]);
         assert_eq!(out.status.code(), Some(code), "{script}");
         assert!(out.stderr.is_empty(), "{script}: nothing of tokdash's own");
     }
     // Ended by SIGTERM (15): 128 + 15, as shells report it.
-    let out = post_cmd(&w, &["exec", "p", "--", "sh", "-c", "kill -TERM $$"])
-        .output()
-        .unwrap();
+    let out = run(&w, &["exec", "p", "--", "sh", "-c", "kill -TERM $$"]);
     assert_eq!(out.status.code(), Some(143));
 }
 
 #[test]
 fn a_program_not_found_is_127_and_one_not_executable_126() {
     let w = world();
-    let out = post_cmd(&w, &["exec", "p", "--", "no-such-program-tokdash-test"])
-        .output()
-        .unwrap();
+    let out = run(&w, &["exec", "p", "--", "no-such-program-tokdash-test"]);
     assert_eq!(out.status.code(), Some(127));
     let stderr = String::from_utf8(out.stderr).unwrap();
     assert_eq!(
@@ -94,9 +91,7 @@ fn a_program_not_found_is_127_and_one_not_executable_126() {
 
     let plain = w.dir.path().join("not-executable");
     std::fs::write(&plain, "#!/bin/sh\necho hi\n").unwrap();
-    let out = post_cmd(&w, &["exec", "p", "--", plain.to_str().unwrap()])
-        .output()
-        .unwrap();
+    let out = run(&w, &["exec", "p", "--", plain.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(126));
     let stderr = String::from_utf8(out.stderr).unwrap();
     assert!(

@@ -3,8 +3,8 @@
 
 use crate::support::integrations::{git_server, isolate_git};
 use crate::support::oidc::{OidcServer, POST_SECRET, SECRET_VAR, post_cmd, post_profile};
+use crate::support::output_with_stdin;
 use crate::support::world::World;
-use std::io::Write;
 use std::process::{Command, Output, Stdio};
 
 /// The gits to try: the one on PATH, and /usr/bin/git when it is another (older) one.
@@ -36,28 +36,16 @@ fn git_with_helper(git: &str, w: &World, name: &str, args: &[&str], input: &str)
         .args(args)
         .env(SECRET_VAR, POST_SECRET)
         .env("TOKDASH_LOG", "trace")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     isolate_git(&mut cmd, w.dir.path());
     for (k, v) in w.envs() {
         cmd.env(k, v);
     }
-    let mut child = cmd.spawn().unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.as_bytes())
-        .unwrap();
-    child.wait_with_output().unwrap()
+    output_with_stdin(&mut cmd, input)
 }
 
 fn access_token(w: &World, name: &str) -> String {
-    w.record(name).unwrap()["access_token"]
-        .as_str()
-        .unwrap()
-        .to_string()
+    w.stored(name, "access_token")
 }
 
 fn expire_access_token(w: &World, name: &str) -> String {
@@ -111,11 +99,7 @@ fn git_credential_fill_gets_username_token_and_expiry() {
 #[test]
 fn git_ls_remote_authenticates_with_a_refreshed_token_and_git_username() {
     let server = OidcServer::start();
-    let w = server.minted_world(&["gh"]);
-    w.write_config(&format!(
-        "{}git_username = \"robot\"\n",
-        post_profile("gh", &server.issuer)
-    ));
+    let w = server.minted_world_with("gh", "git_username = \"robot\"");
     let record = w.store().join("gh.json");
     let srv = git_server(w.dir.path(), &record, "robot");
     let url = format!("http://127.0.0.1:{}/repo.git", srv.port);

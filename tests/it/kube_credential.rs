@@ -3,7 +3,7 @@
 //! real authorization server behind the profile.
 
 use crate::support::integrations::{KubeApi, kubectl};
-use crate::support::oidc::{OidcServer, POST_SECRET, SECRET_VAR, post_cmd, post_profile};
+use crate::support::oidc::{self, OidcServer, POST_SECRET, SECRET_VAR, post_cmd, post_profile};
 use crate::support::world::World;
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Output, Stdio};
@@ -37,7 +37,7 @@ fn kubectl_version(w: &World, api: &KubeApi, name: &str, api_version: &str) -> O
 }
 
 fn stored(w: &World, name: &str, field: &str) -> String {
-    w.record(name).unwrap()[field].as_str().unwrap().to_string()
+    w.stored(name, field)
 }
 
 #[track_caller]
@@ -137,11 +137,7 @@ fn an_expired_id_token_is_refreshed_before_kubectl_gets_it() {
 #[test]
 fn kube_token_access_token_gives_the_access_token_refreshed_when_expired() {
     let server = OidcServer::start();
-    let w = server.minted_world(&["k8s"]);
-    w.write_config(&format!(
-        "{}kube_token = \"access_token\"\n",
-        post_profile("k8s", &server.issuer)
-    ));
+    let w = server.minted_world_with("k8s", "kube_token = \"access_token\"");
     let mut record = w.record("k8s").unwrap();
     let stale = record["access_token"].as_str().unwrap().to_string();
     record["expires_at"] = serde_json::json!(0);
@@ -200,10 +196,7 @@ fn malformed_exec_info_exits_2_with_one_line() {
 #[test]
 fn an_interactive_session_logs_in_on_stderr() {
     let server = OidcServer::start();
-    let w = World::new(&post_profile("k8s", &server.issuer).replace(
-        "[profiles.k8s]",
-        "[profiles.k8s]\nscopes = [\"openid\", \"offline_access\"]",
-    ));
+    let w = World::new(&oidc::login_profile("k8s", &server.issuer));
     let mut child = w
         .std_cmd_with_secret(&["kube-credential", "k8s"], SECRET_VAR, POST_SECRET)
         .env(

@@ -5,6 +5,7 @@
 //! (tests/oidc/server.js); every test has a client of its own on this module's one server.
 
 use crate::support::oidc::{self, OidcServer};
+use crate::support::succeeded;
 use crate::support::tmux::Tmux;
 use crate::support::world::World;
 use std::sync::OnceLock;
@@ -28,23 +29,12 @@ fn world(client: &str) -> World {
 /// server had seen from `client` by then.
 fn minted(client: &str) -> (World, usize) {
     let w = world(client);
-    let response = server().mint(
-        client,
-        Some(oidc::POST_SECRET),
-        "client_secret_post",
-        oidc::DEFAULT_SCOPE,
-    );
-    w.import("p", &response);
-    (w, server().token_requests(client).len())
+    let requests = server().mint_into(&w, client);
+    (w, requests)
 }
 
 fn stdout(w: &World, args: &[&str]) -> String {
-    let out = oidc::post_cmd(w, args).output().unwrap();
-    assert!(
-        out.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = succeeded(args, oidc::post_cmd(w, args).output().unwrap());
     String::from_utf8(out.stdout).unwrap()
 }
 

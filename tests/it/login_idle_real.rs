@@ -7,8 +7,8 @@
 //! One server for the module; every test has a client of its own, so its request log is its own.
 
 use crate::support::oidc::{self, OidcServer};
-use crate::support::wait_until;
 use crate::support::world::World;
+use crate::support::{succeeded, wait_until};
 use serde_json::Value;
 use std::process::Output;
 use std::sync::OnceLock;
@@ -29,14 +29,8 @@ fn minted(client: &str) -> (World, usize) {
         server().issuer,
         oidc::SECRET_VAR
     ));
-    let response = server().mint(
-        client,
-        Some(oidc::POST_SECRET),
-        "client_secret_post",
-        oidc::DEFAULT_SCOPE,
-    );
-    w.import("p", &response);
-    (w, server().token_requests(client).len())
+    let requests = server().mint_into(&w, client);
+    (w, requests)
 }
 
 fn run(w: &World, args: &[&str]) -> Output {
@@ -45,13 +39,7 @@ fn run(w: &World, args: &[&str]) -> Output {
 
 #[track_caller]
 fn run_ok(w: &World, args: &[&str]) -> String {
-    let out = run(w, args);
-    assert!(
-        out.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
+    String::from_utf8(succeeded(args, run(w, args)).stdout).unwrap()
 }
 
 fn status(w: &World) -> String {
@@ -80,10 +68,12 @@ fn health_names_a_profile_whose_idle_window_closes_within_the_hour() {
     assert_eq!(introspect_refresh_token(&w, &client)["active"], true);
 }
 
-/// `client`'s login, imported and then left alone until `list` says it ran out; checks that the
-/// server's refresh token is dead too, and returns the world and the client's request count.
-fn ran_out(client: &str) -> (World, usize) {
-    let (w, _) = minted(client);
+/// The login of the `idle-ended` client with access tokens of `seconds`, imported and then
+/// left alone until `list` says it ran out; checks that the server's refresh token is dead too,
+/// and returns the world, the client and its request count.
+fn ran_out(seconds: u32) -> (World, String, usize) {
+    let client = oidc::lifetime_client(seconds, "idle-ended");
+    let (w, _) = minted(&client);
     assert_ne!(status(&w), "needs_login");
     // Nothing runs: the idle window closes. list --json is read every ~0.5 s.
     let mut last_look = Instant::now() - Duration::from_secs(1);
@@ -99,9 +89,9 @@ fn ran_out(client: &str) -> (World, usize) {
         },
     );
     // The server's refresh token (issued just before the import) is dead too.
-    assert_eq!(introspect_refresh_token(&w, client)["active"], false);
-    let before = server().token_requests(client).len();
-    (w, before)
+    assert_eq!(introspect_refresh_token(&w, &client)["active"], false);
+    let before = server().token_requests(&client).len();
+    (w, client, before)
 }
 
 /// tokdash asked once, and the server refused the refresh token.
@@ -114,19 +104,24 @@ fn refused_once(w: &World, client: &str, before: usize) {
     assert_eq!(status(w), "needs_login");
 }
 
+/// [`refused_once`], and `token`'s stderr `err` tells the person to log in again.
+#[track_caller]
+fn refused_once_with_login_hint(w: &World, client: &str, before: usize, err: &str) {
+    assert!(err.contains("run: tokdash login p"), "{err}");
+    refused_once(w, client, before);
+}
+
 /// 10 s access tokens: by the end of the 20 s idle window the access token is gone too, and
 /// `token` has nothing to print.
 #[test]
 fn a_login_whose_idle_window_passed_needs_a_login_and_the_server_refuses_it() {
-    let client = oidc::lifetime_client(10, "idle-ended");
-    let (w, before) = ran_out(&client);
+    let (w, client, before) = ran_out(10);
     let out = run(&w, &["token", "p"]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(out.stdout.is_empty(), "no token printed");
     assert!(err.contains("invalid_grant"), "{err}");
-    assert!(err.contains("run: tokdash login p"), "{err}");
-    refused_once(&w, &client, before);
+    refused_once_with_login_hint(&w, &client, before, &err);
 }
 
 /// Hour-long access tokens: the login ran out but the access token still works, so `token`
@@ -134,8 +129,7 @@ fn a_login_whose_idle_window_passed_needs_a_login_and_the_server_refuses_it() {
 /// failed refresh, mock_edges.rs), after the server refused the refresh token.
 #[test]
 fn a_login_that_ran_out_with_a_live_access_token_prints_it_with_the_login_hint() {
-    let client = oidc::lifetime_client(3600, "idle-ended");
-    let (w, before) = ran_out(&client);
+    let (w, client, before) = ran_out(3600);
     let access = w.record("p").unwrap()["access_token"].clone();
     let out = run(&w, &["token", "p"]);
     let err = String::from_utf8_lossy(&out.stderr);
@@ -148,8 +142,7 @@ fn a_login_that_ran_out_with_a_live_access_token_prints_it_with_the_login_hint()
         err.starts_with("tokdash: warning: p: refresh refused (HTTP 400, invalid_grant"),
         "{err}"
     );
-    assert!(err.contains("run: tokdash login p"), "{err}");
-    refused_once(&w, &client, before);
+    refused_once_with_login_hint(&w, &client, before, &err);
 }
 
 /// `tokdash token` every ~2 s for 50 s (two and a half idle windows): the access token is never

@@ -7,45 +7,25 @@
 //!
 //! Each test has its own server (its own port) and its own `World`.
 
-use crate::support::mocks::{json as answer, post_answers, requests_to, server};
+use crate::support::mocks::{
+    SECRET_VAR, WithSecret, google_profile, json as answer, microsoft_profile, post_answers,
+    requests_to, server,
+};
 use crate::support::world::World;
+use crate::support::{stderr, stdout};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
-use std::process::Output;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-const SECRET_VAR: &str = "TOKDASH_MOCK_CLIENT_SECRET";
 const SECRET: &str = "cs-lifetimes-mock-secret";
+const TOKDASH: WithSecret = WithSecret(SECRET);
 
 fn now() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap()
         .as_secs() as i64
-}
-
-fn run(w: &World, args: &[&str]) -> Output {
-    w.output_with_secret(args, SECRET_VAR, SECRET)
-}
-
-#[track_caller]
-fn run_ok(w: &World, args: &[&str]) -> Output {
-    let out = run(w, args);
-    assert!(
-        out.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
-
-fn stdout(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
 /// Profile `p` of a plain OAuth 2.0 provider (Keycloak-like) at the mock, with `extra` lines.
@@ -55,19 +35,9 @@ fn oauth2_config(uri: &str, extra: &str) -> String {
     )
 }
 
+/// Google's profile `p` at the mock.
 fn google_config(uri: &str) -> String {
-    format!(
-        r#"
-[profiles.p]
-provider = "google"
-client_id = "1234.apps.googleusercontent.com"
-client_secret_env = "{SECRET_VAR}"
-scopes = ["openid", "email"]
-token_url = "{uri}/token"
-revocation_url = "{uri}/revoke"
-userinfo_url = "{uri}/userinfo"
-"#
-    )
+    google_profile("p", uri)
 }
 
 /// An unsigned JWT (`header.payload.sig`) with these claims: tokdash only decodes it.
@@ -89,7 +59,7 @@ fn due_pair(rt: &str, extra: Value) -> Value {
 
 /// The profile's `list --json` entry.
 fn summary(w: &World, name: &str) -> Value {
-    let out = run_ok(w, &["list", "--json"]);
+    let out = TOKDASH.run_ok(w, &["list", "--json"]);
     let list: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
     list.into_iter()
         .find(|p| p["name"] == name)
@@ -126,11 +96,44 @@ async fn setup(
     (server, w)
 }
 
+/// [`setup`] for the Keycloak-like profile `p` with `extra` lines, holding the due pair `RT-1`
+/// with nothing known of its end, whose one refresh gets `reply`: the start of most tests here.
+async fn refreshing_oauth2(extra: &str, reply: Value) -> (wiremock::MockServer, World) {
+    setup(
+        |uri| oauth2_config(uri, extra),
+        due_pair("RT-1", json!({})),
+        reply,
+    )
+    .await
+}
+
+/// The token endpoint's plain answer to a refresh: `AT-2` for 5 min, rotated to `RT-2`, with
+/// no figure of its own on the refresh token's end (so the profile's limits are what count).
+fn rotated_to_rt_2() -> Value {
+    json!({"access_token": "AT-2", "expires_in": 300, "refresh_token": "RT-2"})
+}
+
+/// When the login family of `name` began (unix seconds), as the store holds it.
+fn family_began(w: &World, name: &str) -> i64 {
+    w.record(name).unwrap()["family_started_at"]
+        .as_i64()
+        .unwrap()
+}
+
+/// Moves the start of `name`'s login family `secs` into the past, as if the import had been
+/// that long ago (no test waits that long); returns the new start.
+fn family_began_ago(w: &World, name: &str, secs: i64) -> i64 {
+    edit_record(w, name, |r| {
+        r["family_started_at"] = json!(r["family_started_at"].as_i64().unwrap() - secs)
+    });
+    family_began(w, name)
+}
+
 /// Refreshes `p`; returns the unix seconds just before and just after, between which tokdash's
 /// own clock read happened.
 fn refresh(w: &World) -> (i64, i64) {
     let before = now();
-    run_ok(w, &["refresh", "p"]);
+    TOKDASH.run_ok(w, &["refresh", "p"]);
     (before, now())
 }
 
@@ -161,9 +164,8 @@ fn edit_record(w: &World, name: &str, f: impl FnOnce(&mut Value)) {
 
 #[tokio::test]
 async fn keycloaks_refresh_expires_in_sets_the_end_of_the_login() {
-    let (server, w) = setup(
-        |uri| oauth2_config(uri, ""),
-        due_pair("RT-1", json!({})),
+    let (server, w) = refreshing_oauth2(
+        "",
         json!({"access_token": "AT-2", "expires_in": 300, "refresh_token": "RT-2",
                "refresh_expires_in": 1800}),
     )
@@ -193,9 +195,8 @@ async fn keycloaks_offline_token_zero_sets_no_limit() {
 #[tokio::test]
 async fn zero_with_a_jwt_refresh_token_leaves_the_jwts_exp() {
     let exp = now() + 7200;
-    let (_server, w) = setup(
-        |uri| oauth2_config(uri, ""),
-        due_pair("RT-1", json!({})),
+    let (_server, w) = refreshing_oauth2(
+        "",
         json!({"access_token": "AT-2", "expires_in": 300,
                "refresh_token": jwt(json!({"exp": exp, "typ": "Offline"})),
                "refresh_expires_in": 0}),
@@ -209,9 +210,8 @@ async fn zero_with_a_jwt_refresh_token_leaves_the_jwts_exp() {
 async fn a_jwt_refresh_tokens_exp_is_the_end_of_the_login() {
     let exp = now() + 5400;
     let rt = jwt(json!({"exp": exp, "typ": "Refresh", "sub": "u1"}));
-    let (_server, w) = setup(
-        |uri| oauth2_config(uri, ""),
-        due_pair("RT-1", json!({})),
+    let (_server, w) = refreshing_oauth2(
+        "",
         json!({"access_token": "AT-2", "expires_in": 300, "refresh_token": rt}),
     )
     .await;
@@ -240,7 +240,7 @@ async fn a_refresh_without_a_figure_keeps_the_known_limit() {
     let (_server, w) = setup(
         |uri| oauth2_config(uri, ""),
         due_pair("RT-1", json!({"refresh_expires_in": 1800})),
-        json!({"access_token": "AT-2", "expires_in": 300, "refresh_token": "RT-2"}),
+        rotated_to_rt_2(),
     )
     .await;
     let known = login_ends(&w, "p");
@@ -274,7 +274,7 @@ async fn a_malformed_figure_is_ignored_and_the_rotated_refresh_token_is_stored()
     )
     .await;
     let known = login_ends(&w, "p");
-    let out = run(&w, &["refresh", "p"]);
+    let out = TOKDASH.run(&w, &["refresh", "p"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let record = w.record("p").unwrap();
     assert_eq!(record["refresh_token"], "RT-rotated", "never lost");
@@ -301,14 +301,13 @@ async fn malformed_figures_of_every_shape_never_lose_the_rotated_token() {
     .enumerate()
     {
         let rotated = format!("RT-rotated-{i}");
-        let (_server, w) = setup(
-            |uri| oauth2_config(uri, ""),
-            due_pair("RT-1", json!({})),
+        let (_server, w) = refreshing_oauth2(
+            "",
             json!({"access_token": "AT-2", "expires_in": 300, "refresh_token": rotated,
                    "refresh_token_expires_in": figure}),
         )
         .await;
-        let out = run(&w, &["refresh", "p"]);
+        let out = TOKDASH.run(&w, &["refresh", "p"]);
         assert!(out.status.success(), "{figure}: {}", stderr(&out));
         assert_eq!(w.record("p").unwrap()["refresh_token"], rotated.as_str());
         assert_eq!(login_ends(&w, "p"), None, "{figure}: no limit from it");
@@ -330,13 +329,12 @@ async fn a_jwt_looking_refresh_token_with_garbage_is_stored_and_sets_no_limit() 
     .into_iter()
     .enumerate()
     {
-        let (_server, w) = setup(
-            |uri| oauth2_config(uri, ""),
-            due_pair("RT-1", json!({})),
+        let (_server, w) = refreshing_oauth2(
+            "",
             json!({"access_token": format!("AT-{i}"), "expires_in": 300, "refresh_token": rt}),
         )
         .await;
-        run_ok(&w, &["refresh", "p"]);
+        TOKDASH.run_ok(&w, &["refresh", "p"]);
         assert_eq!(w.record("p").unwrap()["refresh_token"], rt.as_str());
         assert_eq!(login_ends(&w, "p"), None, "{rt}");
     }
@@ -347,19 +345,10 @@ async fn a_jwt_looking_refresh_token_with_garbage_is_stored_and_sets_no_limit() 
 
 #[tokio::test]
 async fn refresh_token_lifetime_counts_from_the_import_and_refreshes_do_not_move_it() {
-    let (_server, w) = setup(
-        |uri| oauth2_config(uri, "refresh_token_lifetime = \"2h\""),
-        due_pair("RT-1", json!({})),
-        json!({"access_token": "AT-2", "expires_in": 300, "refresh_token": "RT-2"}),
-    )
-    .await;
+    let (_server, w) =
+        refreshing_oauth2("refresh_token_lifetime = \"2h\"", rotated_to_rt_2()).await;
     // The family began 100 s ago.
-    edit_record(&w, "p", |r| {
-        r["family_started_at"] = json!(r["family_started_at"].as_i64().unwrap() - 100)
-    });
-    let began = w.record("p").unwrap()["family_started_at"]
-        .as_i64()
-        .unwrap();
+    let began = family_began_ago(&w, "p", 100);
     assert_eq!(login_ends(&w, "p"), Some(began + 7200));
     refresh(&w);
     assert_eq!(w.record("p").unwrap()["refresh_token"], "RT-2");
@@ -368,19 +357,9 @@ async fn refresh_token_lifetime_counts_from_the_import_and_refreshes_do_not_move
 
 #[tokio::test]
 async fn refresh_token_idle_is_moved_by_each_refresh() {
-    let (_server, w) = setup(
-        |uri| oauth2_config(uri, "refresh_token_idle = \"1h\""),
-        due_pair("RT-1", json!({})),
-        json!({"access_token": "AT-2", "expires_in": 300, "refresh_token": "RT-2"}),
-    )
-    .await;
+    let (_server, w) = refreshing_oauth2("refresh_token_idle = \"1h\"", rotated_to_rt_2()).await;
     // The import (the start of the idle window) was 600 s ago.
-    edit_record(&w, "p", |r| {
-        r["family_started_at"] = json!(r["family_started_at"].as_i64().unwrap() - 600)
-    });
-    let began = w.record("p").unwrap()["family_started_at"]
-        .as_i64()
-        .unwrap();
+    let began = family_began_ago(&w, "p", 600);
     assert_eq!(login_ends(&w, "p"), Some(began + 3600));
     let when = refresh(&w);
     assert_about(login_ends(&w, "p"), when, 3600);
@@ -390,21 +369,13 @@ async fn refresh_token_idle_is_moved_by_each_refresh() {
 async fn the_earliest_limit_wins() {
     // lifetime 2h, idle 1h, the response's 30 min, a JWT exp of 45 min: the response's figure.
     let exp = now() + 2700;
-    let (_server, w) = setup(
-        |uri| {
-            oauth2_config(
-                uri,
-                "refresh_token_lifetime = \"2h\"\nrefresh_token_idle = \"1h\"",
-            )
-        },
-        due_pair("RT-1", json!({})),
+    let (_server, w) = refreshing_oauth2(
+        "refresh_token_lifetime = \"2h\"\nrefresh_token_idle = \"1h\"",
         json!({"access_token": "AT-2", "expires_in": 300,
                "refresh_token": jwt(json!({"exp": exp})), "refresh_expires_in": 1800}),
     )
     .await;
-    let began = w.record("p").unwrap()["family_started_at"]
-        .as_i64()
-        .unwrap();
+    let began = family_began(&w, "p");
     assert_eq!(login_ends(&w, "p"), Some(began + 3600), "idle, before");
     let when = refresh(&w);
     assert_about(login_ends(&w, "p"), when, 1800);
@@ -413,9 +384,8 @@ async fn the_earliest_limit_wins() {
 #[tokio::test]
 async fn a_jwt_exp_earlier_than_the_figure_wins() {
     let exp = now() + 900;
-    let (_server, w) = setup(
-        |uri| oauth2_config(uri, "refresh_token_idle = \"1h\""),
-        due_pair("RT-1", json!({})),
+    let (_server, w) = refreshing_oauth2(
+        "refresh_token_idle = \"1h\"",
         json!({"access_token": "AT-2", "expires_in": 300,
                "refresh_token": jwt(json!({"exp": exp})), "refresh_expires_in": 1800}),
     )
@@ -436,24 +406,15 @@ fn squeezed(text: &str) -> String {
 
 #[test]
 fn config_check_marks_the_microsoft_default_and_shows_a_profiles_own_value_unmarked() {
-    let w = World::new(
-        r#"
-[profiles.ms]
-provider = "microsoft"
-tenant = "contoso.onmicrosoft.com"
-client_id = "11111111-2222-3333-4444-555555555555"
-scopes = ["https://graph.microsoft.com/User.Read"]
-
-[profiles.ms-own]
-provider = "microsoft"
-tenant = "contoso.onmicrosoft.com"
-client_id = "11111111-2222-3333-4444-555555555555"
-scopes = ["https://graph.microsoft.com/User.Read"]
-refresh_token_idle = "30d"
-refresh_token_lifetime = "12h"
-"#,
-    );
-    let out = run_ok(&w, &["config", "check"]);
+    let w = World::new(&format!(
+        "{}{}",
+        microsoft_profile("ms", ""),
+        microsoft_profile(
+            "ms-own",
+            "refresh_token_idle = \"30d\"\nrefresh_token_lifetime = \"12h\""
+        )
+    ));
+    let out = TOKDASH.run_ok(&w, &["config", "check"]);
     let text = squeezed(&stdout(&out));
     let sections: Vec<&str> = text.split("ms-own").collect();
     assert_eq!(sections.len(), 2, "{text}");
@@ -481,7 +442,7 @@ refresh_token_lifetime = "12h"
 fn health(w: &World, args: &[&str]) -> (Option<i32>, String) {
     let mut all = vec!["health"];
     all.extend_from_slice(args);
-    let out = run(w, &all);
+    let out = TOKDASH.run(w, &all);
     assert!(!stderr(&out).contains("panicked"), "{}", stderr(&out));
     (out.status.code(), stdout(&out))
 }
@@ -571,9 +532,7 @@ fn health_lists_needs_login_revoked_error_and_an_ended_login() {
         r["last_error"] = json!({"message": "the provider answered 503", "transient": true,
                                  "at": now()})
     });
-    edit_record(&w, "gone", |r| {
-        r["family_started_at"] = json!(r["family_started_at"].as_i64().unwrap() - 7200)
-    });
+    family_began_ago(&w, "gone", 7200);
     let (code, text) = health(&w, &["--within", "5m"]);
     assert_eq!(code, Some(1), "{text}");
     let line = |name: &str| {
@@ -620,7 +579,7 @@ async fn health_names_a_profile_whose_refresh_token_the_provider_refused() {
     .await;
     let w = World::new(&oauth2_config(&server.uri(), ""));
     w.import("p", &due_pair("RT-1", json!({})));
-    assert_eq!(run(&w, &["refresh", "p"]).status.code(), Some(1));
+    assert_eq!(TOKDASH.run(&w, &["refresh", "p"]).status.code(), Some(1));
     let (code, text) = health(&w, &[]);
     assert_eq!(code, Some(1));
     assert!(
@@ -654,7 +613,7 @@ fn health_lists_a_bad_record_with_its_words() {
 fn health_without_a_config_exits_2() {
     let w = World::new("");
     std::fs::remove_file(w.config_path()).unwrap();
-    let out = run(&w, &["health"]);
+    let out = TOKDASH.run(&w, &["health"]);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(stdout(&out).is_empty());
     assert!(!stderr(&out).is_empty(), "says why");

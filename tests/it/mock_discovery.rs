@@ -15,6 +15,7 @@ use crate::support::mocks::{
 };
 use crate::support::raw::{BigBody, Framing};
 use crate::support::world::World;
+use crate::support::{stderr, succeeded};
 use serde_json::{Value, json};
 use std::process::Output;
 use std::time::{Duration, Instant};
@@ -65,19 +66,13 @@ fn run(w: &World, args: &[&str]) -> Output {
 /// [`run`], which must succeed.
 #[track_caller]
 fn run_ok(w: &World, args: &[&str]) -> Output {
-    let out = run(w, args);
-    assert!(out.status.success(), "{}", stderr(&out));
-    out
+    succeeded(args, run(w, args))
 }
 
 /// A token endpoint's 200 with access token `at` (valid for an hour) and refresh token `rt`.
 fn tokens(at: &str, rt: &str) -> ResponseTemplate {
     ResponseTemplate::new(200)
         .set_body_json(json!({"access_token": at, "refresh_token": rt, "expires_in": 3600}))
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
 fn stored(w: &World, key: &str) -> Value {

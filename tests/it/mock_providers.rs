@@ -8,38 +8,18 @@
 //! and point its endpoints at the mock; plain http:// is allowed because the mock is loopback.
 
 use crate::support::mocks::{
-    any_post, form, get_answers, get_with_bearer_answers, mount, post, post_answers,
-    post_answers_once, requests_to, server,
+    SECRET_VAR, WithSecret, any_post, form, get_answers, get_with_bearer_answers, google_profile,
+    microsoft_profile, mount, post, post_answers, post_answers_once, requests_to, server,
 };
 use crate::support::world::World;
+use crate::support::{stderr, stdout};
 use serde_json::{Value, json};
 use std::process::Output;
 use wiremock::matchers::{body_string_contains, header, query_param};
 use wiremock::{MockBuilder, MockServer, Request, ResponseTemplate};
 
-const SECRET_VAR: &str = "TOKDASH_MOCK_CLIENT_SECRET";
 const SECRET: &str = "cs-7Hq2-mock-secret";
-
-/// Runs tokdash with the client secret in [`SECRET_VAR`]; returns its output.
-fn run(w: &World, args: &[&str]) -> Output {
-    w.output_with_secret(args, SECRET_VAR, SECRET)
-}
-
-/// [`run`], which must succeed.
-#[track_caller]
-fn run_ok(w: &World, args: &[&str]) -> Output {
-    let out = run(w, args);
-    assert!(out.status.success(), "{}", stderr(&out));
-    out
-}
-
-fn stdout(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
+const TOKDASH: WithSecret = WithSecret(SECRET);
 
 /// The one stderr line that reports `name`'s failure; nothing else may be there.
 fn failure_line(out: &Output, name: &str) -> String {
@@ -124,7 +104,7 @@ async fn revoke_live_pair(
         name,
         json!({"access_token": access, "refresh_token": refresh, "expires_in": 3600}),
     );
-    let out = run_ok(&w, &["revoke", name, "--yes"]);
+    let out = TOKDASH.run_ok(&w, &["revoke", name, "--yes"]);
     assert_eq!(stdout(&out), format!("{name}: revoked (refresh_token)\n"));
     let reqs = requests_to(&server, at).await;
     (server, w, reqs)
@@ -139,6 +119,28 @@ fn google_live(server: &MockServer, access: &str) -> World {
     )
 }
 
+/// Google's profile `g` holding `ya29.AT-stale` (which the API will refuse), its refresh answered
+/// once with `ya29.AT-new`: the `check` tests' retry after a 401.
+async fn google_stale_refreshing(server: &MockServer) -> World {
+    post_answers(
+        server,
+        "/token",
+        ok_json(json!({"access_token": "ya29.AT-new", "expires_in": 3599})),
+        1,
+    )
+    .await;
+    google_live(server, "ya29.AT-stale")
+}
+
+/// Microsoft's profile `ms` holding only the refresh token `0.AXoA-RT-ms-1`: due for a refresh.
+fn microsoft_due(server: &MockServer) -> World {
+    world_with(
+        &microsoft_config(&server.uri()),
+        "ms",
+        json!({"refresh_token": "0.AXoA-RT-ms-1"}),
+    )
+}
+
 /// Any POST to `server` (a refresh, a revocation) fails the test when the server drops: these
 /// tests prove that tokdash asks nothing.
 async fn forbid_posts(server: &MockServer) {
@@ -149,36 +151,20 @@ async fn forbid_posts(server: &MockServer) {
 /// [`run`], which must fail with exit status 1 (a reported failure, not a crash or usage error).
 #[track_caller]
 fn run_fails(w: &World, args: &[&str]) -> Output {
-    let out = run(w, args);
+    let out = TOKDASH.run(w, args);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     out
 }
 
+/// Google's profile `g` at the mock.
 fn google_config(uri: &str) -> String {
-    format!(
-        r#"
-[profiles.g]
-provider = "google"
-client_id = "1234.apps.googleusercontent.com"
-client_secret_env = "{SECRET_VAR}"
-scopes = ["openid", "email"]
-token_url = "{uri}/token"
-revocation_url = "{uri}/revoke"
-userinfo_url = "{uri}/userinfo"
-"#
-    )
+    google_profile("g", uri)
 }
 
 fn microsoft_config(uri: &str) -> String {
-    format!(
-        r#"
-[profiles.ms]
-provider = "microsoft"
-tenant = "contoso.onmicrosoft.com"
-client_id = "11111111-2222-3333-4444-555555555555"
-scopes = ["https://graph.microsoft.com/User.Read"]
-token_url = "{uri}/contoso.onmicrosoft.com/oauth2/v2.0/token"
-"#
+    microsoft_profile(
+        "ms",
+        &format!("token_url = \"{uri}/contoso.onmicrosoft.com/oauth2/v2.0/token\""),
     )
 }
 
@@ -227,7 +213,7 @@ async fn google_refresh_without_refresh_token_keeps_the_stored_one_and_posts_the
         json!({"access_token": "ya29.AT-old", "refresh_token": "1//RT-google", "expires_in": 0}),
     );
 
-    let out = run_ok(&w, &["refresh", "g"]);
+    let out = TOKDASH.run_ok(&w, &["refresh", "g"]);
     assert!(
         stdout(&out).starts_with("g: refreshed; expires in "),
         "{}",
@@ -349,7 +335,7 @@ async fn google_revoke_of_an_already_dead_token_counts_as_revoked() {
         json!({"refresh_token": "1//RT-google"}),
     );
 
-    let out = run_ok(&w, &["revoke", "g", "--yes"]);
+    let out = TOKDASH.run_ok(&w, &["revoke", "g", "--yes"]);
     assert!(stdout(&out).contains("already dead"), "{}", stdout(&out));
     assert_eq!(summary(&w, "g")["status"], "revoked");
     assert_eq!(stored(&w, "g", "refresh_token"), Value::Null);
@@ -391,11 +377,7 @@ async fn microsoft_refresh_asks_for_offline_access_and_stores_the_rotated_token(
         })),
     )
     .await;
-    let w = world_with(
-        &microsoft_config(&server.uri()),
-        "ms",
-        json!({"refresh_token": "0.AXoA-RT-ms-1"}),
-    );
+    let w = microsoft_due(&server);
 
     let out = w.cmd(&["refresh", "ms"]).output().unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
@@ -447,11 +429,7 @@ async fn microsoft_aadsts_error_reaches_stderr_on_one_line() {
         1,
     )
     .await;
-    let w = world_with(
-        &microsoft_config(&server.uri()),
-        "ms",
-        json!({"refresh_token": "0.AXoA-RT-ms-1"}),
-    );
+    let w = microsoft_due(&server);
 
     let out = w.cmd(&["refresh", "ms"]).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
@@ -519,7 +497,7 @@ async fn auth0_rotation_stores_each_new_refresh_token_and_spends_it_next() {
     );
 
     for expected in ["v1.RT-a0-2", "v1.RT-a0-3"] {
-        let out = run_ok(&w, &["refresh", "a0"]);
+        let out = TOKDASH.run_ok(&w, &["refresh", "a0"]);
         assert!(
             stdout(&out).contains("new refresh token stored"),
             "{}",
@@ -548,7 +526,7 @@ async fn auth0_dead_refresh_token_needs_login_whether_invalid_grant_or_access_de
             json!({"refresh_token": "v1.RT-a0-dead"}),
         );
 
-        let out = run(&w, &["refresh", "a0"]);
+        let out = TOKDASH.run(&w, &["refresh", "a0"]);
         assert_eq!(out.status.code(), Some(1), "{error}");
         assert_eq!(
             failure_line(&out, "a0"),
@@ -591,7 +569,7 @@ async fn auth0_client_credentials_sends_the_audience() {
     .await;
     let w = World::new(&auth0_config(&server.uri()));
 
-    run_ok(&w, &["refresh", "a0cc"]);
+    TOKDASH.run_ok(&w, &["refresh", "a0cc"]);
     let f = form(&requests_to(&server, "/oauth/token").await[0]);
     assert_eq!(f["grant_type"], "client_credentials");
     assert_eq!(f["audience"], "https://api.example.com");
@@ -716,7 +694,7 @@ async fn client_credentials_refresh_asks_for_the_grant_and_stores_the_token() {
     let w = World::new(&cc_config(&server.uri()));
     assert_eq!(summary(&w, "cc")["status"], "expired");
 
-    run_ok(&w, &["refresh", "cc"]);
+    TOKDASH.run_ok(&w, &["refresh", "cc"]);
     let f = form(&requests_to(&server, "/token").await[0]);
     assert_eq!(f["grant_type"], "client_credentials");
     assert_eq!(f["scope"], "read write");
@@ -740,7 +718,7 @@ async fn token_of_a_client_credentials_profile_prints_the_token_and_nothing_else
 
     for _ in 0..2 {
         // The second run finds the stored token valid: still one request in all (expect(1)).
-        let out = run_ok(&w, &["token", "cc"]);
+        let out = TOKDASH.run_ok(&w, &["token", "cc"]);
         assert_eq!(stdout(&out), "AT-cc-1\n");
         assert_eq!(stderr(&out), "");
     }
@@ -752,7 +730,7 @@ async fn token_of_a_valid_stored_token_sends_no_request() {
     forbid_posts(&server).await;
     let w = google_live(&server, "ya29.AT-valid");
 
-    let out = run_ok(&w, &["token", "g"]);
+    let out = TOKDASH.run_ok(&w, &["token", "g"]);
     assert_eq!(stdout(&out), "ya29.AT-valid\n");
     assert_eq!(stderr(&out), "");
 }
@@ -777,7 +755,7 @@ async fn token_refreshes_first_when_expired_or_within_refresh_ahead() {
         );
         w.age_token("g", 3600 - expires_in);
 
-        let out = run_ok(&w, &["token", "g"]);
+        let out = TOKDASH.run_ok(&w, &["token", "g"]);
         assert_eq!(stdout(&out), "ya29.AT-fresh\n", "expires_in {expires_in}");
         assert_eq!(stored(&w, "g", "access_token"), "ya29.AT-fresh");
         assert_eq!(stored(&w, "g", "refresh_token"), "1//RT");
@@ -838,7 +816,7 @@ async fn refresh_json_prints_the_spec_fields_of_the_touched_profiles() {
     ))
     .await;
 
-    let out = run_ok(&w, &["refresh", "g", "a0", "--json"]);
+    let out = TOKDASH.run_ok(&w, &["refresh", "g", "a0", "--json"]);
     let touched: Vec<Value> = serde_json::from_slice(&out.stdout).expect("stdout is only the JSON");
     assert_eq!(touched.len(), 2, "a0cc was not touched");
     for s in &touched {
@@ -908,16 +886,9 @@ async fn check_refreshes_once_after_a_401_and_retries() {
         1,
     )
     .await;
-    post_answers(
-        &server,
-        "/token",
-        ok_json(json!({"access_token": "ya29.AT-new", "expires_in": 3599})),
-        1,
-    )
-    .await;
-    let w = google_live(&server, "ya29.AT-stale");
+    let w = google_stale_refreshing(&server).await;
 
-    let out = run_ok(&w, &["check", "g"]);
+    let out = TOKDASH.run_ok(&w, &["check", "g"]);
     let text = stdout(&out);
     assert!(text.starts_with("g: ok, HTTP 200 in "), "{text}");
     assert!(text.contains("sub 110169484474386276334"), "{text}");
@@ -943,7 +914,7 @@ async fn check_with_a_working_token_does_not_refresh() {
     forbid_posts(&server).await;
     let w = google_live(&server, "ya29.AT-good");
 
-    let out = run_ok(&w, &["check", "g"]);
+    let out = TOKDASH.run_ok(&w, &["check", "g"]);
     let text = stdout(&out);
     assert!(
         text.starts_with("g: ok, HTTP 200 in ") && text.contains("sub 42"),
@@ -956,14 +927,7 @@ async fn check_with_a_working_token_does_not_refresh() {
 async fn check_that_still_gets_401_after_a_refresh_fails_once() {
     let server = server().await;
     get_answers(&server, "/userinfo", ResponseTemplate::new(401), 2).await;
-    post_answers(
-        &server,
-        "/token",
-        ok_json(json!({"access_token": "ya29.AT-new", "expires_in": 3599})),
-        1,
-    )
-    .await;
-    let w = google_live(&server, "ya29.AT-stale");
+    let w = google_stale_refreshing(&server).await;
 
     let out = run_fails(&w, &["check", "g"]);
     assert_eq!(stderr(&out).lines().count(), 1, "{}", stderr(&out));
@@ -994,7 +958,7 @@ async fn rfc7009_revoke_sends_refresh_then_access_token_with_hints_and_client_au
         json!({"access_token": "AT-o", "refresh_token": "RT-o", "expires_in": 3600}),
     );
 
-    let out = run_ok(&w, &["revoke", "o", "--yes"]);
+    let out = TOKDASH.run_ok(&w, &["revoke", "o", "--yes"]);
     assert_eq!(stdout(&out), "o: revoked (refresh_token, access_token)\n");
     let reqs = requests_to(&server, "/revoke").await;
     let sent: Vec<(String, String)> = reqs
@@ -1173,7 +1137,7 @@ async fn google_device_login_waits_through_428_and_stores_the_tokens() {
     .await;
     let w = World::new(&google_device_config(&server.uri()));
 
-    let out = run_ok(&w, &["login", "g"]);
+    let out = TOKDASH.run_ok(&w, &["login", "g"]);
     let text = stdout(&out);
     assert!(text.contains("https://www.google.com/device"), "{text}");
     assert!(text.contains("GQVQ-JKEC"), "{text}");

@@ -8,10 +8,7 @@ use std::process::Stdio;
 use std::time::Duration;
 
 fn rt(world: &World, name: &str) -> String {
-    world.record(name).unwrap()["refresh_token"]
-        .as_str()
-        .unwrap()
-        .to_string()
+    world.stored(name, "refresh_token")
 }
 
 fn active(server: &OidcServer, token: &str) -> bool {
@@ -260,10 +257,7 @@ fn config_check_resolves_discovery() {
 #[test]
 fn login_with_the_device_flow_approved_through_the_servers_pages() {
     let server = OidcServer::start();
-    let w = World::new(&post_profile("p", &server.issuer).replace(
-        "[profiles.p]",
-        "[profiles.p]\nscopes = [\"openid\", \"offline_access\"]",
-    ));
+    let w = World::new(&oidc::login_profile("p", &server.issuer));
     login_approved(&server, spawn_login(&w));
     assert!(active(&server, &rt(&w, "p")));
 }

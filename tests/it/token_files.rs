@@ -4,11 +4,13 @@
 //! a symbolic link in a file's place, a directory others can write, hooks that hang or fail, and
 //! what a hook sees. One server for the module.
 
+use crate::support;
 use crate::support::oidc::{self, OidcServer, post_cmd};
 use crate::support::tmux::Tmux;
 use crate::support::world::World;
 use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
+use std::process::Output;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
@@ -48,18 +50,12 @@ fn minted(settings: &str, client: &str, extra: &str) -> World {
         client,
         &extra.replace("{out}", &out.display().to_string()),
     ));
-    let response = server().mint(
-        client,
-        Some(oidc::POST_SECRET),
-        "client_secret_post",
-        oidc::DEFAULT_SCOPE,
-    );
-    w.import("p", &response);
+    server().mint_into(&w, client);
     w
 }
 
 fn stored(w: &World, key: &str) -> String {
-    w.record("p").unwrap()[key].as_str().unwrap().to_string()
+    w.stored("p", key)
 }
 
 /// The HTTP status of the server's userinfo endpoint for `token`.
@@ -77,14 +73,33 @@ fn mode(path: &std::path::Path) -> u32 {
     std::fs::metadata(path).unwrap().permissions().mode() & 0o777
 }
 
+/// [`minted`] for the 60 s client: its tokens are never valid for an hour, so
+/// [`refresh_by_token`] always refreshes them.
+fn minted_60s(settings: &str, extra: &str) -> World {
+    minted(settings, &oidc::lifetime_client(60, ""), extra)
+}
+
+/// `token p --min-valid 1h`: refreshes a 60 s token, which rewrites the files and runs the hook.
+fn refresh_by_token(w: &World) -> Output {
+    post_cmd(w, &["token", "p", "--min-valid", "1h"])
+        .output()
+        .unwrap()
+}
+
+/// [`refresh_by_token`], which must succeed.
+#[track_caller]
+fn refresh_by_token_ok(w: &World) -> Output {
+    let out = refresh_by_token(w);
+    assert!(out.status.success(), "{}", support::stderr(&out));
+    out
+}
+
 /// `token --min-valid 1h` refreshes a 60 s token: both files hold the new tokens alone (no
 /// newline), 0600, and the server takes the access token from the file.
 #[test]
 fn a_refresh_by_token_rewrites_both_files_and_the_server_accepts_them() {
-    let client = oidc::lifetime_client(60, "");
-    let w = minted(
+    let w = minted_60s(
         "",
-        &client,
         "access_token_file = \"{out}/p.at\"\nid_token_file = \"{out}/p.id\"",
     );
     let at_file = w.dir.path().join("out/p.at");
@@ -92,14 +107,7 @@ fn a_refresh_by_token_rewrites_both_files_and_the_server_accepts_them() {
     let imported = std::fs::read_to_string(&at_file).expect("import writes the file");
     assert_eq!(imported, stored(&w, "access_token"), "import wrote it");
 
-    let out = post_cmd(&w, &["token", "p", "--min-valid", "1h"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = refresh_by_token_ok(&w);
     let printed = String::from_utf8(out.stdout).unwrap();
     let in_file = std::fs::read_to_string(&at_file).unwrap();
     assert_ne!(in_file, imported, "rewritten by the refresh");
@@ -206,10 +214,8 @@ fn a_token_file_in_a_directory_others_can_write_is_a_config_error() {
 /// printed, and the next refresh works.
 #[test]
 fn a_hook_that_hangs_is_killed_after_the_timeout_and_the_token_is_intact() {
-    let client = oidc::lifetime_client(60, "");
-    let w = minted(
+    let w = minted_60s(
         "timeout = \"2s\"",
-        &client,
         "on_refresh = [\"sh\", \"-c\", \"sleep 60\"]",
     );
     for _ in 0..2 {
@@ -242,16 +248,12 @@ fn a_hook_that_hangs_is_killed_after_the_timeout_and_the_token_is_intact() {
 /// token stays stored.
 #[test]
 fn a_hook_that_fails_is_a_warning_and_the_token_is_intact() {
-    let client = oidc::lifetime_client(60, "");
-    let w = minted(
+    let w = minted_60s(
         "",
-        &client,
         "on_refresh = [\"sh\", \"-c\", \"echo no route to the app >&2; exit 3\"]",
     );
     let before = stored(&w, "access_token");
-    let out = post_cmd(&w, &["token", "p", "--min-valid", "1h"])
-        .output()
-        .unwrap();
+    let out = refresh_by_token(&w);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     assert!(
@@ -268,20 +270,11 @@ fn a_hook_that_fails_is_a_warning_and_the_token_is_intact() {
 /// profile and the expiry in its environment and no token in its argv.
 #[test]
 fn the_hook_has_the_token_in_its_environment_and_not_in_its_argv() {
-    let client = oidc::lifetime_client(60, "");
-    let w = minted(
+    let w = minted_60s(
         "",
-        &client,
         r#"on_refresh = ["sh", "-c", "printf %s \"$TOKDASH_ACCESS_TOKEN\" > {out}/env-token; echo \"$0 $@\" > {out}/argv; printf '%s %s' \"$TOKDASH_PROFILE\" \"$TOKDASH_EXPIRES_AT\" > {out}/env-rest", "hook", "arg1"]"#,
     );
-    let out = post_cmd(&w, &["token", "p", "--min-valid", "1h"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    refresh_by_token_ok(&w);
     let dir = w.dir.path().join("out");
     let token = stored(&w, "access_token");
     assert_eq!(

@@ -2,6 +2,7 @@
 //! `token --min-valid` and `--format`, `exec`, `call`. One server for the module; each test that
 //! counts token requests has a client of its own there.
 
+use crate::support;
 use crate::support::oidc::{self, OidcServer, post_cmd};
 use crate::support::world::World;
 use std::sync::OnceLock;
@@ -20,21 +21,12 @@ pub fn minted(client: &str) -> (World, usize) {
         client,
         &format!("client_secret_env = \"{}\"", oidc::SECRET_VAR),
     ));
-    let response = server().mint(
-        client,
-        Some(oidc::POST_SECRET),
-        "client_secret_post",
-        oidc::DEFAULT_SCOPE,
-    );
-    w.import("p", &response);
-    (w, server().token_requests(client).len())
+    let requests = server().mint_into(&w, client);
+    (w, requests)
 }
 
 pub fn stored_access_token(w: &World) -> String {
-    w.record("p").unwrap()["access_token"]
-        .as_str()
-        .unwrap()
-        .to_string()
+    w.stored("p", "access_token")
 }
 
 fn run(w: &World, args: &[&str]) -> std::process::Output {
@@ -70,11 +62,7 @@ fn min_valid_sends_nothing_when_enough_is_left() {
     let old = stored_access_token(&w);
     for _ in 0..3 {
         let out = run(&w, &["token", "p", "--min-valid", "10m"]);
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert!(out.status.success(), "{}", support::stderr(&out));
         assert_eq!(String::from_utf8(out.stdout).unwrap(), format!("{old}\n"));
         assert!(!String::from_utf8_lossy(&out.stderr).contains("warning"));
     }
@@ -83,8 +71,7 @@ fn min_valid_sends_nothing_when_enough_is_left() {
 
 #[test]
 fn format_header_and_json() {
-    let client = oidc::lifetime_client(300, "");
-    let (w, _) = minted(&client);
+    let (w, _) = minted(&oidc::lifetime_client(300, ""));
     let token = stored_access_token(&w);
 
     let out = run(&w, &["token", "p", "--format", "header"]);

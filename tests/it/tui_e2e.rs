@@ -65,7 +65,7 @@ fn rt(w: &World, name: &str) -> String {
 }
 
 fn stored_token(w: &World, name: &str, which: &str) -> String {
-    w.record(name).unwrap()[which].as_str().unwrap().to_string()
+    w.stored(name, which)
 }
 
 #[test]

@@ -191,19 +191,7 @@ pub fn git_server(dir: &Path, record: &Path, username: &str) -> Served {
         cmd.arg("-C").arg(&repo).args(args);
         isolate_git(&mut cmd, dir);
         let out = if let Some(input) = input {
-            use std::io::Write;
-            let mut child = cmd
-                .stdin(Stdio::piped())
-                .stdout(Stdio::piped())
-                .spawn()
-                .unwrap();
-            child
-                .stdin
-                .take()
-                .unwrap()
-                .write_all(input.as_bytes())
-                .unwrap();
-            child.wait_with_output().unwrap()
+            super::output_with_stdin(&mut cmd, input)
         } else {
             cmd.output().unwrap()
         };

@@ -4,9 +4,63 @@
 //! `times` is anything wiremock's `expect` takes: `1`, `MAX_ATTEMPTS as u64`, or `..` for "any
 //! number, none expected" (what a mock without `expect` means).
 
+use crate::support::succeeded;
+use crate::support::world::World;
 use std::collections::HashMap;
+use std::process::Output;
 use wiremock::matchers::{header, method, path};
 use wiremock::{Mock, MockBuilder, MockServer, Request, ResponseTemplate, Times};
+
+/// The variable the mock modules' profiles name in `client_secret_env`.
+pub const SECRET_VAR: &str = "TOKDASH_MOCK_CLIENT_SECRET";
+
+/// Runs tokdash with a client secret in [`SECRET_VAR`]. Each module has a secret of its own,
+/// which its tests look for in requests (and must not find where it must not leak).
+pub struct WithSecret(pub &'static str);
+
+impl WithSecret {
+    /// tokdash `args` in `w`; its output.
+    pub fn run(&self, w: &World, args: &[&str]) -> Output {
+        w.output_with_secret(args, SECRET_VAR, self.0)
+    }
+
+    /// [`run`](Self::run), which must succeed.
+    #[track_caller]
+    pub fn run_ok(&self, w: &World, args: &[&str]) -> Output {
+        succeeded(args, self.run(w, args))
+    }
+}
+
+/// Profile `name` of Google with every endpoint at the mock `uri`, its secret in [`SECRET_VAR`].
+pub fn google_profile(name: &str, uri: &str) -> String {
+    format!(
+        r#"
+[profiles.{name}]
+provider = "google"
+client_id = "1234.apps.googleusercontent.com"
+client_secret_env = "{SECRET_VAR}"
+scopes = ["openid", "email"]
+token_url = "{uri}/token"
+revocation_url = "{uri}/revoke"
+userinfo_url = "{uri}/userinfo"
+"#
+    )
+}
+
+/// Profile `name` of Microsoft (the `contoso` tenant, Graph's `User.Read`) with `extra` lines,
+/// no client secret: what the Microsoft tests share, whether or not they talk to a mock.
+pub fn microsoft_profile(name: &str, extra: &str) -> String {
+    format!(
+        r#"
+[profiles.{name}]
+provider = "microsoft"
+tenant = "contoso.onmicrosoft.com"
+client_id = "11111111-2222-3333-4444-555555555555"
+scopes = ["https://graph.microsoft.com/User.Read"]
+{extra}
+"#
+    )
+}
 
 /// A server of its own (its own port), not one from wiremock's shared pool.
 pub async fn server() -> MockServer {

@@ -9,7 +9,8 @@ pub mod raw;
 pub mod tmux;
 pub mod world;
 
-use std::process::Command;
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 /// Polls `f` every 50 ms until it returns true; panics naming `what` after `deadline`.
@@ -25,6 +26,42 @@ pub fn wait_until(deadline: Duration, what: &str, mut f: impl FnMut() -> bool) {
         }
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+/// A finished command's stdout as text (lossy: a failing command may print anything).
+pub fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A finished command's stderr as text (lossy: a failing command may print anything).
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// `out`, the output of tokdash with `args`, which must have succeeded; a failure names the
+/// arguments and shows stderr. The one check behind every module's `run_ok`, whatever way
+/// that module runs tokdash (a secret in the environment, a deadline, the real server).
+#[track_caller]
+pub fn succeeded(args: &[&str], out: Output) -> Output {
+    assert!(out.status.success(), "{args:?}: {}", stderr(&out));
+    out
+}
+
+/// Runs `cmd` with `input` on its stdin and its stdout captured (stderr as `cmd` has it); waits
+/// for it. `Command::output` cannot feed stdin, and the git helpers of several modules need it.
+pub fn output_with_stdin(cmd: &mut Command, input: &str) -> Output {
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
 }
 
 /// Waits for each of `children` (spawned with stderr piped); each must have succeeded. A

@@ -65,6 +65,15 @@ pub fn post_profile(name: &str, issuer: &str) -> String {
     )
 }
 
+/// [`post_profile`] whose login asks for `openid offline_access` only: the scopes a device
+/// login against the server needs for a refresh token.
+pub fn login_profile(name: &str, issuer: &str) -> String {
+    post_profile(name, issuer).replace(
+        &format!("[profiles.{name}]"),
+        &format!("[profiles.{name}]\nscopes = [\"openid\", \"offline_access\"]"),
+    )
+}
+
 /// `tokdash args` in `w` with [`POST_SECRET`] in [`SECRET_VAR`].
 pub fn post_cmd(w: &World, args: &[&str]) -> assert_cmd::Command {
     w.cmd_with_secret(args, SECRET_VAR, POST_SECRET)
@@ -240,6 +249,21 @@ impl OidcServer {
         )
     }
 
+    /// Mints a token for `client` (client_secret_post, [`DEFAULT_SCOPE`]) and imports it as
+    /// profile `p` of `w`; returns how many token requests the server had seen from `client`
+    /// by then, the baseline a test counts its own requests from. `w`'s config is left to the
+    /// caller, since each module's profile differs (lifetimes, idle windows, token files).
+    pub fn mint_into(&self, w: &World, client: &str) -> usize {
+        let response = self.mint(
+            client,
+            Some(POST_SECRET),
+            "client_secret_post",
+            DEFAULT_SCOPE,
+        );
+        w.import("p", &response);
+        self.token_requests(client).len()
+    }
+
     /// A world with a [`post_profile`] per name in `names`, each holding a freshly minted token.
     pub fn minted_world(&self, names: &[impl AsRef<str>]) -> World {
         let config: String = names
@@ -250,6 +274,14 @@ impl OidcServer {
         for n in names {
             w.import(n.as_ref(), &self.mint_post());
         }
+        w
+    }
+
+    /// A world whose one [`post_profile`] `name`, with `extra` lines below it, holds a freshly
+    /// minted token: for the keys a test is about (`git_username`, `kube_token`…).
+    pub fn minted_world_with(&self, name: &str, extra: &str) -> World {
+        let w = self.minted_world(&[name]);
+        w.write_config(&format!("{}{extra}\n", post_profile(name, &self.issuer)));
         w
     }
 

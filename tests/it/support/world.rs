@@ -56,6 +56,16 @@ impl World {
         Some(serde_json::from_str(&text).expect("store files are always whole JSON"))
     }
 
+    /// The string `key` (a token, mostly) of profile `name`'s stored record, which must be there.
+    #[track_caller]
+    pub fn stored(&self, name: &str, key: &str) -> String {
+        let record = self.record(name).expect("a stored record");
+        record[key]
+            .as_str()
+            .unwrap_or_else(|| panic!("{name}: no string {key} in {record}"))
+            .to_string()
+    }
+
     /// Environment for running tokdash in this world (for std::process::Command or tmux).
     pub fn envs(&self) -> Vec<(&'static str, PathBuf)> {
         vec![
