@@ -55,13 +55,7 @@ fn record(expires_in: i64) -> RecordMeta {
 fn state() -> State {
     let mut s = State::new(&config(), NOW, 100, 30);
     s.auto_refresh = false;
-    update(
-        &mut s,
-        Msg::worker(WorkerEvent::StoreChanged(vec![(
-            "alpha".into(),
-            Some(record(3600)),
-        )])),
-    );
+    stored_now(&mut s, "alpha", record(3600));
     s
 }
 
@@ -141,14 +135,7 @@ fn a_refresh_result_updates_the_row_and_the_log() {
     ch(&mut s, 'r');
     let mut rec = record(7200);
     rec.generation = 2;
-    update(
-        &mut s,
-        Msg::worker(WorkerEvent::Refreshed {
-            name: "alpha".into(),
-            record: rec,
-            outcome: RefreshOutcome::Rotated,
-        }),
-    );
+    refreshed_now(&mut s, "alpha", rec, RefreshOutcome::Rotated);
     let r = row(&s, "alpha");
     assert!(r.activity.is_idle());
     assert_eq!(r.record.as_ref().unwrap().expires_at, Some(NOW + 7200));
@@ -176,14 +163,7 @@ fn a_publish_warning_during_a_refresh_becomes_the_message_when_it_ends() {
             message: warning.into(),
         }),
     );
-    update(
-        &mut s,
-        Msg::worker(WorkerEvent::Refreshed {
-            name: "alpha".into(),
-            record: record(7200),
-            outcome: RefreshOutcome::Refreshed,
-        }),
-    );
+    refreshed_now(&mut s, "alpha", record(7200), RefreshOutcome::Refreshed);
     let r = row(&s, "alpha");
     assert_eq!(r.message.as_deref(), Some(warning));
     assert!(r.message_is_error);
@@ -197,13 +177,7 @@ fn auto_refreshing_with_alpha_expiring() -> State {
     s.auto_refresh = true;
     let mut expiring = record(60);
     expiring.generation = 2;
-    update(
-        &mut s,
-        Msg::worker(WorkerEvent::StoreChanged(vec![(
-            "alpha".into(),
-            Some(expiring),
-        )])),
-    );
+    stored_now(&mut s, "alpha", expiring);
     s
 }
 
@@ -311,10 +285,7 @@ fn auto_refresh_spreads_profiles_with_jitter_and_can_be_turned_off() {
     // 299 s left of a 300 s window: due only once now passes expiry - ahead + jitter (≤ 10 s).
     let mut rec = record(299);
     rec.generation = 5;
-    update(
-        &mut s,
-        Msg::worker(WorkerEvent::StoreChanged(vec![("alpha".into(), Some(rec))])),
-    );
+    stored_now(&mut s, "alpha", rec);
     let due = (NOW..NOW + 12).find(|&t| {
         let mut probe = s.clone();
         update(&mut probe, Msg::Tick(t)).contains(&Effect::RefreshIfNeeded {
@@ -338,10 +309,7 @@ fn every_tick_polls_the_store_and_changes_from_elsewhere_show_up() {
     assert!(update(&mut s, Msg::Tick(NOW + 1)).contains(&Effect::PollStore));
     let mut rec = record(9000);
     rec.generation = 7;
-    update(
-        &mut s,
-        Msg::worker(WorkerEvent::StoreChanged(vec![("alpha".into(), Some(rec))])),
-    );
+    stored_now(&mut s, "alpha", rec);
     assert_eq!(
         row(&s, "alpha").message.as_deref(),
         Some("updated by another process")
@@ -349,10 +317,7 @@ fn every_tick_polls_the_store_and_changes_from_elsewhere_show_up() {
     // An older generation never replaces a newer record.
     let mut old = record(10);
     old.generation = 3;
-    update(
-        &mut s,
-        Msg::worker(WorkerEvent::StoreChanged(vec![("alpha".into(), Some(old))])),
-    );
+    stored_now(&mut s, "alpha", old);
     assert_eq!(row(&s, "alpha").record.as_ref().unwrap().generation, 7);
 }
 
@@ -518,21 +483,12 @@ fn details_with_no_record_on_disk_or_an_unreadable_store_say_so() {
 
 #[test]
 fn details_reload_when_the_record_changes_generation() {
-    let mut s = state();
-    key(&mut s, KeyCode::Enter);
-    update(&mut s, details_loaded("alpha", Some(1), stored(3600)));
+    let mut s = details_open_on_alpha();
     // r in the details: the refresh result is a new generation, whose values are read again.
     ch(&mut s, 'r');
     let mut refreshed = record(7200);
     refreshed.generation = 2;
-    let effects = update(
-        &mut s,
-        Msg::worker(WorkerEvent::Refreshed {
-            name: "alpha".into(),
-            record: refreshed,
-            outcome: RefreshOutcome::Refreshed,
-        }),
-    );
+    let effects = refreshed_now(&mut s, "alpha", refreshed, RefreshOutcome::Refreshed);
     assert_eq!(effects, [load_details("alpha", Some(2))]);
     assert_eq!(
         held_token(&s),
@@ -567,9 +523,7 @@ fn details_reload_when_the_record_changes_generation() {
 
 #[test]
 fn moving_in_the_details_swaps_the_values_held_and_masks_again() {
-    let mut s = state();
-    key(&mut s, KeyCode::Enter);
-    update(&mut s, details_loaded("alpha", Some(1), stored(3600)));
+    let mut s = details_open_on_alpha();
     ch(&mut s, 'v');
     assert!(s.reveal);
     assert_eq!(
@@ -758,13 +712,11 @@ fn auto_refresh_fires_once_per_half_lifetime_not_once_per_tick() {
             }) {
                 refreshed_at.push(t);
                 let generation = 2 + refreshed_at.len() as u64;
-                update(
+                refreshed_now(
                     &mut s,
-                    Msg::worker(WorkerEvent::Refreshed {
-                        name: "alpha".into(),
-                        record: granted(t, generation),
-                        outcome: RefreshOutcome::Rotated,
-                    }),
+                    "alpha",
+                    granted(t, generation),
+                    RefreshOutcome::Rotated,
                 );
             }
             assert_eq!(row(&s, "alpha").status(t), {
@@ -877,13 +829,7 @@ fn the_poll_that_reads_the_record_again_clears_the_error() {
     // Fixed with a record of an older generation than the one shown before: still taken.
     let mut fixed = record(3600);
     fixed.generation = 0;
-    update(
-        &mut s,
-        Msg::worker(WorkerEvent::StoreChanged(vec![(
-            "alpha".into(),
-            Some(fixed),
-        )])),
-    );
+    stored_now(&mut s, "alpha", fixed);
     let alpha = row(&s, "alpha");
     assert_eq!(alpha.problem, None);
     assert_eq!(alpha.status(NOW), Status::Valid);
@@ -977,10 +923,7 @@ refresh_token_idle = "400s"
         100,
         30,
     );
-    update(
-        &mut s,
-        Msg::worker(WorkerEvent::StoreChanged(vec![("kc".into(), Some(record))])),
-    );
+    stored_now(&mut s, "kc", record);
     s
 }
 
@@ -1005,13 +948,11 @@ fn a_closing_idle_window_is_refreshed_at_the_tick_and_then_not_again_until_the_n
     }
     assert!(update(&mut s, Msg::Tick(NOW + 301)).contains(&kc));
     assert_eq!(row(&s, "kc").status(NOW + 301), Status::Refreshing);
-    update(
+    refreshed_now(
         &mut s,
-        Msg::worker(WorkerEvent::Refreshed {
-            name: "kc".into(),
-            record: logged_in_at(NOW + 301, 2),
-            outcome: RefreshOutcome::Refreshed,
-        }),
+        "kc",
+        logged_in_at(NOW + 301, 2),
+        RefreshOutcome::Refreshed,
     );
     let mut fired = Vec::new();
     for t in NOW + 302..=NOW + 700 {
@@ -1057,14 +998,7 @@ fn a_failure_message_is_marked_and_a_success_clears_the_mark() {
     alpha_timed_out(&mut s);
     assert!(row(&s, "alpha").message_is_error);
     ch(&mut s, 'r');
-    update(
-        &mut s,
-        Msg::worker(WorkerEvent::Refreshed {
-            name: "alpha".into(),
-            record: record(7200),
-            outcome: RefreshOutcome::Refreshed,
-        }),
-    );
+    refreshed_now(&mut s, "alpha", record(7200), RefreshOutcome::Refreshed);
     assert!(!row(&s, "alpha").message_is_error);
 }
 
@@ -1080,4 +1014,37 @@ fn alpha_timed_out(s: &mut State) {
             record: None,
         }),
     );
+}
+
+/// The worker's poll reports `name`'s record as `record`.
+fn stored_now(s: &mut State, name: &str, record: RecordMeta) {
+    update(
+        s,
+        Msg::worker(WorkerEvent::StoreChanged(vec![(name.into(), Some(record))])),
+    );
+}
+
+/// The details of alpha open, its record (an hour left, generation 1) read.
+fn details_open_on_alpha() -> State {
+    let mut s = state();
+    key(&mut s, KeyCode::Enter);
+    update(&mut s, details_loaded("alpha", Some(1), stored(3600)));
+    s
+}
+
+/// The worker reports that `name` was refreshed, with this outcome and stored record.
+fn refreshed_now(
+    s: &mut State,
+    name: &str,
+    record: RecordMeta,
+    outcome: RefreshOutcome,
+) -> Vec<Effect> {
+    update(
+        s,
+        Msg::worker(WorkerEvent::Refreshed {
+            name: name.into(),
+            record,
+            outcome,
+        }),
+    )
 }

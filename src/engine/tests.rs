@@ -43,8 +43,7 @@ async fn a_refresh_waiting_for_the_lock_rereads_and_sends_nothing_when_the_holde
     let server = token_endpoint(ResponseTemplate::new(500), 0).await;
     let store = MemoryStore::new();
     let seen = due_record(&store).generation;
-    let engine =
-        Arc::new(Engine::new(config(&format!("{}/token", server.uri())), store.clone()).unwrap());
+    let engine = Arc::new(engine_for(&server, store.clone()));
 
     // Another holder has the lock, refreshes while we wait, then lets go.
     let held = TokenStore::try_lock(&store, "p").unwrap().unwrap();
@@ -102,8 +101,7 @@ async fn a_failed_refresh_never_touches_the_stored_refresh_token() {
         let server = token_endpoint(answer, 1..).await;
         let store = MemoryStore::new();
         due_record(&store);
-        let engine =
-            Engine::new(config(&format!("{}/token", server.uri())), store.clone()).unwrap();
+        let engine = engine_for(&server, store.clone());
 
         let failed = engine
             .refresh("p", RefreshMode::IfNeeded)
@@ -134,7 +132,7 @@ async fn a_rotated_refresh_token_is_stored_before_the_caller_sees_it() {
     let server = token_endpoint(rotating(), 1).await;
     let store = MemoryStore::new();
     due_record(&store);
-    let engine = Engine::new(config(&format!("{}/token", server.uri())), store.clone()).unwrap();
+    let engine = engine_for(&server, store.clone());
     let saves = store.saves();
     let refreshed = engine.refresh("p", RefreshMode::IfNeeded).await.unwrap();
     assert_eq!(refreshed.outcome, RefreshOutcome::Rotated);
@@ -147,7 +145,7 @@ async fn a_rotated_refresh_token_is_stored_before_the_caller_sees_it() {
     let server = token_endpoint(rotating(), 1).await;
     let store = NoSaves(MemoryStore::new());
     due_record(&store.0);
-    let engine = Engine::new(config(&format!("{}/token", server.uri())), store).unwrap();
+    let engine = engine_for(&server, store);
     let failed = engine
         .refresh("p", RefreshMode::IfNeeded)
         .await
@@ -203,8 +201,7 @@ fn the_memory_store_lists_and_stamps_what_it_holds() {
 async fn min_valid_counts_a_refresh_made_by_another_process_while_waiting_for_the_lock() {
     let server = token_endpoint(ResponseTemplate::new(500), 0).await;
     let store = short_token_store(120);
-    let engine =
-        Arc::new(Engine::new(config(&format!("{}/token", server.uri())), store.clone()).unwrap());
+    let engine = Arc::new(engine_for(&server, store.clone()));
 
     let held = TokenStore::try_lock(&store, "p").unwrap().unwrap();
     let waiting = tokio::spawn({
@@ -240,7 +237,7 @@ async fn min_valid_counts_a_refresh_made_by_another_process_while_waiting_for_th
 async fn min_valid_of_zero_hands_out_a_token_the_due_rule_would_refresh() {
     let server = token_endpoint(ResponseTemplate::new(500), 0).await;
     let store = short_token_store(60);
-    let engine = Engine::new(config(&format!("{}/token", server.uri())), store).unwrap();
+    let engine = engine_for(&server, store);
     let token = engine
         .access_token_with("p", Some(std::time::Duration::ZERO))
         .await
@@ -271,7 +268,7 @@ async fn a_fresh_id_token_is_handed_out_without_a_request() {
     let store = MemoryStore::new();
     let exp = crate::clock::now() + 3600;
     let stored = record_with_id_token(&store, exp);
-    let engine = Engine::new(config(&format!("{}/token", server.uri())), store).unwrap();
+    let engine = engine_for(&server, store);
     let given = engine.id_token("p").await.unwrap();
     assert_eq!(given.token, stored.id_token.unwrap());
     assert_eq!(given.expires_at, Some(exp));
@@ -280,17 +277,10 @@ async fn a_fresh_id_token_is_handed_out_without_a_request() {
 #[tokio::test]
 async fn an_expired_id_token_is_refreshed_though_the_access_token_is_fresh() {
     let new_exp = crate::clock::now() + 3600;
-    let new_id = crate::jwt::encode_unsigned(&serde_json::json!({"exp": new_exp}));
-    let server = token_endpoint(
-        ResponseTemplate::new(200).set_body_json(serde_json::json!({
-            "access_token": "AT-2", "token_type": "Bearer", "expires_in": 3600, "id_token": new_id,
-        })),
-        1,
-    )
-    .await;
+    let (server, new_id) = refreshing_to_an_id_token(new_exp).await;
     let store = MemoryStore::new();
     record_with_id_token(&store, 1_000_000_000);
-    let engine = Engine::new(config(&format!("{}/token", server.uri())), store).unwrap();
+    let engine = engine_for(&server, store);
     let given = engine.id_token("p").await.unwrap();
     assert_eq!(given.token.expose(), new_id);
     assert_eq!(given.expires_at, Some(new_exp));
@@ -307,7 +297,7 @@ async fn no_new_id_token_on_refresh_and_an_expired_one_is_an_error_with_a_hint()
     .await;
     let store = MemoryStore::new();
     record_with_id_token(&store, 1_000_000_000);
-    let engine = Engine::new(config(&format!("{}/token", server.uri())), store).unwrap();
+    let engine = engine_for(&server, store);
     let e = engine.id_token("p").await.unwrap_err();
     assert_eq!(e.kind, ErrorKind::Refused);
     assert!(
@@ -321,17 +311,10 @@ async fn no_new_id_token_on_refresh_and_an_expired_one_is_an_error_with_a_hint()
 #[tokio::test]
 async fn min_valid_refreshes_an_id_token_with_less_left() {
     let new_exp = crate::clock::now() + 4 * 3600;
-    let new_id = crate::jwt::encode_unsigned(&serde_json::json!({"exp": new_exp}));
-    let server = token_endpoint(
-        ResponseTemplate::new(200).set_body_json(serde_json::json!({
-            "access_token": "AT-2", "token_type": "Bearer", "expires_in": 3600, "id_token": new_id,
-        })),
-        1,
-    )
-    .await;
+    let (server, new_id) = refreshing_to_an_id_token(new_exp).await;
     let store = MemoryStore::new();
     let stored = record_with_id_token(&store, crate::clock::now() + 3600);
-    let engine = Engine::new(config(&format!("{}/token", server.uri())), store).unwrap();
+    let engine = engine_for(&server, store);
     let kept = engine.id_token("p").await.unwrap();
     assert_eq!(kept.token, stored.id_token.unwrap(), "due rule: kept");
     let given = engine
@@ -354,4 +337,23 @@ fn short_token_store(secs: i64) -> MemoryStore {
     };
     store.save("p", &mut short).unwrap();
     store
+}
+
+/// An engine whose profile `p` refreshes at `server`'s `/token`, on `store`.
+fn engine_for(server: &MockServer, store: impl TokenStore) -> Engine {
+    Engine::new(config(&format!("{}/token", server.uri())), store).unwrap()
+}
+
+/// A token endpoint that must be asked once and answers a new access token and an id token
+/// expiring at `exp`; and that id token.
+async fn refreshing_to_an_id_token(exp: i64) -> (MockServer, String) {
+    let id = crate::jwt::encode_unsigned(&serde_json::json!({"exp": exp}));
+    let server = token_endpoint(
+        ResponseTemplate::new(200).set_body_json(serde_json::json!({
+            "access_token": "AT-2", "token_type": "Bearer", "expires_in": 3600, "id_token": id,
+        })),
+        1,
+    )
+    .await;
+    (server, id)
 }
