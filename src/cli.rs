@@ -100,22 +100,8 @@ pub enum Command {
     )]
     Call {
         name: String,
-        url: String,
-        /// The method [default: GET, or POST with -d]
-        #[arg(short = 'X', long = "request", value_name = "METHOD")]
-        method: Option<String>,
-        /// A request header, 'Name: value' (repeatable)
-        #[arg(short = 'H', long = "header", value_name = "NAME: VALUE")]
-        headers: Vec<String>,
-        /// The body: DATA, @FILE, or @- for stdin
-        #[arg(short = 'd', long = "data", value_name = "DATA")]
-        data: Option<String>,
-        /// Print the status line and the response headers before the body
-        #[arg(short = 'i', long = "include")]
-        include: bool,
-        /// Refresh first when less than this is left (instead of the refresh_ahead rule)
-        #[arg(long, value_parser = parse_duration, value_name = "D")]
-        min_valid: Option<std::time::Duration>,
+        #[command(flatten)]
+        request: commands::CallArgs,
     },
     /// Print shell completions (profile names included) for bash, zsh or fish
     #[command(
@@ -204,26 +190,7 @@ fn dispatch(ctx: &commands::Context, command: Option<Command>) -> CmdResult {
             min_valid,
             command,
         }) => commands::exec(ctx, &name, &var, min_valid, &command),
-        Some(Command::Call {
-            name,
-            url,
-            method,
-            headers,
-            data,
-            include,
-            min_valid,
-        }) => commands::call(
-            ctx,
-            &name,
-            commands::CallArgs {
-                url,
-                method,
-                headers,
-                data,
-                include,
-                min_valid,
-            },
-        ),
+        Some(Command::Call { name, request }) => commands::call(ctx, &name, request),
         Some(Command::Completions { shell }) => commands::completions(shell),
         Some(Command::Names) => commands::names(ctx),
         Some(Command::KubeCredential { name, min_valid }) => {
@@ -239,7 +206,7 @@ fn dispatch(ctx: &commands::Context, command: Option<Command>) -> CmdResult {
 }
 
 /// Durations on the command line are written as in the config: "50m", "7d".
-fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+pub(crate) fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
     humantime::parse_duration(text.trim())
         .map_err(|e| format!("`{text}` is not a duration ({e}); write it like \"50m\" or \"7d\""))
 }

@@ -10,13 +10,23 @@ use std::io::{Read, Write};
 use std::time::Duration;
 
 /// What the command line says about the request.
-#[derive(Debug)]
+#[derive(Debug, clap::Args)]
 pub struct CallArgs {
     pub url: String,
+    /// The method [default: GET, or POST with -d]
+    #[arg(short = 'X', long = "request", value_name = "METHOD")]
     pub method: Option<String>,
+    /// A request header, 'Name: value' (repeatable)
+    #[arg(short = 'H', long = "header", value_name = "NAME: VALUE")]
     pub headers: Vec<String>,
+    /// The body: DATA, @FILE, or @- for stdin
+    #[arg(short = 'd', long = "data", value_name = "DATA")]
     pub data: Option<String>,
+    /// Print the status line and the response headers before the body
+    #[arg(short = 'i', long = "include")]
     pub include: bool,
+    /// Refresh first when less than this is left (instead of the refresh_ahead rule)
+    #[arg(long, value_parser = crate::cli::parse_duration, value_name = "D")]
     pub min_valid: Option<Duration>,
 }
 

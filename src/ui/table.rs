@@ -13,22 +13,19 @@ use ratatui::style::Style;
 use ratatui::text::Span;
 use ratatui::widgets::{Cell, Paragraph, Row, Table};
 
+/// The columns that fit `width`: `list`'s columns, fewer when narrow, LOGIN ENDS (before
+/// MESSAGE) when wide.
 fn columns(width: u16) -> Vec<Column> {
-    use Column::*;
-    match width {
-        0..70 => vec![Name, Status, ExpiresIn, Message],
-        70..100 => vec![Name, Provider, Status, ExpiresIn, Message],
-        100..WIDE => vec![Name, Provider, Status, ExpiresIn, LastRefresh, Message],
-        _ => vec![
-            Name,
-            Provider,
-            Status,
-            ExpiresIn,
-            LastRefresh,
-            LoginEnds,
-            Message,
-        ],
+    let shown = |c: &Column| match c {
+        Column::Provider => width >= 70,
+        Column::LastRefresh => width >= 100,
+        _ => true,
+    };
+    let mut cols: Vec<Column> = Column::ALL.into_iter().filter(shown).collect();
+    if width >= WIDE {
+        cols.insert(cols.len() - 1, Column::LoginEnds);
     }
+    cols
 }
 
 /// From this width the table has a LOGIN ENDS column: below it, 80 to 139 columns keep their
