@@ -107,6 +107,43 @@ proptest! {
     }
 }
 
+/// Config values from the config's own vocabulary, as TOML text.
+#[rustfmt::skip]
+const VALUES: &[&str] = &[
+    "\"google\"", "\"auth0\"", "\"microsoft\"",
+    "\"oidc\"", "\"oauth2\"", "\"http://x.example/t\"",
+    "\"https://x.example/t\"", "\"5m\"", "\"client_credentials\"",
+    "[\"a\", \"b\"]", "[]", "7",
+    "true",
+];
+
+/// Endpoint URLs the rule lets through, however they are spelt.
+#[rustfmt::skip]
+const GOOD_URLS: &[&str] = &[
+    "https://idp.example.com/token", "HTTPS://IDP.EXAMPLE.COM/T", "https://other.example.com/realms/ops",
+    "https://idp.example.com.evil.example/realms/ops", "http://127.0.0.1:8080/token", "http://127.8.9.10/token",
+    "http://127.1/token", "http://[::1]:9/token", "http://localhost/token",
+    "http://LocalHost:1/token", "http://2130706433/token", "http://0x7f.1/token",
+    "http://①②⑦.0.0.1/token", "  https://idp.example.com/token\t", "https:idp.example.com/token",
+    "https://bücher.example/token", "https://例え.テスト/トークン",
+];
+
+/// Endpoint URLs the rule refuses.
+#[rustfmt::skip]
+const BAD_URLS: &[&str] = &[
+    "http://localhost./token", "http://localhost.evil.example/token", "http://127.0.0.1.nip.io/token",
+    "http://[::ffff:127.0.0.1]/token", "http://0.0.0.0/token", "http://10.0.0.1/token",
+    "http://idp.example.com/token", "https://user:pw@idp.example.com/token", "http://user@127.0.0.1/token",
+    "https://idp.example.com/token#frag", "\thttp://evil.example/token", "http:/\\evil.example/token",
+    "//idp.example.com/token", "/token", "ftp://idp.example.com/token",
+    "javascript:alert(1)", "file:///etc/passwd", "",
+];
+
+/// Any one of `values`, owned, each equally likely.
+fn owned_one_of(values: &'static [&'static str]) -> impl Strategy<Value = String> {
+    prop::sample::select(values).prop_map(str::to_string)
+}
+
 /// TOML that is mostly well-formed, with keys and values from the config's own vocabulary.
 fn config_text() -> impl Strategy<Value = String> {
     let key = prop_oneof![
@@ -126,21 +163,9 @@ fn config_text() -> impl Strategy<Value = String> {
         Just("bogus"),
     ];
     let value = prop_oneof![
-        Just("\"google\"".to_string()),
-        Just("\"auth0\"".to_string()),
-        Just("\"microsoft\"".to_string()),
-        Just("\"oidc\"".to_string()),
-        Just("\"oauth2\"".to_string()),
-        Just("\"http://x.example/t\"".to_string()),
-        Just("\"https://x.example/t\"".to_string()),
-        Just("\"5m\"".to_string()),
-        Just("\"client_credentials\"".to_string()),
-        Just("[\"a\", \"b\"]".to_string()),
-        Just("[]".to_string()),
-        Just("7".to_string()),
-        Just("true".to_string()),
-        ".{0,12}".prop_map(|s| format!("\"{}\"", s.replace(['"', '\\'], ""))),
-        ".{0,8}",
+        VALUES.len() as u32 => owned_one_of(VALUES),
+        1 => ".{0,12}".prop_map(|s| format!("\"{}\"", s.replace(['"', '\\'], ""))),
+        1 => ".{0,8}",
     ];
     let name = prop_oneof![
         Just("p".to_string()),
@@ -173,6 +198,13 @@ fn thread_store() -> Store {
         static STORE: (tempfile::TempDir, Store) = private_store();
     }
     STORE.with(|(_, store)| store.clone())
+}
+
+/// Writes `bytes` as profile `p`'s record and loads it: the error's text, if loading fails.
+fn load_error(bytes: &[u8]) -> Option<String> {
+    let store = thread_store();
+    write_record(&store, "p", bytes);
+    store.load("p").err().map(|e| e.to_string())
 }
 
 /// Writes `bytes` as the record of `name`, `0600` as `Store::load` demands.
@@ -353,10 +385,7 @@ proptest! {
     /// or an error that says the record is not valid.
     #[test]
     fn stored_records_never_panic(bytes in record_bytes(false)) {
-        let store = thread_store();
-        write_record(&store, "p", &bytes);
-        if let Err(e) = store.load("p") {
-            let message = e.to_string();
+        if let Some(message) = load_error(&bytes) {
             prop_assert!(message.contains("the token record is not valid"), "{}", message);
         }
     }
@@ -374,10 +403,7 @@ proptest! {
         let whole = bytes.len() - 1;
         bytes.extend_from_slice(rest.strip_prefix(b"{").unwrap_or(&rest));
         let keep = whole + cut.index(bytes.len() + 1 - whole);
-        let store = thread_store();
-        write_record(&store, "p", &bytes[..keep]);
-        if let Err(e) = store.load("p") {
-            let message = e.to_string();
+        if let Some(message) = load_error(&bytes[..keep]) {
             prop_assert!(!message.contains(MARKER), "{}", message);
         }
     }
@@ -394,10 +420,7 @@ proptest! {
     /// that is only the token as a JSON string) is never quoted either.
     #[test]
     fn stored_record_errors_never_quote_a_secret_anywhere(bytes in record_bytes(true)) {
-        let store = thread_store();
-        write_record(&store, "p", &bytes);
-        if let Err(e) = store.load("p") {
-            let message = e.to_string();
+        if let Some(message) = load_error(&bytes) {
             prop_assert!(!message.contains(MARKER), "{}", message);
         }
     }
@@ -526,55 +549,22 @@ fn acceptable(issuer: &str, document: &[u8]) -> bool {
 fn discovery_value() -> BoxedStrategy<String> {
     // What the rule lets through: https anywhere, plain http to loopback however it is spelt.
     let good = prop_oneof![
-        Just("@ISSUER@".to_string()),
-        Just("@ISSUER@/token".to_string()),
-        Just("@ISSUER@/revoke".to_string()),
-        Just(ISSUER.to_string()),
-        Just(format!("{ISSUER}/")),
-        Just(format!("{ISSUER}//")),
-        Just(format!("{ISSUER}/protocol/openid-connect/token")),
-        Just("https://idp.example.com/token".to_string()),
-        Just("HTTPS://IDP.EXAMPLE.COM/T".to_string()),
-        Just("https://other.example.com/realms/ops".to_string()),
-        Just("https://idp.example.com.evil.example/realms/ops".to_string()),
-        Just("http://127.0.0.1:8080/token".to_string()),
-        Just("http://127.8.9.10/token".to_string()),
-        Just("http://127.1/token".to_string()),
-        Just("http://[::1]:9/token".to_string()),
-        Just("http://localhost/token".to_string()),
-        Just("http://LocalHost:1/token".to_string()),
-        Just("http://2130706433/token".to_string()),
-        Just("http://0x7f.1/token".to_string()),
-        Just("http://①②⑦.0.0.1/token".to_string()),
-        Just("  https://idp.example.com/token\t".to_string()),
-        Just("https:idp.example.com/token".to_string()),
-        Just("https://bücher.example/token".to_string()),
-        Just("https://例え.テスト/トークン".to_string()),
-        (0usize..300_000).prop_map(|n| format!("https://idp.example.com/{}", "a".repeat(n))),
+        1 => Just("@ISSUER@".to_string()),
+        1 => Just("@ISSUER@/token".to_string()),
+        1 => Just("@ISSUER@/revoke".to_string()),
+        1 => Just(ISSUER.to_string()),
+        1 => Just(format!("{ISSUER}/")),
+        1 => Just(format!("{ISSUER}//")),
+        1 => Just(format!("{ISSUER}/protocol/openid-connect/token")),
+        1 => (0usize..300_000).prop_map(|n| format!("https://idp.example.com/{}", "a".repeat(n))),
+        GOOD_URLS.len() as u32 => owned_one_of(GOOD_URLS),
     ];
     // What it refuses: other schemes, plain http elsewhere, credentials, fragments, non-URLs.
     let bad = prop_oneof![
-        Just("http://localhost./token".to_string()),
-        Just("http://localhost.evil.example/token".to_string()),
-        Just("http://127.0.0.1.nip.io/token".to_string()),
-        Just("http://[::ffff:127.0.0.1]/token".to_string()),
-        Just("http://0.0.0.0/token".to_string()),
-        Just("http://10.0.0.1/token".to_string()),
-        Just("http://idp.example.com/token".to_string()),
-        Just("https://user:pw@idp.example.com/token".to_string()),
-        Just("http://user@127.0.0.1/token".to_string()),
-        Just("https://idp.example.com/token#frag".to_string()),
-        Just("\thttp://evil.example/token".to_string()),
-        Just("http:/\\evil.example/token".to_string()),
-        Just("//idp.example.com/token".to_string()),
-        Just("/token".to_string()),
-        Just("ftp://idp.example.com/token".to_string()),
-        Just("javascript:alert(1)".to_string()),
-        Just("file:///etc/passwd".to_string()),
-        Just(String::new()),
-        (0usize..300_000).prop_map(|n| format!("http://evil.example/{}", "é".repeat(n))),
-        ".{0,40}",
-        "(https?|ftp)://[a-z0-9.:\\[\\]@#%/-]{0,30}",
+        BAD_URLS.len() as u32 => owned_one_of(BAD_URLS),
+        1 => (0usize..300_000).prop_map(|n| format!("http://evil.example/{}", "é".repeat(n))),
+        1 => ".{0,40}",
+        1 => "(https?|ftp)://[a-z0-9.:\\[\\]@#%/-]{0,30}",
     ];
     let url = prop_oneof![3 => good, 2 => bad].prop_map(|s| serde_json::to_string(&s).unwrap());
     prop_oneof![

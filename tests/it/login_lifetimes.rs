@@ -50,7 +50,21 @@ fn jwt(claims: Value) -> String {
 /// A token response whose access token is due (a minute left, under the default 5 min
 /// `refresh_ahead`) with refresh token `rt`, and `extra` fields.
 fn due_pair(rt: &str, extra: Value) -> Value {
-    let mut v = json!({"access_token": "AT-old", "expires_in": 60, "refresh_token": rt});
+    with_fields(
+        json!({"access_token": "AT-old", "expires_in": 60, "refresh_token": rt}),
+        extra,
+    )
+}
+
+/// The token endpoint's answer to a refresh: `AT-2` for 5 min, rotated to `rt`, and `extra`
+/// fields (which win over those).
+fn rotated_to(rt: impl Into<Value>, extra: Value) -> Value {
+    let answer = json!({"access_token": "AT-2", "expires_in": 300, "refresh_token": rt.into()});
+    with_fields(answer, extra)
+}
+
+/// `v` with the fields of `extra` set on it.
+fn with_fields(mut v: Value, extra: Value) -> Value {
     for (k, x) in extra.as_object().unwrap() {
         v[k] = x.clone();
     }
@@ -102,6 +116,17 @@ async fn refreshing_oauth2(extra: &str, reply: Value) -> (wiremock::MockServer, 
     setup(
         |uri| oauth2_config(uri, extra),
         due_pair("RT-1", json!({})),
+        reply,
+    )
+    .await
+}
+
+/// [`refreshing_oauth2`] with no extra lines, whose due pair `RT-1` came with the fields of
+/// `imported`.
+async fn refreshing_from(imported: Value, reply: Value) -> (wiremock::MockServer, World) {
+    setup(
+        |uri| oauth2_config(uri, ""),
+        due_pair("RT-1", imported),
         reply,
     )
     .await
@@ -164,12 +189,8 @@ fn edit_record(w: &World, name: &str, f: impl FnOnce(&mut Value)) {
 
 #[tokio::test]
 async fn keycloaks_refresh_expires_in_sets_the_end_of_the_login() {
-    let (server, w) = refreshing_oauth2(
-        "",
-        json!({"access_token": "AT-2", "expires_in": 300, "refresh_token": "RT-2",
-               "refresh_expires_in": 1800}),
-    )
-    .await;
+    let reply = rotated_to("RT-2", json!({"refresh_expires_in": 1800}));
+    let (server, w) = refreshing_oauth2("", reply).await;
     assert_eq!(login_ends(&w, "p"), None, "nothing known before");
     let when = refresh(&w);
     assert_about(login_ends(&w, "p"), when, 1800);
@@ -179,13 +200,8 @@ async fn keycloaks_refresh_expires_in_sets_the_end_of_the_login() {
 
 #[tokio::test]
 async fn keycloaks_offline_token_zero_sets_no_limit() {
-    let (_server, w) = setup(
-        |uri| oauth2_config(uri, ""),
-        due_pair("RT-1", json!({"refresh_expires_in": 1800})),
-        json!({"access_token": "AT-2", "expires_in": 300, "refresh_token": "RT-offline",
-               "refresh_expires_in": 0}),
-    )
-    .await;
+    let reply = rotated_to("RT-offline", json!({"refresh_expires_in": 0}));
+    let (_server, w) = refreshing_from(json!({"refresh_expires_in": 1800}), reply).await;
     assert!(login_ends(&w, "p").is_some(), "the import's 1800 s");
     refresh(&w);
     assert_eq!(login_ends(&w, "p"), None, "0: no limit from the figure");
@@ -195,13 +211,9 @@ async fn keycloaks_offline_token_zero_sets_no_limit() {
 #[tokio::test]
 async fn zero_with_a_jwt_refresh_token_leaves_the_jwts_exp() {
     let exp = now() + 7200;
-    let (_server, w) = refreshing_oauth2(
-        "",
-        json!({"access_token": "AT-2", "expires_in": 300,
-               "refresh_token": jwt(json!({"exp": exp, "typ": "Offline"})),
-               "refresh_expires_in": 0}),
-    )
-    .await;
+    let rt = jwt(json!({"exp": exp, "typ": "Offline"}));
+    let (_server, w) =
+        refreshing_oauth2("", rotated_to(rt, json!({"refresh_expires_in": 0}))).await;
     refresh(&w);
     assert_eq!(login_ends(&w, "p"), Some(exp));
 }
@@ -210,11 +222,7 @@ async fn zero_with_a_jwt_refresh_token_leaves_the_jwts_exp() {
 async fn a_jwt_refresh_tokens_exp_is_the_end_of_the_login() {
     let exp = now() + 5400;
     let rt = jwt(json!({"exp": exp, "typ": "Refresh", "sub": "u1"}));
-    let (_server, w) = refreshing_oauth2(
-        "",
-        json!({"access_token": "AT-2", "expires_in": 300, "refresh_token": rt}),
-    )
-    .await;
+    let (_server, w) = refreshing_oauth2("", rotated_to(rt.as_str(), json!({}))).await;
     refresh(&w);
     assert_eq!(login_ends(&w, "p"), Some(exp));
     assert_eq!(w.record("p").unwrap()["refresh_token"], rt.as_str());
@@ -237,12 +245,8 @@ async fn googles_refresh_token_expires_in_sets_the_end_of_the_login() {
 
 #[tokio::test]
 async fn a_refresh_without_a_figure_keeps_the_known_limit() {
-    let (_server, w) = setup(
-        |uri| oauth2_config(uri, ""),
-        due_pair("RT-1", json!({"refresh_expires_in": 1800})),
-        rotated_to_rt_2(),
-    )
-    .await;
+    let (_server, w) =
+        refreshing_from(json!({"refresh_expires_in": 1800}), rotated_to_rt_2()).await;
     let known = login_ends(&w, "p");
     assert!(known.is_some());
     refresh(&w);
@@ -253,26 +257,16 @@ async fn a_refresh_without_a_figure_keeps_the_known_limit() {
 #[tokio::test]
 async fn a_refresh_with_a_new_figure_replaces_the_known_limit() {
     // The new figure is later than the old one: replaced, not the earlier of the two.
-    let (_server, w) = setup(
-        |uri| oauth2_config(uri, ""),
-        due_pair("RT-1", json!({"refresh_expires_in": 600})),
-        json!({"access_token": "AT-2", "expires_in": 300, "refresh_token": "RT-2",
-               "refresh_expires_in": 3600}),
-    )
-    .await;
+    let reply = rotated_to("RT-2", json!({"refresh_expires_in": 3600}));
+    let (_server, w) = refreshing_from(json!({"refresh_expires_in": 600}), reply).await;
     let when = refresh(&w);
     assert_about(login_ends(&w, "p"), when, 3600);
 }
 
 #[tokio::test]
 async fn a_malformed_figure_is_ignored_and_the_rotated_refresh_token_is_stored() {
-    let (_server, w) = setup(
-        |uri| oauth2_config(uri, ""),
-        due_pair("RT-1", json!({"refresh_expires_in": 1800})),
-        json!({"access_token": "AT-2", "expires_in": 300, "refresh_token": "RT-rotated",
-               "refresh_expires_in": "soon"}),
-    )
-    .await;
+    let reply = rotated_to("RT-rotated", json!({"refresh_expires_in": "soon"}));
+    let (_server, w) = refreshing_from(json!({"refresh_expires_in": 1800}), reply).await;
     let known = login_ends(&w, "p");
     let out = TOKDASH.run(&w, &["refresh", "p"]);
     assert!(out.status.success(), "{}", stderr(&out));
@@ -301,12 +295,11 @@ async fn malformed_figures_of_every_shape_never_lose_the_rotated_token() {
     .enumerate()
     {
         let rotated = format!("RT-rotated-{i}");
-        let (_server, w) = refreshing_oauth2(
-            "",
-            json!({"access_token": "AT-2", "expires_in": 300, "refresh_token": rotated,
-                   "refresh_token_expires_in": figure}),
-        )
-        .await;
+        let reply = rotated_to(
+            rotated.as_str(),
+            json!({"refresh_token_expires_in": figure}),
+        );
+        let (_server, w) = refreshing_oauth2("", reply).await;
         let out = TOKDASH.run(&w, &["refresh", "p"]);
         assert!(out.status.success(), "{figure}: {}", stderr(&out));
         assert_eq!(w.record("p").unwrap()["refresh_token"], rotated.as_str());
@@ -329,11 +322,8 @@ async fn a_jwt_looking_refresh_token_with_garbage_is_stored_and_sets_no_limit() 
     .into_iter()
     .enumerate()
     {
-        let (_server, w) = refreshing_oauth2(
-            "",
-            json!({"access_token": format!("AT-{i}"), "expires_in": 300, "refresh_token": rt}),
-        )
-        .await;
+        let reply = rotated_to(rt.as_str(), json!({"access_token": format!("AT-{i}")}));
+        let (_server, w) = refreshing_oauth2("", reply).await;
         TOKDASH.run_ok(&w, &["refresh", "p"]);
         assert_eq!(w.record("p").unwrap()["refresh_token"], rt.as_str());
         assert_eq!(login_ends(&w, "p"), None, "{rt}");
@@ -369,12 +359,12 @@ async fn refresh_token_idle_is_moved_by_each_refresh() {
 async fn the_earliest_limit_wins() {
     // lifetime 2h, idle 1h, the response's 30 min, a JWT exp of 45 min: the response's figure.
     let exp = now() + 2700;
-    let (_server, w) = refreshing_oauth2(
-        "refresh_token_lifetime = \"2h\"\nrefresh_token_idle = \"1h\"",
-        json!({"access_token": "AT-2", "expires_in": 300,
-               "refresh_token": jwt(json!({"exp": exp})), "refresh_expires_in": 1800}),
-    )
-    .await;
+    let limits = "refresh_token_lifetime = \"2h\"\nrefresh_token_idle = \"1h\"";
+    let reply = rotated_to(
+        jwt(json!({"exp": exp})),
+        json!({"refresh_expires_in": 1800}),
+    );
+    let (_server, w) = refreshing_oauth2(limits, reply).await;
     let began = family_began(&w, "p");
     assert_eq!(login_ends(&w, "p"), Some(began + 3600), "idle, before");
     let when = refresh(&w);
@@ -384,12 +374,11 @@ async fn the_earliest_limit_wins() {
 #[tokio::test]
 async fn a_jwt_exp_earlier_than_the_figure_wins() {
     let exp = now() + 900;
-    let (_server, w) = refreshing_oauth2(
-        "refresh_token_idle = \"1h\"",
-        json!({"access_token": "AT-2", "expires_in": 300,
-               "refresh_token": jwt(json!({"exp": exp})), "refresh_expires_in": 1800}),
-    )
-    .await;
+    let reply = rotated_to(
+        jwt(json!({"exp": exp})),
+        json!({"refresh_expires_in": 1800}),
+    );
+    let (_server, w) = refreshing_oauth2("refresh_token_idle = \"1h\"", reply).await;
     refresh(&w);
     assert_eq!(login_ends(&w, "p"), Some(exp));
 }
@@ -451,24 +440,24 @@ fn fresh_pair() -> Value {
     json!({"access_token": "AT", "expires_in": 3600, "refresh_token": "RT"})
 }
 
+/// Profile `p` (`refresh_token_idle = idle`, no server) holding a fresh pair just imported.
+fn fresh_with_idle(idle: &str) -> World {
+    let extra = format!("refresh_token_idle = \"{idle}\"");
+    let w = World::new(&oauth2_config("http://127.0.0.1:9", &extra));
+    w.import("p", &fresh_pair());
+    w
+}
+
 #[test]
 fn health_exits_0_and_prints_nothing_when_nothing_needs_a_person() {
-    let w = World::new(&oauth2_config(
-        "http://127.0.0.1:9",
-        "refresh_token_idle = \"30d\"",
-    ));
-    w.import("p", &fresh_pair());
+    let w = fresh_with_idle("30d");
     assert_eq!(health(&w, &[]), (Some(0), String::new()));
     assert_eq!(health(&w, &["--json"]), (Some(0), "[]\n".to_string()));
 }
 
 #[test]
 fn health_names_a_login_ending_within_the_window_and_not_outside_it() {
-    let w = World::new(&oauth2_config(
-        "http://127.0.0.1:9",
-        "refresh_token_idle = \"1h\"",
-    ));
-    w.import("p", &fresh_pair());
+    let w = fresh_with_idle("1h");
     let (code, text) = health(&w, &["--within", "2h"]);
     assert_eq!(code, Some(1), "{text}");
     let lines: Vec<&str> = text.lines().collect();
@@ -482,11 +471,7 @@ fn health_names_a_login_ending_within_the_window_and_not_outside_it() {
 
 #[test]
 fn health_json_has_name_status_reason_and_the_end_of_the_login() {
-    let w = World::new(&oauth2_config(
-        "http://127.0.0.1:9",
-        "refresh_token_idle = \"1h\"",
-    ));
-    w.import("p", &fresh_pair());
+    let w = fresh_with_idle("1h");
     let (code, text) = health(&w, &["--within", "2h", "--json"]);
     assert_eq!(code, Some(1));
     let v: Value = serde_json::from_str(&text).unwrap();

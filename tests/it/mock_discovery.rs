@@ -576,11 +576,12 @@ async fn revocation_and_device_endpoints_missing_from_the_openid_document_come_f
 async fn an_issuer_with_only_rfc_8414_metadata_refreshes_with_its_endpoints() {
     let server = server().await;
     let uri = server.uri();
+    let metadata = metadata_document(&uri, &uri);
     // No OpenID document: the mock server answers 404 there.
     get_answers(
         &server,
         METADATA,
-        ResponseTemplate::new(200).set_body_json(metadata_document(&uri, &uri)),
+        ResponseTemplate::new(200).set_body_json(metadata),
         1,
     )
     .await;

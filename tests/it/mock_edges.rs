@@ -35,12 +35,8 @@ async fn refresh_answering(
 #[tokio::test]
 async fn token_prints_a_still_valid_access_token_when_the_refresh_fails_and_warns() {
     // Two minutes left: inside refresh_ahead (5 min), so tokdash tries to refresh first.
-    let (_server, w) = refresh_answering(
-        json(503, json!({"error": "temporarily_unavailable"})),
-        ..,
-        ("AT-still-good", 120),
-    )
-    .await;
+    let refused = json(503, json!({"error": "temporarily_unavailable"}));
+    let (_server, w) = refresh_answering(refused, .., ("AT-still-good", 120)).await;
     // An hour-long token with two minutes left (a fresh two-minute token would not be due yet).
     w.age_token("p", 3480);
     let out = w.cmd(&["token", "p"]).output().unwrap();

@@ -80,6 +80,39 @@ async fn server_posting(at: &str, response: ResponseTemplate) -> MockServer {
     server
 }
 
+/// [`server_posting`] at `/token`, answering 200 with the JSON `answer`.
+async fn token_server(answer: Value) -> MockServer {
+    server_posting("/token", ok_json(answer)).await
+}
+
+/// [`server_posting`] with a [`world_with`] for Google's profile `g` holding `record`.
+async fn google_posting(
+    at: &str,
+    response: ResponseTemplate,
+    record: Value,
+) -> (MockServer, World) {
+    let server = server_posting(at, response).await;
+    let w = world_with(&google_config(&server.uri()), "g", record);
+    (server, w)
+}
+
+/// Refreshes the client-credentials profile `name`, checks the form posted to `at` asks for
+/// that grant as `client_id` with the secret and no refresh token, and returns the form.
+async fn client_credentials_form(
+    w: &World,
+    name: &str,
+    server: &MockServer,
+    (at, client_id): (&str, &str),
+) -> std::collections::HashMap<String, String> {
+    TOKDASH.run_ok(w, &["refresh", name]);
+    let f = form(&requests_to(server, at).await[0]);
+    assert_eq!(f["grant_type"], "client_credentials");
+    assert_eq!(f["client_id"], client_id);
+    assert_eq!(f["client_secret"], SECRET);
+    assert!(!f.contains_key("refresh_token"));
+    f
+}
+
 /// A `World` for `config` whose profile `name` holds the stored `record`.
 fn world_with(config: &str, name: &str, record: Value) -> World {
     let w = World::new(config);
@@ -257,16 +290,10 @@ async fn google_refresh_without_refresh_token_keeps_the_stored_one_and_posts_the
 
 #[tokio::test]
 async fn google_invalid_grant_marks_needs_login_and_keeps_the_refresh_token() {
-    let server = server_posting(
-        "/token",
-        refusal(400, "invalid_grant", "Token has been expired or revoked."),
-    )
-    .await;
-    let w = world_with(
-        &google_config(&server.uri()),
-        "g",
-        json!({"access_token": "ya29.AT-old", "refresh_token": "1//RT-dead", "expires_in": 0}),
-    );
+    let refused = refusal(400, "invalid_grant", "Token has been expired or revoked.");
+    let record =
+        json!({"access_token": "ya29.AT-old", "refresh_token": "1//RT-dead", "expires_in": 0});
+    let (_server, w) = google_posting("/token", refused, record).await;
 
     let out = run_fails(&w, &["refresh", "g"]);
     assert_eq!(
@@ -292,13 +319,9 @@ async fn google_invalid_grant_marks_needs_login_and_keeps_the_refresh_token() {
 
 #[tokio::test]
 async fn google_revoke_sends_the_token_in_the_query_string() {
-    let (_server, w, reqs) = revoke_live_pair(
-        google_config,
-        post("/revoke").and(query_param("token", "1//RT-google")),
-        "/revoke",
-        ("g", "ya29.AT", "1//RT-google"),
-    )
-    .await;
+    let request = post("/revoke").and(query_param("token", "1//RT-google"));
+    let pair = ("g", "ya29.AT", "1//RT-google");
+    let (_server, w, reqs) = revoke_live_pair(google_config, request, "/revoke", pair).await;
     assert_eq!(
         reqs.len(),
         1,
@@ -324,16 +347,9 @@ async fn google_revoke_sends_the_token_in_the_query_string() {
 
 #[tokio::test]
 async fn google_revoke_of_an_already_dead_token_counts_as_revoked() {
-    let server = server_posting(
-        "/revoke",
-        refusal(400, "invalid_token", "Token expired or revoked"),
-    )
-    .await;
-    let w = world_with(
-        &google_config(&server.uri()),
-        "g",
-        json!({"refresh_token": "1//RT-google"}),
-    );
+    let refused = refusal(400, "invalid_token", "Token expired or revoked");
+    let (_server, w) =
+        google_posting("/revoke", refused, json!({"refresh_token": "1//RT-google"})).await;
 
     let out = TOKDASH.run_ok(&w, &["revoke", "g", "--yes"]);
     assert!(stdout(&out).contains("already dead"), "{}", stdout(&out));
@@ -343,12 +359,10 @@ async fn google_revoke_of_an_already_dead_token_counts_as_revoked() {
 
 #[tokio::test]
 async fn google_revoke_refused_for_another_reason_keeps_the_tokens() {
-    let server = server_posting("/revoke", refusal(400, "invalid_request", "Bad Request")).await;
-    let w = world_with(
-        &google_config(&server.uri()),
-        "g",
-        json!({"access_token": "ya29.AT", "refresh_token": "1//RT-google", "expires_in": 3600}),
-    );
+    let record =
+        json!({"access_token": "ya29.AT", "refresh_token": "1//RT-google", "expires_in": 3600});
+    let refused = refusal(400, "invalid_request", "Bad Request");
+    let (_server, w) = google_posting("/revoke", refused, record).await;
     let before = w.record("g").unwrap();
 
     let out = run_fails(&w, &["revoke", "g", "--yes"]);
@@ -569,13 +583,8 @@ async fn auth0_client_credentials_sends_the_audience() {
     .await;
     let w = World::new(&auth0_config(&server.uri()));
 
-    TOKDASH.run_ok(&w, &["refresh", "a0cc"]);
-    let f = form(&requests_to(&server, "/oauth/token").await[0]);
-    assert_eq!(f["grant_type"], "client_credentials");
+    let f = client_credentials_form(&w, "a0cc", &server, ("/oauth/token", "a0-machine")).await;
     assert_eq!(f["audience"], "https://api.example.com");
-    assert_eq!(f["client_id"], "a0-machine");
-    assert_eq!(f["client_secret"], SECRET);
-    assert!(!f.contains_key("refresh_token"));
     assert_eq!(stored(&w, "a0cc", "access_token"), "eyJ.AT-machine");
 }
 
@@ -598,11 +607,7 @@ token_url = "{uri}/token"
 async fn client_secret_basic_form_encodes_id_and_secret_before_base64() {
     use base64::Engine;
     let awkward = "p:ss+w%rd /=ä";
-    let server = server_posting(
-        "/token",
-        ok_json(json!({"access_token": "AT-basic", "expires_in": 600})),
-    )
-    .await;
+    let server = token_server(json!({"access_token": "AT-basic", "expires_in": 600})).await;
     let w = world_with(
         &oauth2_config(
             &server.uri(),
@@ -647,16 +652,9 @@ async fn client_secret_basic_form_encodes_id_and_secret_before_base64() {
 
 #[tokio::test]
 async fn auth_method_none_sends_the_client_id_and_no_secret() {
-    let server = server_posting(
-        "/token",
-        ok_json(json!({"access_token": "AT-public", "expires_in": 600})),
-    )
-    .await;
-    let w = world_with(
-        &oauth2_config(&server.uri(), "auth_method = \"none\""),
-        "o",
-        json!({"refresh_token": "RT-public"}),
-    );
+    let server = token_server(json!({"access_token": "AT-public", "expires_in": 600})).await;
+    let config = oauth2_config(&server.uri(), "auth_method = \"none\"");
+    let w = world_with(&config, "o", json!({"refresh_token": "RT-public"}));
 
     let out = w.cmd(&["refresh", "o"]).output().unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
@@ -672,35 +670,23 @@ async fn auth_method_none_sends_the_client_id_and_no_secret() {
 
 fn cc_config(uri: &str) -> String {
     format!(
-        r#"
-[profiles.cc]
-provider = "oauth2"
-client_id = "svc"
-client_secret_env = "{SECRET_VAR}"
-grant = "client_credentials"
-scopes = ["read", "write"]
-token_url = "{uri}/token"
-"#
+        "[profiles.cc]\nprovider = \"oauth2\"\nclient_id = \"svc\"\n\
+         client_secret_env = \"{SECRET_VAR}\"\ngrant = \"client_credentials\"\n\
+         scopes = [\"read\", \"write\"]\ntoken_url = \"{uri}/token\"\n"
     )
 }
 
 #[tokio::test]
 async fn client_credentials_refresh_asks_for_the_grant_and_stores_the_token() {
-    let server = server_posting(
-        "/token",
-        ok_json(json!({"access_token": "AT-cc-1", "expires_in": 3600, "token_type": "bearer"})),
+    let server = token_server(
+        json!({"access_token": "AT-cc-1", "expires_in": 3600, "token_type": "bearer"}),
     )
     .await;
     let w = World::new(&cc_config(&server.uri()));
     assert_eq!(summary(&w, "cc")["status"], "expired");
 
-    TOKDASH.run_ok(&w, &["refresh", "cc"]);
-    let f = form(&requests_to(&server, "/token").await[0]);
-    assert_eq!(f["grant_type"], "client_credentials");
+    let f = client_credentials_form(&w, "cc", &server, ("/token", "svc")).await;
     assert_eq!(f["scope"], "read write");
-    assert_eq!(f["client_id"], "svc");
-    assert_eq!(f["client_secret"], SECRET);
-    assert!(!f.contains_key("refresh_token"));
     assert_eq!(stored(&w, "cc", "access_token"), "AT-cc-1");
     let s = summary(&w, "cc");
     assert_eq!(s["status"], "valid");
@@ -709,11 +695,7 @@ async fn client_credentials_refresh_asks_for_the_grant_and_stores_the_token() {
 
 #[tokio::test]
 async fn token_of_a_client_credentials_profile_prints_the_token_and_nothing_else() {
-    let server = server_posting(
-        "/token",
-        ok_json(json!({"access_token": "AT-cc-1", "expires_in": 3600})),
-    )
-    .await;
+    let server = token_server(json!({"access_token": "AT-cc-1", "expires_in": 3600})).await;
     let w = World::new(&cc_config(&server.uri()));
 
     for _ in 0..2 {
@@ -790,11 +772,7 @@ fn assert_summary_shape(s: &Value) {
 /// against one server where Google's refresh succeeds and Auth0's answers `auth0_answer`; each
 /// must be asked once. The server is returned to keep it (and its expectations) alive.
 async fn google_and_auth0_refreshing(auth0_answer: ResponseTemplate) -> (MockServer, World) {
-    let server = server_posting(
-        "/token",
-        ok_json(json!({"access_token": "ya29.AT-new", "expires_in": 3599})),
-    )
-    .await;
+    let server = token_server(json!({"access_token": "ya29.AT-new", "expires_in": 3599})).await;
     post_answers(&server, "/oauth/token", auth0_answer, 1).await;
     let w = world_with(
         &format!(
@@ -991,12 +969,7 @@ async fn rfc7009_revoke_sends_refresh_then_access_token_with_hints_and_client_au
 
 fn oidc_config(uri: &str) -> String {
     format!(
-        r#"
-[profiles.k]
-provider = "oidc"
-issuer = "{uri}/realms/ops"
-client_id = "kc-client"
-"#
+        "[profiles.k]\nprovider = \"oidc\"\nissuer = \"{uri}/realms/ops\"\nclient_id = \"kc-client\"\n"
     )
 }
 
@@ -1173,18 +1146,10 @@ async fn google_device_login_waits_through_428_and_stores_the_tokens() {
 async fn google_device_login_denied_with_403_exits_1_and_keeps_the_old_record() {
     let server = server().await;
     mount_device_code(&server).await;
-    post_answers(
-        &server,
-        "/token",
-        refusal(403, "access_denied", "Forbidden"),
-        1,
-    )
-    .await;
-    let w = world_with(
-        &google_device_config(&server.uri()),
-        "g",
-        json!({"refresh_token": "1//RT-old"}),
-    );
+    let denied = refusal(403, "access_denied", "Forbidden");
+    post_answers(&server, "/token", denied, 1).await;
+    let config = google_device_config(&server.uri());
+    let w = world_with(&config, "g", json!({"refresh_token": "1//RT-old"}));
 
     let out = run_fails(&w, &["login", "g"]);
     assert_eq!(stderr(&out).lines().count(), 1, "{}", stderr(&out));

@@ -205,12 +205,8 @@ fn invalid_grant_marks_needs_login_and_keeps_the_refresh_token() {
     let list: serde_json::Value =
         serde_json::from_slice(&w.cmd(&["list", "--json"]).assert().get_output().stdout).unwrap();
     assert_eq!(list[0]["status"], "needs_login");
-    assert!(
-        list[0]["last_error"]
-            .as_str()
-            .unwrap()
-            .contains("invalid_grant")
-    );
+    let last_error = list[0]["last_error"].as_str().unwrap();
+    assert!(last_error.contains("invalid_grant"));
 }
 
 #[test]

@@ -142,10 +142,10 @@ fn a_refresh_by_another_process_shows_up_without_a_request() {
 #[test]
 fn c_copies_the_access_token_through_osc_52() {
     let (_server, w) = setup();
+    let token = stored_token(&w, "alpha", "access_token");
     let tmux = dashboard(&w, 24);
     tmux.keys(&["c"]);
     tmux.wait_for_text("access token copied", WAIT);
-    let token = stored_token(&w, "alpha", "access_token");
     crate::support::wait_until(WAIT, "tmux's buffer to hold the token", || {
         tmux.run(&["show-buffer"]).contains(&token)
     });

@@ -64,13 +64,13 @@ pub struct Served {
 impl Served {
     fn start(script_name: &str, args: &[&Path], plain: &[&str], log: PathBuf) -> Served {
         let mut child = Command::new("python3")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
             .arg(script(script_name))
             .args(args)
             .args(plain)
             .arg(&log)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
             .spawn()
             .unwrap_or_else(|e| panic!("cannot run python3 (needed by {script_name}): {e}"));
         let stdin = child.stdin.take().expect("piped stdin");

@@ -54,9 +54,9 @@ pub fn microsoft_profile(name: &str, extra: &str) -> String {
         r#"
 [profiles.{name}]
 provider = "microsoft"
+scopes = ["https://graph.microsoft.com/User.Read"]
 tenant = "contoso.onmicrosoft.com"
 client_id = "11111111-2222-3333-4444-555555555555"
-scopes = ["https://graph.microsoft.com/User.Read"]
 {extra}
 "#
     )
@@ -118,12 +118,10 @@ pub async fn post_answers_once(server: &MockServer, at: &str, response: Response
 }
 
 /// `GET at` answers `response`, and must come `times` times.
-pub async fn get_answers(
-    server: &MockServer,
-    at: &str,
-    response: ResponseTemplate,
-    times: impl Into<Times>,
-) {
+pub async fn get_answers<T>(server: &MockServer, at: &str, response: ResponseTemplate, times: T)
+where
+    T: Into<Times>,
+{
     mount(server, get(at), response, times).await;
 }
 
