@@ -226,11 +226,7 @@ fn on_polled(f: &mut Follow, read: crate::engine::Polled) {
                 f.record = record;
                 return;
             }
-            let newer = match (&f.record, &record) {
-                (Some(old), Some(new)) => new.generation > old.generation,
-                (None, Some(_)) | (Some(_), None) => true,
-                (None, None) => false,
-            };
+            let newer = RecordMeta::replaces(f.record.as_ref(), record.as_ref());
             if newer {
                 let was_known = f.record.is_some();
                 f.record = record;

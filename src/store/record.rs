@@ -87,6 +87,19 @@ pub struct RecordMeta {
     pub generation: u64,
 }
 
+impl RecordMeta {
+    /// Whether a record read from the store (`read`) replaces the one already held (`held`):
+    /// one that appeared or went away, or a newer generation. An older generation is a read
+    /// that raced a write of ours and is not taken.
+    pub fn replaces(held: Option<&RecordMeta>, read: Option<&RecordMeta>) -> bool {
+        match (held, read) {
+            (Some(old), Some(new)) => new.generation > old.generation,
+            (None, Some(_)) | (Some(_), None) => true,
+            (None, None) => false,
+        }
+    }
+}
+
 impl TokenRecord {
     pub fn has_refresh_token(&self) -> bool {
         self.refresh_token.as_ref().is_some_and(|t| !t.is_empty())

@@ -123,11 +123,7 @@ fn on_store_changed(state: &mut State, changes: Vec<(String, Option<RecordMeta>)
             fixed.push(name);
             continue;
         }
-        let newer = match (&row.record, &record) {
-            (Some(old), Some(new)) => new.generation > old.generation,
-            (None, Some(_)) | (Some(_), None) => true,
-            (None, None) => false,
-        };
+        let newer = RecordMeta::replaces(row.record.as_ref(), record.as_ref());
         if newer {
             let was_known = row.record.is_some();
             row.record = record;
