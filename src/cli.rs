@@ -35,7 +35,7 @@ pub enum Command {
     Token {
         name: String,
         /// Refresh first when less than this is left (instead of the refresh_ahead rule)
-        #[arg(long, value_parser = parse_duration, value_name = "D")]
+        #[arg(long, value_parser = crate::config::parse_duration, value_name = "D")]
         min_valid: Option<std::time::Duration>,
         /// bare: the token alone; header: `Authorization: Bearer <token>`; json: with its expiry
         #[arg(long, value_enum, default_value_t = commands::TokenFormat::Bare)]
@@ -44,7 +44,7 @@ pub enum Command {
     /// What needs a person: needs_login, revoked, error, or a login ending soon (exit 1 if any)
     Health {
         /// A login ending within this needs a person (default: settings.login_warning)
-        #[arg(long, value_parser = parse_duration)]
+        #[arg(long, value_parser = crate::config::parse_duration)]
         within: Option<std::time::Duration>,
         #[arg(long)]
         json: bool,
@@ -88,7 +88,7 @@ pub enum Command {
         #[arg(long = "env", value_name = "VAR", default_value = commands::EXEC_DEFAULT_VAR)]
         var: String,
         /// Refresh first when less than this is left (instead of the refresh_ahead rule)
-        #[arg(long, value_parser = parse_duration, value_name = "D")]
+        #[arg(long, value_parser = crate::config::parse_duration, value_name = "D")]
         min_valid: Option<std::time::Duration>,
         /// The program and its arguments, after `--`
         #[arg(last = true, required = true, value_name = "PROGRAM")]
@@ -120,7 +120,7 @@ pub enum Command {
         name: String,
         /// Refresh first when less than this is left of the token given (instead of the
         /// refresh_ahead rule)
-        #[arg(long, value_parser = parse_duration, value_name = "D")]
+        #[arg(long, value_parser = crate::config::parse_duration, value_name = "D")]
         min_valid: Option<std::time::Duration>,
     },
     /// git credential helper: credential.helper = "!tokdash git-credential NAME"
@@ -129,7 +129,7 @@ pub enum Command {
         /// get (answers username, password, password_expiry_utc); store and erase change nothing
         action: String,
         /// Refresh first when less than this is left (instead of the refresh_ahead rule)
-        #[arg(long, value_parser = parse_duration, value_name = "D")]
+        #[arg(long, value_parser = crate::config::parse_duration, value_name = "D")]
         min_valid: Option<std::time::Duration>,
     },
     /// Config commands
@@ -203,10 +203,4 @@ fn dispatch(ctx: &commands::Context, command: Option<Command>) -> CmdResult {
         }) => commands::git_credential(ctx, &name, &action, min_valid),
         Some(Command::Config(ConfigCommand::Check)) => commands::config_check(ctx),
     }
-}
-
-/// Durations on the command line are written as in the config: "50m", "7d".
-pub(crate) fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
-    humantime::parse_duration(text.trim())
-        .map_err(|e| format!("`{text}` is not a duration ({e}); write it like \"50m\" or \"7d\""))
 }

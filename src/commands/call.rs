@@ -26,7 +26,7 @@ pub struct CallArgs {
     #[arg(short = 'i', long = "include")]
     pub include: bool,
     /// Refresh first when less than this is left (instead of the refresh_ahead rule)
-    #[arg(long, value_parser = crate::cli::parse_duration, value_name = "D")]
+    #[arg(long, value_parser = crate::config::parse_duration, value_name = "D")]
     pub min_valid: Option<Duration>,
 }
 

@@ -9,6 +9,7 @@ mod raw;
 mod secret_source;
 mod validate;
 
+pub use duration::parse as parse_duration;
 pub use error::{ConfigError, line_column};
 pub use secret_source::{SecretError, SecretSource};
 
