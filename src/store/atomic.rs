@@ -40,7 +40,7 @@ impl AtomicDir {
         let mut tmp = tempfile::Builder::new()
             .prefix(TEMP_PREFIX)
             .tempfile_in(&self.dir)?;
-        // Held until this function returns: the sweep of leftovers (Store::remove_stale_temporaries)
+        // Held until this function returns: the sweep of leftovers (FileStore::remove_stale_temporaries)
         // leaves a locked temporary file alone, however long its writer has been stopped.
         tmp.as_file().lock()?;
         tmp.write_all(bytes)?;

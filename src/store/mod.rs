@@ -17,9 +17,6 @@ pub use lock::ProfileLock;
 pub use memory::MemoryStore;
 pub use record::{LastError, RecordMeta, Standing, TokenRecord};
 
-/// The file store under the name the tests and the binary used before the interface existed.
-pub type Store = FileStore;
-
 /// A store failure, in words for people: for the file store, the path of the file at fault and
 /// what is wrong with it (tests assert the wording of each).
 #[derive(Debug, Clone, thiserror::Error)]

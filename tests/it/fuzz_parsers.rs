@@ -3,7 +3,7 @@
 //! use more cases: `PROPTEST_CASES=200000 cargo test --release --test it fuzz_parsers::`.
 //!
 //! Token responses, OAuth errors, device authorizations, JWTs and configs; then stored token
-//! records (`Store::load`), OIDC discovery documents (fetched and cached) and the rate-limit
+//! records (`FileStore::load`), OIDC discovery documents (fetched and cached) and the rate-limit
 //! headers of a 429 (`Retry-After`, `X-RateLimit-Reset`, through `Http::send` and the engine).
 //! Four properties here found bugs (a secret quoted by a record error, three overflows), since fixed.
 
@@ -19,7 +19,7 @@ use tokdash::oauth::discovery::Discovery;
 use tokdash::provider::Endpoints;
 use tokdash::provider::oidc::endpoints_from_document;
 use tokdash::secret::Secret;
-use tokdash::store::{LastError, Standing, Store, TokenRecord};
+use tokdash::store::{FileStore, LastError, Standing, TokenRecord};
 
 /// Bytes that look like JSON token responses often enough to reach deep into the parsers.
 fn jsonish() -> impl Strategy<Value = Vec<u8>> {
@@ -181,21 +181,21 @@ fn config_text() -> impl Strategy<Value = String> {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Stored token records: `Store::load` reads `<name>.json` from the store directory.
+// Stored token records: `FileStore::load` reads `<name>.json` from the store directory.
 
-/// A store in a fresh temporary directory, `0700` as `Store::open` demands.
-fn private_store() -> (tempfile::TempDir, Store) {
+/// A store in a fresh temporary directory, `0700` as `FileStore::open` demands.
+fn private_store() -> (tempfile::TempDir, FileStore) {
     let tmp = tempfile::tempdir().unwrap();
     std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
-    let store = Store::open(tmp.path()).unwrap();
+    let store = FileStore::open(tmp.path()).unwrap();
     (tmp, store)
 }
 
 /// The store of this test thread: one directory for all of a property's cases, each case writing
 /// over the last one's record.
-fn thread_store() -> Store {
+fn thread_store() -> FileStore {
     thread_local! {
-        static STORE: (tempfile::TempDir, Store) = private_store();
+        static STORE: (tempfile::TempDir, FileStore) = private_store();
     }
     STORE.with(|(_, store)| store.clone())
 }
@@ -207,8 +207,8 @@ fn load_error(bytes: &[u8]) -> Option<String> {
     store.load("p").err().map(|e| e.to_string())
 }
 
-/// Writes `bytes` as the record of `name`, `0600` as `Store::load` demands.
-fn write_record(store: &Store, name: &str, bytes: &[u8]) {
+/// Writes `bytes` as the record of `name`, `0600` as `FileStore::load` demands.
+fn write_record(store: &FileStore, name: &str, bytes: &[u8]) {
     let mut file = std::fs::OpenOptions::new()
         .write(true)
         .create(true)

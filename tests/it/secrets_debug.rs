@@ -8,7 +8,7 @@ use tokdash::app::{Effect, Msg, State, WorkerEvent, update};
 use tokdash::config::Config;
 use tokdash::engine::{Engine, EngineError, RefreshMode};
 use tokdash::secret::Secret;
-use tokdash::store::{Store, TokenRecord};
+use tokdash::store::{FileStore, TokenRecord};
 use wiremock::matchers::{body_string_contains, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -129,7 +129,7 @@ async fn debug_output_of_engine_errors_is_redacted() {
     );
     let config = Config::parse(Path::new("p.toml"), &src).unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&dir.path().join("store")).unwrap();
+    let store = FileStore::open(&dir.path().join("store")).unwrap();
     let mut record = TokenRecord {
         access_token: Some(Secret::new(at)),
         refresh_token: Some(Secret::new(rt)),

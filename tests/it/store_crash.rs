@@ -7,7 +7,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 use tokdash::secret::Secret;
-use tokdash::store::{Store, TokenRecord};
+use tokdash::store::{FileStore, TokenRecord};
 
 const ROLE: &str = "TOKDASH_TEST_STORE_ROLE";
 const DIR: &str = "TOKDASH_TEST_STORE_DIR";
@@ -48,7 +48,7 @@ fn writer_child() {
     if std::env::var(ROLE).as_deref() != Ok("writer") {
         return;
     }
-    let store = Store::open(Path::new(&std::env::var(DIR).unwrap())).unwrap();
+    let store = FileStore::open(Path::new(&std::env::var(DIR).unwrap())).unwrap();
     let mut n = store
         .load("p")
         .unwrap()
@@ -64,7 +64,7 @@ fn writer_child() {
 fn sigkill_at_random_instants_never_tears_a_record() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("store");
-    let store = Store::open(&dir).unwrap();
+    let store = FileStore::open(&dir).unwrap();
     store.save("p", &mut record(0)).unwrap();
     let mut last_seen = 0;
     let mut advanced = 0;
@@ -108,7 +108,7 @@ fn incrementer_child() {
     if std::env::var(ROLE).as_deref() != Ok("incrementer") {
         return;
     }
-    let store = Store::open(Path::new(&std::env::var(DIR).unwrap())).unwrap();
+    let store = FileStore::open(Path::new(&std::env::var(DIR).unwrap())).unwrap();
     for _ in 0..100 {
         let _lock = store.lock("p").unwrap();
         let mut rec = store.load("p").unwrap().unwrap_or_default();
@@ -122,7 +122,7 @@ fn incrementer_child() {
 fn the_profile_lock_serialises_processes() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("store");
-    let store = Store::open(&dir).unwrap();
+    let store = FileStore::open(&dir).unwrap();
     let started = Instant::now();
     let children: Vec<_> = (0..3)
         .map(|_| {
