@@ -60,16 +60,15 @@ async fn a_refresh_waiting_for_the_lock_rereads_and_sends_nothing_when_the_holde
                 .await
         }
     });
-    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    assert!(!waiting.is_finished(), "the lock is waited for");
-    let mut theirs = TokenRecord {
-        access_token: Some(Secret::new("AT-theirs")),
-        refresh_token: Some(Secret::new("RT-theirs")),
-        expires_at: Some(crate::clock::now() + 3600),
-        ..store.load("p").unwrap().unwrap()
-    };
-    store.save("p", &mut theirs).unwrap();
-    drop(held);
+    let theirs = holder_stores_and_lets_go(&store, held, &waiting, "the lock is waited for", |r| {
+        TokenRecord {
+            access_token: Some(Secret::new("AT-theirs")),
+            refresh_token: Some(Secret::new("RT-theirs")),
+            expires_at: Some(crate::clock::now() + 3600),
+            ..r
+        }
+    })
+    .await;
 
     let refreshed = waiting.await.unwrap().expect("nothing to fail");
     assert_eq!(refreshed.outcome, RefreshOutcome::AlreadyRefreshed);
@@ -212,18 +211,18 @@ async fn min_valid_counts_a_refresh_made_by_another_process_while_waiting_for_th
                 .await
         }
     });
-    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    assert!(
-        !waiting.is_finished(),
-        "less than 10 min left: the lock is waited for"
-    );
-    let mut theirs = TokenRecord {
-        access_token: Some(Secret::new("AT-theirs")),
-        expires_at: Some(crate::clock::now() + 3600),
-        ..store.load("p").unwrap().unwrap()
-    };
-    store.save("p", &mut theirs).unwrap();
-    drop(held);
+    holder_stores_and_lets_go(
+        &store,
+        held,
+        &waiting,
+        "less than 10 min left: the lock is waited for",
+        |r| TokenRecord {
+            access_token: Some(Secret::new("AT-theirs")),
+            expires_at: Some(crate::clock::now() + 3600),
+            ..r
+        },
+    )
+    .await;
 
     let token = waiting.await.unwrap().expect("nothing to fail");
     assert_eq!(token.token.expose(), "AT-theirs");
@@ -356,4 +355,22 @@ async fn refreshing_to_an_id_token(exp: i64) -> (MockServer, String) {
     )
     .await;
     (server, id)
+}
+
+/// Another holder of `p`'s lock (`held`): once `waiting` is seen waiting for the lock
+/// (`waited`), it stores what `theirs` makes of the record, as a refresh of its own would, and
+/// lets go. Returns the record as it stored it.
+async fn holder_stores_and_lets_go<T>(
+    store: &MemoryStore,
+    held: LockGuard,
+    waiting: &tokio::task::JoinHandle<T>,
+    waited: &str,
+    theirs: impl FnOnce(TokenRecord) -> TokenRecord,
+) -> TokenRecord {
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    assert!(!waiting.is_finished(), "{waited}");
+    let mut record = theirs(store.load("p").unwrap().unwrap());
+    store.save("p", &mut record).unwrap();
+    drop(held);
+    record
 }
