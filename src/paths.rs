@@ -8,6 +8,8 @@ pub struct Paths {
     pub config: PathBuf,
     pub store: PathBuf,
     pub log: Option<PathBuf>,
+    /// Where the config's index is kept (`config/index.rs`): a cache, safe to delete.
+    pub config_index: Option<PathBuf>,
 }
 
 impl Paths {
@@ -31,11 +33,17 @@ impl Paths {
             Some(p) => p.to_path_buf(),
             None => from_dirs("store", &|d| d.data_dir().join("tokens"))?,
         };
+        let config_index = dirs.as_ref().map(|d| d.cache_dir().join("config-index"));
         let log = dirs.map(|d| {
             d.state_dir()
                 .unwrap_or_else(|| d.data_dir())
                 .join("tokdash.log")
         });
-        Ok(Paths { config, store, log })
+        Ok(Paths {
+            config,
+            store,
+            log,
+            config_index,
+        })
     }
 }

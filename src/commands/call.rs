@@ -2,7 +2,7 @@
 //! [--min-valid D]`: an API request with the access token, a refresh and one retry on a 401,
 //! the response body streamed to stdout. Exit 0 on 2xx, 1 otherwise (the status on stderr).
 
-use super::{Context, find_profile, hand_out, warn_about};
+use super::{Context, hand_out, warn_about};
 use crate::engine::{ApiRequest, ApiResponse};
 use crate::failure::{CmdResult, Failure};
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
@@ -31,8 +31,7 @@ pub struct CallArgs {
 }
 
 pub fn call(ctx: &Context, name: &str, args: CallArgs) -> CmdResult {
-    let engine = ctx.engine()?;
-    find_profile(engine.config(), name)?;
+    let engine = ctx.engine_for(name)?;
     let request = request_of(name, &args)?;
     warn_about(engine.config(), &[name]);
     ctx.runtime()?.block_on(async {

@@ -1,11 +1,10 @@
 //! `tokdash check NAME`: calls the userinfo endpoint with the access token.
 
-use super::{Context, find_profile, warn_about};
+use super::{Context, warn_about};
 use crate::failure::CmdResult;
 
 pub fn check(ctx: &Context, name: &str) -> CmdResult {
-    let engine = ctx.engine()?;
-    find_profile(engine.config(), name)?;
+    let engine = ctx.engine_for(name)?;
     warn_about(engine.config(), &[name]);
     let report = ctx.runtime()?.block_on(engine.check(name))?;
     println!(

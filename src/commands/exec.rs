@@ -1,7 +1,7 @@
 //! `tokdash exec NAME [--env VAR] [--min-valid D] -- PROGRAM [ARG...]`: runs PROGRAM, without a
 //! shell, with the access token in its environment (never in any argv), and exits as it did.
 
-use super::{Context, find_profile, hand_out, warn_about};
+use super::{Context, hand_out, warn_about};
 use crate::failure::{CmdResult, Failure};
 use std::ffi::OsString;
 use std::os::unix::process::ExitStatusExt;
@@ -25,8 +25,7 @@ pub fn exec(
     let Some((program, args)) = command.split_first() else {
         return Err(Failure::usage("exec: name the program to run after `--`"));
     };
-    let engine = ctx.engine()?;
-    find_profile(engine.config(), name)?;
+    let engine = ctx.engine_for(name)?;
     warn_about(engine.config(), &[name]);
     let token = {
         let runtime = ctx.runtime()?;

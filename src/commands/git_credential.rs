@@ -44,7 +44,7 @@ pub fn git_credential(
         // store, erase: nothing to keep or forget. Other actions are ignored, as git asks.
         return Ok(());
     }
-    let engine = ctx.engine()?;
+    let engine = ctx.engine_for(name)?;
     let profile = find_profile(engine.config(), name)?;
     let username = profile.git_username.clone();
     warn_about(engine.config(), &[name]);

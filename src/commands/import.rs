@@ -10,7 +10,7 @@ use std::io::Read;
 const MAX_INPUT: u64 = 1 << 20;
 
 pub fn import(ctx: &Context, name: &str) -> CmdResult {
-    let engine = ctx.engine()?;
+    let engine = ctx.engine_for(name)?;
     let profile = find_profile(engine.config(), name)?;
     super::warn_about(engine.config(), &[name]);
 

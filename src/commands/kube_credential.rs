@@ -7,7 +7,7 @@
 //! Without `KUBERNETES_EXEC_INFO` (run by hand; kubectl always sets it) the answer is `v1` and the
 //! session counts as not interactive.
 
-use super::{Context, find_profile, warn_about};
+use super::{Context, warn_about};
 use crate::clock;
 use crate::config::KubeToken;
 use crate::engine::{AccessToken, Engine, ErrorKind};
@@ -80,8 +80,7 @@ pub fn kube_credential(
     let raw = std::env::var(EXEC_INFO).ok();
     let info =
         parse_exec_info(raw.as_deref()).map_err(|e| Failure::usage(format!("{name}: {e}")))?;
-    let engine = ctx.engine()?;
-    find_profile(engine.config(), name)?;
+    let engine = ctx.engine_for(name)?;
     warn_about(engine.config(), &[name]);
     let rt = ctx.runtime()?;
     let token = match rt.block_on(token_for_kube(&engine, name, min_valid)) {

@@ -73,6 +73,16 @@ impl Context {
         self.engine_on(Arc::new(self.config()?), self.store()?)
     }
 
+    /// The engine for a command that uses one profile, which must be in the config. The
+    /// config is read through its index where it can be (`Config::load_for`): with 1,000
+    /// profiles that is most of what `token` costs.
+    pub fn engine_for(&self, name: &str) -> Result<Arc<Engine>, Failure> {
+        let paths = &self.paths;
+        let config = Config::load_for(&paths.config, &[name], paths.config_index.as_deref())?;
+        find_profile(&config, name)?;
+        self.engine_on(Arc::new(config), self.store()?)
+    }
+
     /// The engine on a config already loaded and a store already opened.
     fn engine_on(&self, config: Arc<Config>, store: FileStore) -> Result<Arc<Engine>, Failure> {
         let cache = store.cache();

@@ -5,7 +5,7 @@ use crate::failure::{CmdResult, Failure};
 use std::io::{BufRead, IsTerminal};
 
 pub fn revoke(ctx: &Context, name: &str, yes: bool) -> CmdResult {
-    let engine = ctx.engine()?;
+    let engine = ctx.engine_for(name)?;
     let profile = find_profile(engine.config(), name)?;
     warn_about(engine.config(), &[name]);
     if !yes

@@ -1,7 +1,7 @@
 //! `tokdash token NAME [--min-valid D] [--format bare|header|json]`: a valid access token on
 //! stdout, refreshed first when it is due (or has less than `--min-valid` left).
 
-use super::{Context, find_profile, hand_out, warn_about};
+use super::{Context, hand_out, warn_about};
 use crate::clock;
 use crate::engine::AccessToken;
 use crate::failure::{CmdResult, Failure};
@@ -26,8 +26,7 @@ pub fn token(
     min_valid: Option<Duration>,
     format: TokenFormat,
 ) -> CmdResult {
-    let engine = ctx.engine()?;
-    find_profile(engine.config(), name)?;
+    let engine = ctx.engine_for(name)?;
     warn_about(engine.config(), &[name]);
     let token = ctx
         .runtime()?

@@ -5,6 +5,7 @@
 
 mod duration;
 mod error;
+mod index;
 mod raw;
 mod secret_source;
 mod validate;
@@ -236,24 +237,60 @@ pub struct LoginLimits {
 impl Config {
     /// Reads and validates the config file.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let source = std::fs::read_to_string(path).map_err(|e| ConfigError::Read {
-            path: path.to_path_buf(),
-            message: match e.kind() {
-                std::io::ErrorKind::NotFound => {
-                    "no such config file; create it (see profiles.example.toml), or pass --config FILE".into()
-                }
-                _ => format!("cannot read the config file: {e}"),
-            },
-        })?;
-        let mut config = Self::parse(path, &source)?;
-        let with_literal_secrets: Vec<String> = config
+        let source = read_source(path)?;
+        Ok(Self::parse(path, &source)?.with_permission_warning(path))
+    }
+
+    /// Reads the config for a command that uses the profiles `names` only: from their sections
+    /// alone when `index_dir` holds an index of this very file (see `index.rs`), else the whole
+    /// file, which is then indexed for the next command. What the command sees of its profiles
+    /// is the same either way; the other profiles are absent from a config read by its index.
+    pub fn load_for(
+        path: &Path,
+        names: &[&str],
+        index_dir: Option<&Path>,
+    ) -> Result<Config, ConfigError> {
+        let source = read_source(path)?;
+        let Some(dir) = index_dir else {
+            return Ok(Self::parse(path, &source)?.with_permission_warning(path));
+        };
+        let index = index::IndexFile::new(dir, path, &source);
+        let sections = index.read();
+        if let Some(text) = sections.and_then(|s| s.document(&source, names)) {
+            // A section that no longer validates alone (a token file's directory changed
+            // since, say) is read again with the whole file, whose error names the right line.
+            if let Ok(config) = Self::parse(path, &text) {
+                tracing::debug!(
+                    "config: {names:?} read through the index of {}",
+                    path.display()
+                );
+                return Ok(config.with_permission_warning(path));
+            }
+        }
+        let raw = parse_raw(path, &source)?;
+        let sections = index::IndexFile::sections_of(&source, &raw);
+        let config = validate::validate(path, &source, raw)?;
+        if let Some(sections) = sections {
+            index.write(&sections);
+        }
+        Ok(config.with_permission_warning(path))
+    }
+
+    /// Validates config text; `path` is used in messages only.
+    pub fn parse(path: &Path, source: &str) -> Result<Config, ConfigError> {
+        validate::validate(path, source, parse_raw(path, source)?)
+    }
+
+    /// A literal client secret in a file other users can read is worth a warning.
+    fn with_permission_warning(mut self, path: &Path) -> Config {
+        let with_literal_secrets: Vec<String> = self
             .profiles
             .iter()
             .filter(|p| matches!(p.client_secret, SecretSource::Literal(_)))
             .map(|p| p.name.clone())
             .collect();
         if !with_literal_secrets.is_empty() && readable_by_others(path) {
-            config.warnings.push(ConfigWarning {
+            self.warnings.push(ConfigWarning {
                 profiles: with_literal_secrets,
                 message: format!(
                     "{} holds a client secret and is readable by other users; run: chmod 600 {}",
@@ -262,20 +299,7 @@ impl Config {
                 ),
             });
         }
-        Ok(config)
-    }
-
-    /// Validates config text; `path` is used in messages only.
-    pub fn parse(path: &Path, source: &str) -> Result<Config, ConfigError> {
-        let raw: raw::RawConfig = toml::from_str(source).map_err(|e| {
-            ConfigError::at(
-                path,
-                source,
-                e.span(),
-                e.message().trim_end().replace('\n', "; "),
-            )
-        })?;
-        validate::validate(path, source, raw)
+        self
     }
 
     pub fn profile(&self, name: &str) -> Option<&Profile> {
@@ -286,6 +310,31 @@ impl Config {
     pub fn names(&self) -> Vec<&str> {
         self.profiles.iter().map(|p| p.name.as_str()).collect()
     }
+}
+
+fn read_source(path: &Path) -> Result<String, ConfigError> {
+    std::fs::read_to_string(path).map_err(|e| ConfigError::Read {
+        path: path.to_path_buf(),
+        message: match e.kind() {
+            std::io::ErrorKind::NotFound => {
+                "no such config file; create it (see profiles.example.toml), or pass --config FILE"
+                    .into()
+            }
+            _ => format!("cannot read the config file: {e}"),
+        },
+    })
+}
+
+/// The file as written, with spans, before validation.
+fn parse_raw(path: &Path, source: &str) -> Result<raw::RawConfig, ConfigError> {
+    toml::from_str(source).map_err(|e| {
+        ConfigError::at(
+            path,
+            source,
+            e.span(),
+            e.message().trim_end().replace('\n', "; "),
+        )
+    })
 }
 
 #[cfg(unix)]

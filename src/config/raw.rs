@@ -13,7 +13,7 @@ pub struct RawConfig {
     pub profiles: IndexMap<Spanned<String>, Spanned<RawProfile>>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawSettings {
     pub refresh_ahead: Option<Spanned<String>>,
@@ -24,7 +24,7 @@ pub struct RawSettings {
     pub login_warning: Option<Spanned<String>>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawProfile {
     pub provider: Option<Spanned<String>>,
@@ -52,4 +52,24 @@ pub struct RawProfile {
     pub access_token_file: Option<Spanned<String>>,
     pub id_token_file: Option<Spanned<String>>,
     pub on_refresh: Option<Spanned<Vec<String>>>,
+}
+
+impl RawConfig {
+    /// Everything but the profiles is the same (what every command reads, whichever profile
+    /// it uses).
+    pub fn same_shared(&self, other: &RawConfig) -> bool {
+        // Every field named, so that a new top-level table cannot be forgotten here.
+        let RawConfig {
+            settings,
+            profiles: _,
+        } = self;
+        *settings == other.settings
+    }
+
+    pub fn profile(&self, name: &str) -> Option<&RawProfile> {
+        self.profiles
+            .iter()
+            .find(|(key, _)| key.get_ref() == name)
+            .map(|(_, body)| body.get_ref())
+    }
 }

@@ -74,6 +74,7 @@ impl World {
             ("XDG_STATE_HOME", self.dir.path().join("state")),
             ("XDG_DATA_HOME", self.dir.path().join("data")),
             ("XDG_CONFIG_HOME", self.dir.path().join("config")),
+            ("XDG_CACHE_HOME", self.dir.path().join("cache")),
         ]
     }
 
