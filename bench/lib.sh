@@ -14,7 +14,7 @@ cleanup() {
 }
 trap cleanup EXIT
 # Private dirs for everything tokdash reads or writes: the user's own files are never touched.
-export XDG_CONFIG_HOME=$WORK/config XDG_DATA_HOME=$WORK/data XDG_STATE_HOME=$WORK/state
+export XDG_CONFIG_HOME=$WORK/config XDG_DATA_HOME=$WORK/data XDG_STATE_HOME=$WORK/state XDG_CACHE_HOME=$WORK/cache
 export TOKDASH_CONFIG=$WORK/profiles.toml TOKDASH_STORE=$WORK/tokens
 LOG=$XDG_STATE_HOME/tokdash/tokdash.log
 
