@@ -137,7 +137,10 @@ fn seed(server: &DemoServer, store: &FileStore) -> Result<(), Failure> {
     let now = clock::now();
     let record = |shape: Shape, client: &str, expires_in: i64, with_refresh: bool| {
         let tokens = server.seed(shape, client, expires_in, with_refresh);
+        // Logged in yesterday: the providers' documented idle limits give a login end.
+        let family_started_at = with_refresh.then_some(now - 86_400);
         TokenRecord {
+            family_started_at,
             access_token: Some(Secret::new(tokens.access_token)),
             refresh_token: tokens.refresh_token.map(Secret::new),
             id_token: tokens.id_token.map(Secret::new),

@@ -120,11 +120,12 @@ impl Shape {
                 "iat": now, "exp": exp,
             }),
             Shape::Microsoft => json!({
+                // Graph's audience; kept short (no nbf, oid, appid…) so that the details
+                // pane shows the claims that matter at 30 rows.
                 "aud": "00000003-0000-0000-c000-000000000000", "iss": iss,
-                "iat": now, "nbf": now, "exp": exp, "name": NAME,
-                "oid": "00000000-0000-0000-66f3-3332eca7ea81", "preferred_username": EMAIL,
+                "iat": now, "exp": exp, "name": NAME, "preferred_username": EMAIL,
                 "scp": "User.Read profile openid email", "sub": sub,
-                "tid": MICROSOFT_TENANT_ID, "appid": client, "ver": "2.0",
+                "tid": MICROSOFT_TENANT_ID, "ver": "2.0",
             }),
             Shape::Auth0 => json!({
                 "iss": iss, "sub": sub, "aud": [AUTH0_AUDIENCE, format!("{iss}userinfo")],
