@@ -10,6 +10,7 @@ mod call_cmd;
 mod cli_basics;
 mod completions;
 mod config_files;
+mod config_init;
 mod exec_cmd;
 mod fuzz_parsers;
 mod git_credential;
