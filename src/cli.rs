@@ -141,6 +141,13 @@ pub enum Command {
 pub enum ConfigCommand {
     /// Validate the config and print each profile's endpoints
     Check,
+    /// Write a commented starter config with one profile to the config path (never over an
+    /// existing file), and say what to fill in
+    Init {
+        /// The starter profile's provider
+        #[arg(long, value_enum, default_value_t = commands::StarterProvider::Oidc)]
+        provider: commands::StarterProvider,
+    },
 }
 
 pub fn run(cli: Cli) -> CmdResult {
@@ -151,6 +158,10 @@ pub fn run(cli: Cli) -> CmdResult {
     if let Some(Command::Completions { shell }) = cli.command {
         // Needs no config, store or log.
         return commands::completions(shell);
+    }
+    if let Some(Command::Config(ConfigCommand::Init { provider })) = cli.command {
+        // Writes the config: there is none to read yet, and no store or log is needed.
+        return commands::config_init(cli.config.as_deref(), provider);
     }
     let ctx = commands::Context::new(cli.config.as_deref(), cli.store.as_deref())?;
     let result = dispatch(&ctx, cli.command);
@@ -202,5 +213,8 @@ fn dispatch(ctx: &commands::Context, command: Option<Command>) -> CmdResult {
             min_valid,
         }) => commands::git_credential(ctx, &name, &action, min_valid),
         Some(Command::Config(ConfigCommand::Check)) => commands::config_check(ctx),
+        Some(Command::Config(ConfigCommand::Init { provider })) => {
+            commands::config_init(Some(&ctx.paths.config), provider)
+        }
     }
 }

@@ -46,4 +46,17 @@ impl Paths {
             config_index,
         })
     }
+
+    /// The config file alone (for `config init`, which needs no store and no log).
+    pub fn config_path(config: Option<&Path>) -> Result<PathBuf, String> {
+        match config {
+            Some(p) => Ok(p.to_path_buf()),
+            None => ProjectDirs::from("", "", "tokdash")
+                .map(|d| d.config_dir().join("profiles.toml"))
+                .ok_or_else(|| {
+                    "cannot find a home directory for the config; pass --config or set $TOKDASH_CONFIG"
+                        .to_string()
+                }),
+        }
+    }
 }

@@ -180,7 +180,7 @@ fn a_missing_config_says_how_to_make_one() {
     w.cmd(&["list"])
         .assert()
         .code(2)
-        .stderr(predicate::str::contains("profiles.example.toml"));
+        .stderr(predicate::str::contains("tokdash config init"));
 }
 
 #[test]

@@ -103,3 +103,15 @@ fn bash_accepts_the_script_and_completes_profile_names() {
     // Only one NAME for `token`.
     assert!(!complete(&w, &path, &["tokdash", "token", "work", ""]).contains(&"home".into()));
 }
+
+#[test]
+fn bash_completes_config_init_and_its_providers() {
+    let w = World::new(CONFIG);
+    let path = w.dir.path().join("tokdash.bash");
+    std::fs::write(&path, script(&w, "bash")).unwrap();
+    assert!(complete(&w, &path, &["tokdash", "config", ""]).contains(&"init".into()));
+    assert_eq!(
+        complete(&w, &path, &["tokdash", "config", "init", "--provider", ""]),
+        ["auth0", "google", "microsoft", "oauth2", "oidc"]
+    );
+}

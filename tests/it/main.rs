@@ -11,6 +11,7 @@ mod cli_basics;
 mod completions;
 mod config_files;
 mod config_index;
+mod config_init;
 mod exec_cmd;
 mod fuzz_parsers;
 mod git_credential;
