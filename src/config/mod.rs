@@ -317,8 +317,7 @@ fn read_source(path: &Path) -> Result<String, ConfigError> {
         path: path.to_path_buf(),
         message: match e.kind() {
             std::io::ErrorKind::NotFound => {
-                "no such config file; create it (see profiles.example.toml), or pass --config FILE"
-                    .into()
+                "no such config file; write a starter with: tokdash config init [--provider google|microsoft|auth0|oidc|oauth2] (or pass --config FILE)".into()
             }
             _ => format!("cannot read the config file: {e}"),
         },
