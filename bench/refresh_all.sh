@@ -61,10 +61,13 @@ echo "tokdash runs (wall user sys exit):"; cat "$WORK/tokdash.ru"
 # Discovery: one traced run with the cache removed; count requests by what tokdash writes to
 # its sockets (HTTP/1.1 in clear on loopback).
 rm -f "$TOKDASH_STORE"/.discovery-*.json
-strace -f -qq -e trace=write,writev,sendto,sendmsg -s 64 -o "$WORK/strace" \
+strace -f -qq -e trace=write,writev,sendto,sendmsg,connect,fsync,fdatasync,syncfs,rename,renameat,renameat2 -s 64 -o "$WORK/strace" \
   "$TOKDASH" refresh --all --force >/dev/null
 echo "traced run: $(grep -c 'GET /.well-known/openid-configuration' "$WORK/strace") discovery GET(s)," \
      "$(grep -c 'POST /token' "$WORK/strace") POST /token, for $N profiles of 1 issuer"
+echo "traced run: $(grep -c 'connect(' "$WORK/strace") connect(s) (connection reuse)," \
+     "$(grep -cE 'fsync\(|fdatasync\(' "$WORK/strace") fsync(s), $(grep -c 'syncfs(' "$WORK/strace") syncfs(s)," \
+     "$(grep -cE 'rename(at2?)?\(' "$WORK/strace") rename(s)"
 "$TOKDASH" refresh --all --force >/dev/null  # cache present now: expect no GET in this one
 echo "log lines 'refreshed': $(grep -c refreshed "$LOG")"
 
