@@ -165,7 +165,7 @@ impl Engine {
     }
 
     /// Stores a login's (or an import's) tokens under the lock, replacing whatever was there.
-    async fn store_response(
+    pub(super) async fn store_response(
         &self,
         name: &str,
         response: TokenResponse,
@@ -201,7 +201,7 @@ impl Engine {
 
 /// Where a new token response came from.
 #[derive(Debug, Clone, Copy)]
-enum Origin {
+pub(super) enum Origin {
     Login,
     Import,
 }
