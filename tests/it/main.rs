@@ -5,6 +5,7 @@ mod support;
 
 mod agent;
 mod big_body;
+mod browser_login;
 mod big_body_elsewhere;
 mod call_cmd;
 mod cli_basics;
