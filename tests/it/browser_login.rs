@@ -23,15 +23,15 @@ fn browser_profile(issuer: &str, client: &str, extra: &str) -> String {
 }
 
 /// A running `tokdash login p`: the URL it printed, its stdin to paste into, its stderr lines.
-struct Running {
+pub(crate) struct Running {
     child: Child,
-    url: String,
+    pub url: String,
     stdin: ChildStdin,
     err_lines: mpsc::Receiver<String>,
     out: std::thread::JoinHandle<String>,
 }
 
-fn start(w: &World, extra_args: &[&str], envs: &[(&str, &str)]) -> Running {
+pub(crate) fn start(w: &World, extra_args: &[&str], envs: &[(&str, &str)]) -> Running {
     let mut args = vec!["login", "p", "--no-open"];
     args.extend_from_slice(extra_args);
     let mut child = w
@@ -78,7 +78,13 @@ fn start(w: &World, extra_args: &[&str], envs: &[(&str, &str)]) -> Running {
 }
 
 impl Running {
-    fn paste(&mut self, text: &str) {
+    /// Ends a login the test is done with.
+    pub fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    pub fn paste(&mut self, text: &str) {
         writeln!(self.stdin, "{text}").unwrap();
         self.stdin.flush().unwrap();
     }
@@ -91,7 +97,7 @@ impl Running {
     }
 
     /// Waits for the end; returns the exit code, stdout and the rest of stderr.
-    fn finish(mut self) -> (Option<i32>, String, String) {
+    pub fn finish(mut self) -> (Option<i32>, String, String) {
         wait_until(DEADLINE, "tokdash login to finish", || {
             self.child.try_wait().unwrap().is_some()
         });
@@ -107,7 +113,7 @@ impl Running {
 }
 
 /// A query parameter of `url`.
-fn param(url: &str, key: &str) -> Option<String> {
+pub(crate) fn param(url: &str, key: &str) -> Option<String> {
     url::Url::parse(url)
         .unwrap()
         .query_pairs()

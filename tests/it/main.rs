@@ -17,6 +17,7 @@ mod git_credential;
 mod kube_credential;
 mod lifetimes;
 mod lock_waits;
+mod mock_browser_login;
 mod login_idle_real;
 mod login_lifetimes;
 mod mock_device;
