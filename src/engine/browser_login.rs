@@ -281,7 +281,13 @@ impl Engine {
         token_url: &str,
         code: Secret,
     ) -> Result<token_response::TokenResponse, EngineError> {
-        let http = &self.http;
+        // A code is good once, so a cut-off exchange cannot be sent again: send it on a new
+        // connection, never on a pooled one the server may have closed while the user was in the
+        // browser (Node servers close idle ones after 5 s). One handshake per login.
+        let settings = &self.config.settings;
+        let fresh = crate::oauth::Http::new(settings.timeout, settings.ca_file.as_deref())
+            .map_err(|e| EngineError::new(&profile.name, ErrorKind::Config, e))?;
+        let http = &fresh;
         let reply = {
             let _permit = self.permits.acquire().await;
             // Not idempotent: a code is good once, so a timed-out exchange is not sent again.

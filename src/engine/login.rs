@@ -53,7 +53,9 @@ impl Engine {
                 request.form(&form)
             })
             .await
-            .map_err(|e| device_refused(profile, exchange_error(profile, "device authorization", e)))?
+            .map_err(|e| {
+                device_refused(profile, exchange_error(profile, "device authorization", e))
+            })?
         };
         let device = parse_authorization(&reply.body, clock::now()).map_err(|why| {
             EngineError::new(

@@ -175,7 +175,11 @@ fn refresh_rotates(w: &World, envs: &[(&str, &str)]) {
         cmd.env(k, v);
     }
     cmd.assert().success();
-    assert_ne!(w.stored("p", "refresh_token"), before, "rotated by a real refresh");
+    assert_ne!(
+        w.stored("p", "refresh_token"),
+        before,
+        "rotated by a real refresh"
+    );
 }
 
 /// Public client, PKCE and no secret, finished by the browser reaching the listener; the stored
@@ -189,7 +193,10 @@ fn public_client_finished_through_the_listener_then_refreshes() {
         "",
     ));
     let run = start(&w, &[], &[]);
-    assert_eq!(param(&run.url, "code_challenge_method").as_deref(), Some("S256"));
+    assert_eq!(
+        param(&run.url, "code_challenge_method").as_deref(),
+        Some("S256")
+    );
     assert_eq!(param(&run.url, "prompt").as_deref(), Some("consent"));
     assert!(param(&run.url, "nonce").is_some());
     let callback = server.authorize(&run.url);
@@ -208,8 +215,16 @@ fn public_client_finished_through_the_listener_then_refreshes() {
 fn confidential_clients_finished_by_pasting() {
     let server = OidcServer::start();
     for (client, method, secret) in [
-        (oidc::CODE_BASIC_CLIENT, "client_secret_basic", oidc::BASIC_SECRET),
-        (oidc::CODE_POST_CLIENT, "client_secret_post", oidc::POST_SECRET),
+        (
+            oidc::CODE_BASIC_CLIENT,
+            "client_secret_basic",
+            oidc::BASIC_SECRET,
+        ),
+        (
+            oidc::CODE_POST_CLIENT,
+            "client_secret_post",
+            oidc::POST_SECRET,
+        ),
     ] {
         let w = World::new(&browser_profile(
             &server.issuer,
@@ -232,7 +247,11 @@ fn confidential_clients_finished_by_pasting() {
 #[test]
 fn a_wrong_state_at_the_listener_exits_1_and_stores_nothing() {
     let server = OidcServer::start();
-    let w = World::new(&browser_profile(&server.issuer, oidc::CODE_PUBLIC_CLIENT, ""));
+    let w = World::new(&browser_profile(
+        &server.issuer,
+        oidc::CODE_PUBLIC_CLIENT,
+        "",
+    ));
     let run = start(&w, &[], &[]);
     let callback = server.authorize(&run.url);
     let (status, page) = browser_get(&with_param(&callback, "state", Some("forged")));
@@ -240,7 +259,10 @@ fn a_wrong_state_at_the_listener_exits_1_and_stores_nothing() {
     assert!(page.contains("another login"), "{page}");
     let (code, _, err) = run.finish();
     assert_eq!(code, Some(1));
-    assert!(err.contains("tokdash: p: this address is for another login"), "{err}");
+    assert!(
+        err.contains("tokdash: p: this address is for another login"),
+        "{err}"
+    );
     assert!(w.record("p").is_none(), "nothing stored");
 }
 
@@ -249,12 +271,19 @@ fn a_wrong_state_at_the_listener_exits_1_and_stores_nothing() {
 #[test]
 fn pasted_bad_input_loses_nothing() {
     let server = OidcServer::start();
-    let w = World::new(&browser_profile(&server.issuer, oidc::CODE_PUBLIC_CLIENT, ""));
+    let w = World::new(&browser_profile(
+        &server.issuer,
+        oidc::CODE_PUBLIC_CLIENT,
+        "",
+    ));
     let mut run = start(&w, &[], &[]);
     let callback = server.authorize(&run.url);
     run.paste("hello there");
     let line = run.next_error();
-    assert!(line.starts_with("tokdash: p: that address carries no code"), "{line}");
+    assert!(
+        line.starts_with("tokdash: p: that address carries no code"),
+        "{line}"
+    );
     run.paste(&run.url.clone());
     let line = run.next_error();
     assert!(line.contains("not this login's callback"), "{line}");
@@ -273,7 +302,11 @@ fn pasted_bad_input_loses_nothing() {
 #[test]
 fn an_error_redirect_exits_1_and_stores_nothing() {
     let server = OidcServer::start();
-    let w = World::new(&browser_profile(&server.issuer, oidc::CODE_PUBLIC_CLIENT, ""));
+    let w = World::new(&browser_profile(
+        &server.issuer,
+        oidc::CODE_PUBLIC_CLIENT,
+        "",
+    ));
     let mut run = start(&w, &[], &[]);
     let callback = server.authorize_denied(&run.url);
     assert_eq!(param(&callback, "error").as_deref(), Some("access_denied"));
@@ -292,7 +325,11 @@ fn an_error_redirect_exits_1_and_stores_nothing() {
 #[test]
 fn a_code_used_twice_exits_1() {
     let server = OidcServer::start();
-    let w = World::new(&browser_profile(&server.issuer, oidc::CODE_PUBLIC_CLIENT, ""));
+    let w = World::new(&browser_profile(
+        &server.issuer,
+        oidc::CODE_PUBLIC_CLIENT,
+        "",
+    ));
     let mut first = start(&w, &[], &[]);
     let callback = server.authorize(&first.url);
     first.paste(&callback);
@@ -305,7 +342,10 @@ fn a_code_used_twice_exits_1() {
     second.paste(&replayed);
     let (code, _, err) = second.finish();
     assert_eq!(code, Some(1));
-    assert!(err.contains("code exchange refused (HTTP 400, invalid_grant"), "{err}");
+    assert!(
+        err.contains("code exchange refused (HTTP 400, invalid_grant"),
+        "{err}"
+    );
     assert!(err.contains("nothing stored"), "{err}");
     assert_eq!(w.record("p").unwrap(), stored, "the record is untouched");
 }
@@ -315,7 +355,11 @@ fn a_code_used_twice_exits_1() {
 #[test]
 fn a_wrong_or_missing_iss_exits_1_unless_not_required() {
     let server = OidcServer::start();
-    let w = World::new(&browser_profile(&server.issuer, oidc::CODE_PUBLIC_CLIENT, ""));
+    let w = World::new(&browser_profile(
+        &server.issuer,
+        oidc::CODE_PUBLIC_CLIENT,
+        "",
+    ));
     let mut run = start(&w, &[], &[]);
     let callback = server.authorize(&run.url);
     run.paste(&with_param(&callback, "iss", Some("https://evil.example")));
@@ -357,7 +401,9 @@ fn a_port_in_use_is_one_clear_line() {
     let err = stderr(&out);
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(
-        err.starts_with(&format!("tokdash: p: cannot start the browser login: port {port} on 127.0.0.1 is in use")),
+        err.starts_with(&format!(
+            "tokdash: p: cannot start the browser login: port {port} on 127.0.0.1 is in use"
+        )),
         "{err}"
     );
 }
@@ -372,7 +418,10 @@ fn a_provider_without_an_authorization_endpoint_is_one_clear_line() {
     assert_eq!(out.status.code(), Some(2));
     let err = stderr(&out);
     assert_eq!(err.lines().count(), 1, "{err}");
-    assert!(err.contains("the provider has no authorization endpoint"), "{err}");
+    assert!(
+        err.contains("the provider has no authorization endpoint"),
+        "{err}"
+    );
     assert!(err.contains("set authorization_url"), "{err}");
 }
 
@@ -380,7 +429,11 @@ fn a_provider_without_an_authorization_endpoint_is_one_clear_line() {
 #[test]
 fn a_login_not_finished_in_time_exits_1() {
     let server = OidcServer::start();
-    let w = World::new(&browser_profile(&server.issuer, oidc::CODE_PUBLIC_CLIENT, ""));
+    let w = World::new(&browser_profile(
+        &server.issuer,
+        oidc::CODE_PUBLIC_CLIENT,
+        "",
+    ));
     let run = start(&w, &[], &[("TOKDASH_BROWSER_LOGIN_LIMIT", "2")]);
     let (code, _, err) = run.finish();
     assert_eq!(code, Some(1));

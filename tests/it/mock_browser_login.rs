@@ -5,8 +5,8 @@
 
 use crate::browser_login::{param, start};
 use crate::support::mocks::{SECRET_VAR, WithSecret, post, server};
-use crate::support::world::World;
 use crate::support::stderr;
+use crate::support::world::World;
 use serde_json::json;
 use wiremock::matchers::body_string_contains;
 use wiremock::{MockServer, ResponseTemplate};
@@ -34,7 +34,11 @@ fn auth0(uri: &str) -> String {
 
 /// The query of a browser login's URL as pairs.
 fn pairs(url: &str) -> std::collections::HashMap<String, String> {
-    url::Url::parse(url).unwrap().query_pairs().into_owned().collect()
+    url::Url::parse(url)
+        .unwrap()
+        .query_pairs()
+        .into_owned()
+        .collect()
 }
 
 #[test]
@@ -44,14 +48,22 @@ fn each_providers_authorization_url_carries_its_parameters() {
     let w = World::new(&google(uri));
     let run = start(&w, &["--browser"], &ENVS);
     let q = pairs(&run.url);
-    assert!(run.url.starts_with("https://accounts.google.com/o/oauth2/v2/auth?"), "{}", run.url);
+    assert!(
+        run.url
+            .starts_with("https://accounts.google.com/o/oauth2/v2/auth?"),
+        "{}",
+        run.url
+    );
     assert_eq!(q["access_type"], "offline");
     assert_eq!(q["prompt"], "consent");
     assert_eq!(q["scope"], "openid email");
     assert_eq!(q["code_challenge_method"], "S256");
     assert!(q["redirect_uri"].starts_with("http://127.0.0.1:"));
     assert!(q["redirect_uri"].ends_with('/'));
-    assert!(!q.contains_key("client_secret"), "the secret never goes to the browser");
+    assert!(
+        !q.contains_key("client_secret"),
+        "the secret never goes to the browser"
+    );
     run.kill();
 
     // Microsoft: the tenant's endpoint, offline_access in scope, localhost, no forced consent.
@@ -59,11 +71,16 @@ fn each_providers_authorization_url_carries_its_parameters() {
     let run = start(&w, &["--browser"], &[]);
     let q = pairs(&run.url);
     assert!(
-        run.url.starts_with("https://login.microsoftonline.com/contoso.onmicrosoft.com/oauth2/v2.0/authorize?"),
+        run.url.starts_with(
+            "https://login.microsoftonline.com/contoso.onmicrosoft.com/oauth2/v2.0/authorize?"
+        ),
         "{}",
         run.url
     );
-    assert_eq!(q["scope"], "offline_access https://graph.microsoft.com/User.Read");
+    assert_eq!(
+        q["scope"],
+        "offline_access https://graph.microsoft.com/User.Read"
+    );
     assert!(q["redirect_uri"].starts_with("http://localhost:"), "{q:?}");
     assert!(q["redirect_uri"].ends_with("/callback"));
     assert!(!q.contains_key("prompt"));
@@ -77,13 +94,24 @@ fn each_providers_authorization_url_carries_its_parameters() {
         .local_addr()
         .unwrap()
         .port();
-    let w = World::new(&auth0(uri).replace("127.0.0.1:0/callback", &format!("127.0.0.1:{port}/callback")));
+    let w = World::new(&auth0(uri).replace(
+        "127.0.0.1:0/callback",
+        &format!("127.0.0.1:{port}/callback"),
+    ));
     let run = start(&w, &["--browser"], &[]);
     let q = pairs(&run.url);
-    assert!(run.url.starts_with("https://example.eu.auth0.com/authorize?"), "{}", run.url);
+    assert!(
+        run.url
+            .starts_with("https://example.eu.auth0.com/authorize?"),
+        "{}",
+        run.url
+    );
     assert_eq!(q["audience"], "https://api.example.com");
     assert_eq!(q["prompt"], "consent");
-    assert_eq!(q["redirect_uri"], format!("http://127.0.0.1:{port}/callback"));
+    assert_eq!(
+        q["redirect_uri"],
+        format!("http://127.0.0.1:{port}/callback")
+    );
     assert!(q.contains_key("nonce"));
     run.kill();
 }
@@ -101,11 +129,14 @@ async fn google_exchange_sends_the_code_decoded_once_with_verifier_and_secret() 
         .and(body_string_contains("grant_type=authorization_code"))
         .and(body_string_contains("code=4%2F0Aci98E-tgsS7a"))
         .and(body_string_contains("code_verifier="))
-        .and(body_string_contains(format!("client_secret={SECRET}").as_str()))
+        .and(body_string_contains(
+            format!("client_secret={SECRET}").as_str(),
+        ))
         .and(body_string_contains(
             format!(
                 "redirect_uri={}",
-                url::form_urlencoded::byte_serialize(q["redirect_uri"].as_bytes()).collect::<String>()
+                url::form_urlencoded::byte_serialize(q["redirect_uri"].as_bytes())
+                    .collect::<String>()
             )
             .as_str(),
         ));
@@ -131,13 +162,49 @@ async fn google_exchange_sends_the_code_decoded_once_with_verifier_and_secret() 
 /// provider's own words on one line, nothing stored.
 #[tokio::test]
 async fn code_exchange_errors_of_each_provider_exit_1_and_store_nothing() {
-    type Case = (fn(&str) -> String, &'static str, u16, serde_json::Value, &'static str);
+    type Case = (
+        fn(&str) -> String,
+        &'static str,
+        u16,
+        serde_json::Value,
+        &'static str,
+    );
     let cases: [Case; 5] = [
-        (google, "/token", 400, json!({"error":"invalid_grant","error_description":"Bad Request"}), "invalid_grant: Bad Request"),
-        (google, "/token", 400, json!({"error":"invalid_request","error_description":"client_secret is missing."}), "invalid_request: client_secret is missing."),
-        (microsoft, "/token", 400, json!({"error":"invalid_grant","error_description":"AADSTS54005: OAuth2 Authorization code was already redeemed, please retry with a new valid code or use an existing refresh token.\r\nTrace ID: 1","error_codes":[54005]}), "AADSTS54005: OAuth2 Authorization code was already redeemed"),
-        (microsoft, "/token", 401, json!({"error":"invalid_client","error_description":"AADSTS700025: Client is public so neither 'client_assertion' nor 'client_secret' should be presented.","error_codes":[700025]}), "invalid_client: AADSTS700025"),
-        (auth0, "/oauth/token", 403, json!({"error":"invalid_grant","error_description":"Invalid authorization code"}), "(HTTP 403, invalid_grant: Invalid authorization code)"),
+        (
+            google,
+            "/token",
+            400,
+            json!({"error":"invalid_grant","error_description":"Bad Request"}),
+            "invalid_grant: Bad Request",
+        ),
+        (
+            google,
+            "/token",
+            400,
+            json!({"error":"invalid_request","error_description":"client_secret is missing."}),
+            "invalid_request: client_secret is missing.",
+        ),
+        (
+            microsoft,
+            "/token",
+            400,
+            json!({"error":"invalid_grant","error_description":"AADSTS54005: OAuth2 Authorization code was already redeemed, please retry with a new valid code or use an existing refresh token.\r\nTrace ID: 1","error_codes":[54005]}),
+            "AADSTS54005: OAuth2 Authorization code was already redeemed",
+        ),
+        (
+            microsoft,
+            "/token",
+            401,
+            json!({"error":"invalid_client","error_description":"AADSTS700025: Client is public so neither 'client_assertion' nor 'client_secret' should be presented.","error_codes":[700025]}),
+            "invalid_client: AADSTS700025",
+        ),
+        (
+            auth0,
+            "/oauth/token",
+            403,
+            json!({"error":"invalid_grant","error_description":"Invalid authorization code"}),
+            "(HTTP 403, invalid_grant: Invalid authorization code)",
+        ),
     ];
     for (config, at, status, body, expected) in cases {
         let mock: MockServer = server().await;
@@ -155,7 +222,10 @@ async fn code_exchange_errors_of_each_provider_exit_1_and_store_nothing() {
         let (code, _, err) = run.finish();
         assert_eq!(code, Some(1), "{expected}: {err}");
         assert_eq!(err.lines().count(), 1, "{err}");
-        assert!(err.starts_with("tokdash: p: code exchange refused"), "{err}");
+        assert!(
+            err.starts_with("tokdash: p: code exchange refused"),
+            "{err}"
+        );
         assert!(err.contains(expected), "{expected} not in {err}");
         assert!(w.record("p").is_none(), "nothing stored");
     }
@@ -179,5 +249,8 @@ async fn a_device_flow_refused_for_the_client_type_hints_at_the_browser_login() 
     assert_eq!(out.status.code(), Some(1));
     let err = stderr(&out);
     assert_eq!(err.lines().count(), 1, "{err}");
-    assert!(err.contains("set login = \"browser\" in profile p"), "{err}");
+    assert!(
+        err.contains("set login = \"browser\" in profile p"),
+        "{err}"
+    );
 }
