@@ -216,7 +216,7 @@ pub const BINDINGS: &[Binding] = &[
         .narrow(hint("x", "revoke"))
         .details(hint("x", "revoke")),
     bind(C::Table, &[(ch('l'), A::Login)])
-        .help("l", "log in (device flow, or browser: paste the address)")
+        .help("l", "log in: device flow, or browser")
         .footer(&[hint("l", "login")])
         .narrow(hint("l", "login")),
     bind(C::Table, &[(ch('c'), A::Copy)])
