@@ -72,8 +72,24 @@ pub enum Command {
     /// Refresh every profile ahead of expiry without a terminal (the dashboard's auto-refresh,
     /// token files and hooks), until SIGTERM or SIGINT; one line per event on stderr
     Agent,
-    /// Log in with the device authorization grant (RFC 8628)
-    Login { name: String },
+    /// Log in: the device authorization grant (RFC 8628), or the authorization code grant with
+    /// PKCE in a browser, finished through a loopback listener (also over `ssh -L`) or by pasting
+    /// the address the browser ended on
+    Login {
+        name: String,
+        /// The device flow, whatever the profile's `login` says
+        #[arg(long, conflicts_with = "browser")]
+        device: bool,
+        /// The browser login (authorization code with PKCE), whatever the profile's `login` says
+        #[arg(long)]
+        browser: bool,
+        /// The browser login listens on this loopback port (for `ssh -L PORT:127.0.0.1:PORT`)
+        #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
+        port: Option<u16>,
+        /// Do not open a browser on this machine; print the URL only
+        #[arg(long)]
+        no_open: bool,
+    },
     /// Store a token endpoint response (JSON) read from stdin
     Import { name: String },
     /// Call the userinfo URL with the access token; on 401 refresh once and retry
@@ -192,7 +208,28 @@ fn dispatch(ctx: &commands::Context, command: Option<Command>) -> CmdResult {
         }) => commands::refresh(ctx, &names, all, force, json),
         Some(Command::Revoke { name, yes }) => commands::revoke(ctx, &name, yes),
         Some(Command::Agent) => commands::agent(ctx),
-        Some(Command::Login { name }) => commands::login(ctx, &name),
+        Some(Command::Login {
+            name,
+            device,
+            browser,
+            port,
+            no_open,
+        }) => {
+            let method = match (device, browser) {
+                (true, _) => Some(crate::config::LoginMethod::Device),
+                (_, true) => Some(crate::config::LoginMethod::Browser),
+                _ => None,
+            };
+            commands::login(
+                ctx,
+                &name,
+                commands::LoginFlags {
+                    method,
+                    port,
+                    no_open,
+                },
+            )
+        }
         Some(Command::Import { name }) => commands::import(ctx, &name),
         Some(Command::Check { name }) => commands::check(ctx, &name),
         Some(Command::Exec {

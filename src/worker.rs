@@ -21,6 +21,8 @@ pub struct Worker {
     /// In-flight work per profile, aborted on quit.
     jobs: HashMap<String, AbortHandle>,
     logins: HashMap<String, AbortHandle>,
+    /// Where a browser login takes the addresses pasted into its popup.
+    pastes: HashMap<String, tokio::sync::mpsc::UnboundedSender<String>>,
     poller: Arc<Mutex<StoreWatch>>,
     polling: Arc<AtomicBool>,
 }
@@ -33,6 +35,7 @@ impl Worker {
             tx,
             jobs: HashMap::new(),
             logins: HashMap::new(),
+            pastes: HashMap::new(),
             poller: Arc::new(Mutex::new(poller)),
             polling: Arc::new(AtomicBool::new(false)),
         }
@@ -125,17 +128,10 @@ impl Worker {
             }
             Effect::StartLogin { name } => {
                 let key = name.clone();
-                let prompt_send = send.clone();
+                let (paste_tx, pasted) = tokio::sync::mpsc::unbounded_channel();
+                self.pastes.insert(key.clone(), paste_tx);
                 let handle = tokio::spawn(async move {
-                    let prompt_name = name.clone();
-                    let result = engine
-                        .login(&name, move |prompt| {
-                            prompt_send(WorkerEvent::LoginPrompt {
-                                name: prompt_name,
-                                prompt,
-                            });
-                        })
-                        .await;
+                    let result = login(&engine, &name, pasted, send.clone()).await;
                     match result {
                         Ok(record) => send(WorkerEvent::LoginDone {
                             name,
@@ -149,8 +145,14 @@ impl Worker {
                 });
                 self.logins.insert(key, handle.abort_handle());
             }
+            Effect::PasteCallback { name, text } => {
+                if let Some(tx) = self.pastes.get(&name) {
+                    let _ = tx.send(text);
+                }
+            }
             Effect::CancelLogin { name } => {
                 // Aborting drops the poll in flight: its request stops with it.
+                self.pastes.remove(&name);
                 if let Some(handle) = self.logins.remove(&name) {
                     handle.abort();
                 }
@@ -187,9 +189,52 @@ impl Worker {
     }
 
     /// Stops everything in flight (quit).
+    ///
+    /// (Aborting a browser login drops its listener, which closes the port.)
     pub fn shutdown(&mut self) {
         for (_, h) in self.jobs.drain().chain(self.logins.drain()) {
             h.abort();
+        }
+    }
+}
+
+/// A login by the profile's method: the device flow, or the browser login fed by the popup's
+/// pastes. Prompts and notices go to the dashboard as they come.
+async fn login(
+    engine: &Engine,
+    name: &str,
+    pasted: tokio::sync::mpsc::UnboundedReceiver<String>,
+    send: impl Fn(WorkerEvent) + Clone,
+) -> Result<TokenRecord, crate::engine::EngineError> {
+    use crate::config::LoginMethod;
+    use crate::engine::{BrowserEvent, BrowserOptions};
+    match engine.login_method(name, None).await? {
+        LoginMethod::Device => {
+            let send = send.clone();
+            engine
+                .login(name, |prompt| {
+                    send(WorkerEvent::LoginPrompt {
+                        name: name.to_string(),
+                        prompt,
+                    })
+                })
+                .await
+        }
+        LoginMethod::Browser => {
+            engine
+                .browser_login(name, BrowserOptions::default(), pasted, |event| {
+                    send(match event {
+                        BrowserEvent::Prompt(prompt) => WorkerEvent::BrowserLoginPrompt {
+                            name: name.to_string(),
+                            prompt,
+                        },
+                        BrowserEvent::Rejected(message) => WorkerEvent::LoginNotice {
+                            name: name.to_string(),
+                            message,
+                        },
+                    })
+                })
+                .await
         }
     }
 }

@@ -28,6 +28,11 @@ pub enum Effect {
     CancelLogin {
         name: String,
     },
+    /// The address pasted into the browser login's popup.
+    PasteCallback {
+        name: String,
+        text: String,
+    },
     /// Read the record, token values included, for the open details pane; the answer
     /// (`WorkerEvent::DetailsLoaded`) echoes `generation`, the row's when asked.
     LoadDetails {

@@ -33,6 +33,9 @@ pub enum Action {
     ConfirmRevoke,
     KeepTokens,
     CancelLogin,
+    PasteType(char),
+    PasteBackspace,
+    PasteSubmit,
     Quit,
 }
 
@@ -57,6 +60,7 @@ pub enum Context {
     ConfirmRevoke,
     Help,
     Login,
+    BrowserLogin,
 }
 
 impl Context {
@@ -69,6 +73,7 @@ impl Context {
             Mode::ConfirmRevoke { .. } => &[Context::Global, Context::ConfirmRevoke],
             Mode::Help => &[Context::Global, Context::Help],
             Mode::Login { .. } => &[Context::Global, Context::Login],
+            Mode::BrowserLogin { .. } => &[Context::Global, Context::BrowserLogin],
         }
     }
 }
@@ -211,7 +216,7 @@ pub const BINDINGS: &[Binding] = &[
         .narrow(hint("x", "revoke"))
         .details(hint("x", "revoke")),
     bind(C::Table, &[(ch('l'), A::Login)])
-        .help("l", "log in with the device flow")
+        .help("l", "log in: device flow, or browser")
         .footer(&[hint("l", "login")])
         .narrow(hint("l", "login")),
     bind(C::Table, &[(ch('c'), A::Copy)])
@@ -269,6 +274,16 @@ pub const BINDINGS: &[Binding] = &[
             (ch('q'), A::CancelLogin),
         ],
     ),
+    // Every character goes into the field for the pasted address, `q` included.
+    bind(
+        C::BrowserLogin,
+        &[
+            (code(KeyCode::Esc), A::CancelLogin),
+            (code(KeyCode::Enter), A::PasteSubmit),
+            (code(KeyCode::Backspace), A::PasteBackspace),
+            (Key::AnyChar, A::PasteType(' ')),
+        ],
+    ),
 ];
 
 /// What `key` does in `mode`, if anything.
@@ -278,6 +293,7 @@ pub fn action(mode: &Mode, key: &KeyEvent) -> Option<Action> {
             if let Some(&(_, action)) = binding.keys.iter().find(|(k, _)| k.matches(key)) {
                 return Some(match (action, key.code) {
                     (A::FilterType(_), KeyCode::Char(c)) => A::FilterType(c),
+                    (A::PasteType(_), KeyCode::Char(c)) => A::PasteType(c),
                     _ => action,
                 });
             }

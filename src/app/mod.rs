@@ -19,7 +19,7 @@ mod state;
 mod update;
 
 pub use effect::Effect;
-pub use msg::{LoginPrompt, Msg, WorkerEvent};
+pub use msg::{BrowserPrompt, LoginPrompt, Msg, WorkerEvent};
 pub use state::{Activity, Details, Event, EventKind, Mode, Row, State};
 pub use update::update;
 

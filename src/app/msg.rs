@@ -20,7 +20,7 @@ pub enum Msg {
     Terminate,
 }
 
-pub use crate::engine::LoginPrompt;
+pub use crate::engine::{BrowserPrompt, LoginPrompt};
 
 /// What the worker reports. Records for the table come as [`RecordMeta`], converted by the worker
 /// as soon as it has them: only `DetailsLoaded` and `TokenForCopy` carry token values.
@@ -69,6 +69,16 @@ pub enum WorkerEvent {
     LoginPrompt {
         name: String,
         prompt: LoginPrompt,
+    },
+    /// A browser login listens: what to show.
+    BrowserLoginPrompt {
+        name: String,
+        prompt: BrowserPrompt,
+    },
+    /// A pasted address was not this login's callback; the login goes on.
+    LoginNotice {
+        name: String,
+        message: String,
     },
     LoginDone {
         name: String,

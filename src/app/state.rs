@@ -1,6 +1,6 @@
 //! Everything the dashboard shows, and nothing it does not need to show.
 
-use super::msg::LoginPrompt;
+use super::msg::{BrowserPrompt, LoginPrompt};
 use crate::config::{Config, Profile};
 use crate::name_index::NameIndex;
 use crate::provider::Endpoints;
@@ -166,6 +166,15 @@ pub enum Mode {
     Login {
         name: String,
         prompt: Option<LoginPrompt>,
+    },
+    /// A browser login under way: the URL to open, and a field for the pasted address.
+    BrowserLogin {
+        name: String,
+        prompt: BrowserPrompt,
+        /// What is typed (pasted) so far.
+        input: String,
+        /// Why the last paste was not taken.
+        note: Option<String>,
     },
 }
 

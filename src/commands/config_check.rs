@@ -155,6 +155,11 @@ pub fn endpoint_lines(e: &provider::Endpoints) -> String {
             e.origins.device_authorization,
         ),
         line("userinfo:", e.userinfo_url.as_ref(), e.origins.userinfo),
+        line(
+            "authorization:",
+            e.authorization_url.as_ref(),
+            e.origins.authorization,
+        ),
         format!("  (from {})\n", e.source),
     ]
     .concat()

@@ -1,20 +1,36 @@
-//! `tokdash login NAME`: the device flow on the command line, for a shell over SSH.
+//! `tokdash login NAME`: the device flow, or the browser login (see `browser_login.rs` for how
+//! it is shown and finished on a terminal), for a shell over SSH.
 
 use super::{Context, find_profile};
 use crate::clock;
+use crate::config::LoginMethod;
 use crate::engine::LoginPrompt;
 use crate::failure::CmdResult;
 use crate::qr;
 use std::io::Write;
 
-pub fn login(ctx: &Context, name: &str) -> CmdResult {
+/// The command line's say in the login.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LoginFlags {
+    /// `--device` / `--browser`.
+    pub method: Option<LoginMethod>,
+    pub port: Option<u16>,
+    pub no_open: bool,
+}
+
+pub fn login(ctx: &Context, name: &str, flags: LoginFlags) -> CmdResult {
     let engine = ctx.engine()?;
     find_profile(engine.config(), name)?;
     super::warn_about(engine.config(), &[name]);
+    let runtime = ctx.runtime()?;
+    let method = runtime.block_on(engine.login_method(name, flags.method))?;
     let show_qr = terminal_width().is_some_and(|w| w >= 60);
-    let record = ctx.runtime()?.block_on(engine.login(name, |prompt| {
-        let _ = show_prompt(&mut std::io::stdout().lock(), name, &prompt, show_qr);
-    }))?;
+    let record = match method {
+        LoginMethod::Device => runtime.block_on(engine.login(name, |prompt| {
+            let _ = show_prompt(&mut std::io::stdout().lock(), name, &prompt, show_qr);
+        }))?,
+        LoginMethod::Browser => super::browser_login::run(&runtime, &engine, name, flags, show_qr)?,
+    };
     println!(
         "{name}: logged in; expires in {}, {} refresh token",
         clock::expires_in(record.expires_at, clock::now()),

@@ -1,6 +1,7 @@
 //! One file per subcommand. They share the engine with the dashboard; nothing here talks
 //! HTTP or touches the store by itself: every record is read and written by the engine.
 
+mod browser_login;
 mod call;
 mod check;
 mod completions;
@@ -30,7 +31,7 @@ pub use health::health;
 pub use import::import;
 pub use kube_credential::kube_credential;
 pub use list::list;
-pub use login::login;
+pub use login::{LoginFlags, login};
 pub use refresh::refresh;
 pub use revoke::revoke;
 pub use token::{TokenFormat, token};

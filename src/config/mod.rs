@@ -174,6 +174,46 @@ pub struct EndpointOverrides {
     pub revocation_url: Option<String>,
     pub device_authorization_url: Option<String>,
     pub userinfo_url: Option<String>,
+    pub authorization_url: Option<String>,
+}
+
+/// How `login` gets the first tokens (SPEC.md "Login").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoginMethod {
+    /// The device authorization grant (RFC 8628).
+    Device,
+    /// The authorization code grant with PKCE and a loopback redirect.
+    Browser,
+}
+
+impl LoginMethod {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LoginMethod::Device => "device",
+            LoginMethod::Browser => "browser",
+        }
+    }
+}
+
+/// The browser login's settings (SPEC.md "Login").
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BrowserLogin {
+    /// `redirect_uri`: a loopback `http` URI, checked; `None`: the provider's default.
+    pub redirect_uri: Option<String>,
+    /// `redirect_port`: the port to listen on when the URI has none.
+    pub redirect_port: Option<u16>,
+    /// `require_iss`: whether an advertised RFC 9207 `iss` must come (default true).
+    pub require_iss: bool,
+}
+
+impl Default for BrowserLogin {
+    fn default() -> Self {
+        BrowserLogin {
+            redirect_uri: None,
+            redirect_port: None,
+            require_iss: true,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -187,6 +227,9 @@ pub struct Profile {
     pub auth_method: AuthMethod,
     pub refresh_ahead: Duration,
     pub endpoints: EndpointOverrides,
+    /// `login`: `None` chooses by the endpoints (device when there is a device endpoint).
+    pub login: Option<LoginMethod>,
+    pub browser: BrowserLogin,
     /// How long the login (the refresh token family) may live, where the config or a sourced
     /// provider default says (SPEC.md "Refresh-token lifetime").
     pub login_limits: LoginLimits,

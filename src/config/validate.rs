@@ -4,9 +4,9 @@
 
 use super::raw::{RawConfig, RawProfile, RawSettings};
 use super::{
-    AuthMethod, Config, ConfigError, ConfigWarning, DEFAULT_GIT_USERNAME, EndpointOverrides, Grant,
-    KubeToken, LoginLimits, Profile, ProviderConfig, ProviderKind, SecretSource, Settings,
-    duration,
+    AuthMethod, BrowserLogin, Config, ConfigError, ConfigWarning, DEFAULT_GIT_USERNAME,
+    EndpointOverrides, Grant, KubeToken, LoginLimits, LoginMethod, Profile, ProviderConfig,
+    ProviderKind, SecretSource, Settings, duration,
 };
 use crate::name_index::NameIndex;
 use crate::secret::Secret;
@@ -222,7 +222,26 @@ fn profile(
             .as_ref()
             .map(|u| url_key(ctx, u))
             .transpose()?,
+        authorization_url: p
+            .authorization_url
+            .as_ref()
+            .map(|u| url_key(ctx, u))
+            .transpose()?,
     };
+    let login = match &p.login {
+        None => None,
+        Some(l) => Some(match l.get_ref().as_str() {
+            "device" => LoginMethod::Device,
+            "browser" => LoginMethod::Browser,
+            other => {
+                return ctx.err(
+                    l.span(),
+                    format!("profile {name}: unknown login `{other}`; expected \"device\" or \"browser\""),
+                );
+            }
+        }),
+    };
+    let browser = browser_login(ctx, &name, &p)?;
 
     let client_secret = secret_source(ctx, &name, &p)?;
     let grant = match &p.grant {
@@ -348,11 +367,42 @@ fn profile(
         auth_method,
         refresh_ahead,
         endpoints,
+        login,
+        browser,
         login_limits,
         kube_token,
         git_username,
         token_files,
         on_refresh,
+    })
+}
+
+/// `redirect_uri`, `redirect_port` and `require_iss`. The URI must be loopback `http`: tokdash
+/// listens there itself (RFC 8252 §7.3).
+fn browser_login(ctx: &Ctx, name: &str, p: &RawProfile) -> Result<BrowserLogin, ConfigError> {
+    let redirect_uri = match &p.redirect_uri {
+        None => None,
+        Some(u) => Some(
+            crate::oauth::loopback::check_redirect_uri(u.get_ref())
+                .or_else(|m| ctx.err(u.span(), format!("profile {name}: {m}")))?,
+        ),
+    };
+    let redirect_port = match &p.redirect_port {
+        None => None,
+        Some(n) => match u16::try_from(*n.get_ref()) {
+            Ok(port @ 1..) => Some(port),
+            _ => {
+                return ctx.err(
+                    n.span(),
+                    format!("profile {name}: redirect_port must be between 1 and 65535"),
+                );
+            }
+        },
+    };
+    Ok(BrowserLogin {
+        redirect_uri,
+        redirect_port,
+        require_iss: p.require_iss.unwrap_or(true),
     })
 }
 

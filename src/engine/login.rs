@@ -53,7 +53,9 @@ impl Engine {
                 request.form(&form)
             })
             .await
-            .map_err(|e| exchange_error(profile, "device authorization", e))?
+            .map_err(|e| {
+                device_refused(profile, exchange_error(profile, "device authorization", e))
+            })?
         };
         let device = parse_authorization(&reply.body, clock::now()).map_err(|why| {
             EngineError::new(
@@ -165,7 +167,7 @@ impl Engine {
     }
 
     /// Stores a login's (or an import's) tokens under the lock, replacing whatever was there.
-    async fn store_response(
+    pub(super) async fn store_response(
         &self,
         name: &str,
         response: TokenResponse,
@@ -199,9 +201,30 @@ impl Engine {
     }
 }
 
+/// A provider that refuses the device flow to this kind of client (providers.md 6.5: Google's
+/// 401 `invalid_client` "Only clients of type 'TVs and Limited Input devices'…", its
+/// `invalid_scope` "Invalid device flow scope", an `unauthorized_client` for the grant) is
+/// answered with the way that works: the browser login.
+fn device_refused(profile: &crate::config::Profile, mut e: EngineError) -> EngineError {
+    let text = e.message.to_ascii_lowercase();
+    let refused = match e.code.as_deref() {
+        Some("unauthorized_client") => true,
+        Some("invalid_client") => text.contains("limited input") || text.contains("limited-input"),
+        Some("invalid_scope") => text.contains("device flow scope"),
+        _ => false,
+    };
+    if refused {
+        e.hint = Some(format!(
+            "the provider refuses the device flow for this client; set login = \"browser\" in profile {0} (or run: tokdash login {0} --browser)",
+            profile.name
+        ));
+    }
+    e
+}
+
 /// Where a new token response came from.
 #[derive(Debug, Clone, Copy)]
-enum Origin {
+pub(super) enum Origin {
     Login,
     Import,
 }

@@ -4,6 +4,7 @@
 //! The engine owns every round trip to the store, which it knows only as a [`TokenStore`]:
 //! commands and the dashboard's worker ask the engine, and get back what it stored.
 
+mod browser_login;
 mod call;
 mod check;
 mod error;
@@ -17,6 +18,7 @@ mod tests;
 mod watch;
 
 pub use crate::oauth::device::LoginPrompt;
+pub use browser_login::{BROWSER_LOGIN_LIMIT, BrowserEvent, BrowserOptions, BrowserPrompt};
 pub use call::{ApiRequest, ApiResponse};
 pub use check::CheckReport;
 pub use error::{EngineError, ErrorKind, exchange_error};

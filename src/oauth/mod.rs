@@ -2,12 +2,15 @@
 //! reqwest rather than the `oauth2` crate (see README "Design notes"): the provider quirks of
 //! providers.md and the exact moment a rotated refresh token is stored are ours to control.
 
+pub mod authorize;
 pub mod client_auth;
 pub mod device;
 pub mod discovery;
 pub mod error;
 pub mod exchange;
 pub mod http;
+pub mod loopback;
+pub mod pkce;
 pub mod token_response;
 
 pub use client_auth::ClientAuth;

@@ -30,6 +30,13 @@ pub struct Endpoints {
     pub revocation_url: Option<String>,
     pub device_authorization_url: Option<String>,
     pub userinfo_url: Option<String>,
+    /// Where the browser login sends the user (RFC 6749 §3.1).
+    pub authorization_url: Option<String>,
+    /// The issuer an RFC 9207 `iss` in the authorization response must equal, where known.
+    pub issuer: Option<String>,
+    /// The metadata advertises `authorization_response_iss_parameter_supported`: an `iss` must
+    /// then come with every authorization response (RFC 9207 §2.4).
+    pub iss_parameter_supported: bool,
     pub revocation_style: RevocationStyle,
     /// Where each URL came from, for `config check`.
     pub origins: Origins,
@@ -69,6 +76,7 @@ pub struct Origins {
     pub revocation: Origin,
     pub device_authorization: Origin,
     pub userinfo: Origin,
+    pub authorization: Origin,
 }
 
 impl Origins {
@@ -78,6 +86,7 @@ impl Origins {
             revocation: origin,
             device_authorization: origin,
             userinfo: origin,
+            authorization: origin,
         }
     }
 }
@@ -126,6 +135,11 @@ pub fn with_overrides(mut e: Endpoints, profile: &Profile) -> Endpoints {
         e.origins.userinfo = Origin::Config;
         overridden = true;
     }
+    if let Some(u) = &o.authorization_url {
+        e.authorization_url = Some(u.clone());
+        e.origins.authorization = Origin::Config;
+        overridden = true;
+    }
     if overridden && e.source != "the profile" {
         e.source.push_str(", with the profile's overrides");
     }
@@ -154,6 +168,42 @@ pub fn default_login_scopes(kind: ProviderKind) -> &'static [&'static str] {
         // Google returns a refresh token to devices without offline_access, and rejects it.
         ProviderKind::Google => &["openid", "email"],
         _ => &["openid", "offline_access"],
+    }
+}
+
+/// Where the browser login's redirect goes when the profile sets no `redirect_uri`
+/// (providers.md 6.7): Google's Desktop clients are documented with the path `/`; Entra's portal
+/// refuses `127.0.0.1` and registers `http://localhost/<path>`; elsewhere SPEC.md's default.
+pub fn default_redirect_uri(kind: ProviderKind) -> &'static str {
+    match kind {
+        ProviderKind::Google => "http://127.0.0.1/",
+        ProviderKind::Microsoft => "http://localhost/callback",
+        _ => "http://127.0.0.1/callback",
+    }
+}
+
+/// A provider's extra parameters on the authorization request (providers.md 6.1–6.3), for the
+/// scope `scope`. Without them no refresh token comes back.
+pub fn authorization_params(profile: &Profile, scope: &str) -> Vec<(&'static str, String)> {
+    let has = |s: &str| scope.split(' ').any(|x| x == s);
+    match &profile.provider {
+        // Google's own switch for a refresh token, and `prompt=consent` so that a second login
+        // gets one too (Google sends it only on the first consent otherwise).
+        ProviderConfig::Google => vec![
+            ("access_type", "offline".into()),
+            ("prompt", "consent".into()),
+        ],
+        // Entra issues a refresh token for `offline_access` without a consent prompt, and
+        // forcing one fails for users who may not consent themselves (AADSTS90094).
+        ProviderConfig::Microsoft { .. } => Vec::new(),
+        _ => {
+            let mut params = extra_params(profile);
+            // OIDC Core §11: `offline_access` is ignored without `prompt=consent`.
+            if has("openid") && has("offline_access") {
+                params.push(("prompt", "consent".into()));
+            }
+            params
+        }
     }
 }
 

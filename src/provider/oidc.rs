@@ -56,6 +56,10 @@ pub struct Document {
     revocation_endpoint: Option<String>,
     device_authorization_endpoint: Option<String>,
     userinfo_endpoint: Option<String>,
+    authorization_endpoint: Option<String>,
+    /// RFC 9207 §3: the server puts `iss` in every authorization response.
+    #[serde(default)]
+    authorization_response_iss_parameter_supported: Option<bool>,
 }
 
 impl Document {
@@ -97,6 +101,7 @@ pub fn read_document(kind: Kind, issuer: &str, bytes: &[u8]) -> Result<Document,
     checked(&doc.revocation_endpoint)?;
     checked(&doc.device_authorization_endpoint)?;
     checked(&doc.userinfo_endpoint)?;
+    checked(&doc.authorization_endpoint)?;
     Ok(Document {
         userinfo_endpoint: doc.userinfo_endpoint.filter(|_| kind == Kind::OpenId),
         ..doc
@@ -128,6 +133,17 @@ pub fn endpoints(
     let revocation = pick(|d| &d.revocation_endpoint);
     let device = pick(|d| &d.device_authorization_endpoint);
     let userinfo = pick(|d| &d.userinfo_endpoint);
+    let authorization = pick(|d| &d.authorization_endpoint);
+    let iss_parameter_supported = [openid, metadata]
+        .into_iter()
+        .flatten()
+        .any(|d| d.authorization_response_iss_parameter_supported == Some(true));
+    // The issuer as the server writes it (trailing slash and all), which is what `iss` carries.
+    let stated_issuer = [openid, metadata]
+        .into_iter()
+        .flatten()
+        .find_map(|d| d.issuer.clone())
+        .unwrap_or_else(|| issuer.to_string());
 
     let from_metadata = [&token, &revocation, &device]
         .into_iter()
@@ -160,17 +176,22 @@ pub fn endpoints(
     let (revocation_url, revocation) = split(revocation);
     let (device_authorization_url, device_authorization) = split(device);
     let (userinfo_url, userinfo) = split(userinfo);
+    let (authorization_url, authorization) = split(authorization);
     Ok(Endpoints {
         token_url,
         revocation_url,
         device_authorization_url,
         userinfo_url,
+        authorization_url,
+        issuer: Some(stated_issuer),
+        iss_parameter_supported,
         revocation_style: RevocationStyle::Rfc7009,
         origins: Origins {
             token,
             revocation,
             device_authorization,
             userinfo,
+            authorization,
         },
         source,
     })

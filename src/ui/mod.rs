@@ -60,6 +60,12 @@ pub fn render(frame: &mut Frame, state: &State) {
         Mode::Help => popup::help(frame, state),
         Mode::ConfirmRevoke { name } => popup::confirm_revoke(frame, name),
         Mode::Login { name, prompt } => popup::login(frame, state, name, prompt.as_ref()),
+        Mode::BrowserLogin {
+            name,
+            prompt,
+            input,
+            note,
+        } => popup::browser_login(frame, state, name, prompt, input, note.as_deref()),
         Mode::Table | Mode::Filter => {}
     }
 }

@@ -305,3 +305,88 @@ pub fn login(frame: &mut Frame, state: &State, name: &str, prompt: Option<&Login
     let area = centered(frame, 90, lines.len() as u16 + 2);
     window(frame, area, &format!("log in: {name}"), lines);
 }
+
+/// The browser login: the whole URL, wrapped, with no border beside it so that a mouse selection
+/// (in tmux too) takes the URL and nothing else; the QR code where it fits; the port to forward;
+/// the field for the pasted address; the time left.
+///
+/// ```text
+/// ── log in: NAME (browser) ─────────────────────────────
+/// Open in a browser (select with the mouse, or scan the QR code):
+/// https://idp.example.com/authorize?response_type=code&client_id=…
+/// …&code_challenge_method=S256
+///
+/// over SSH, forward the port first:  ssh -L 8484:127.0.0.1:8484 <this host>
+/// or paste the address the browser ended on, then Enter:
+/// > http://127.0.0.1:8484/callback?code=…▏
+/// gives up in 9m 41s   Enter submit   Esc cancel
+/// ───────────────────────────────────────────────────────
+/// ```
+pub fn browser_login(
+    frame: &mut Frame,
+    state: &State,
+    name: &str,
+    prompt: &crate::app::BrowserPrompt,
+    input: &str,
+    note: Option<&str>,
+) {
+    let area = frame.area();
+    let width = area.width.max(1) as usize;
+    let url_lines = prompt.url.chars().count().div_ceil(width);
+    let mut lines = vec![Line::raw(
+        "Open in a browser (select it with the mouse, or scan the QR code):",
+    )];
+    // The URL as chunks of the full width: wrapping by words would split it at `&` and `=`.
+    let chars: Vec<char> = prompt.url.chars().collect();
+    for chunk in chars.chunks(width) {
+        lines.push(Line::styled(
+            chunk.iter().collect::<String>(),
+            theme::bold(),
+        ));
+    }
+    lines.push(Line::raw(""));
+    lines.push(Line::raw(format!(
+        "over SSH, forward the port first:  {}",
+        prompt.ssh_forward()
+    )));
+    lines.push(Line::raw(
+        "or paste the address the browser ended on, then Enter:",
+    ));
+    // The end of a long paste, so the cursor stays in sight.
+    let room = width.saturating_sub(3);
+    let shown: String = {
+        let typed: Vec<char> = input.chars().collect();
+        typed[typed.len().saturating_sub(room)..].iter().collect()
+    };
+    lines.push(Line::from(vec![
+        Span::styled("> ", theme::bold()),
+        Span::raw(shown),
+        Span::raw("▏"),
+    ]));
+    if let Some(note) = note {
+        lines.push(Line::styled(note.to_string(), theme::bold()));
+    }
+    lines.push(Line::styled(
+        format!(
+            "gives up in {}   Enter submit   Esc cancel",
+            clock::short_duration(prompt.expires_at - state.now)
+        ),
+        theme::dim(),
+    ));
+    let rows = area.height as usize;
+    if let Some(qr) = crate::qr::render(&prompt.url).filter(|q| q.len() + lines.len() + 2 <= rows) {
+        let at = 1 + url_lines + 1;
+        for (i, line) in qr.into_iter().enumerate() {
+            lines.insert(at + i, Line::raw(line));
+        }
+    }
+    let height = (lines.len() as u16 + 2).min(area.height);
+    let [v] = Layout::vertical([Constraint::Length(height)])
+        .flex(Flex::Center)
+        .areas(area);
+    frame.render_widget(Clear, v);
+    let block = Block::new()
+        .borders(ratatui::widgets::Borders::TOP | ratatui::widgets::Borders::BOTTOM)
+        .title(format!(" log in: {name} (browser) "));
+    frame.render_widget(Paragraph::new(lines).block(block), v);
+}

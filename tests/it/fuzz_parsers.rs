@@ -482,6 +482,8 @@ struct Known {
     revocation_endpoint: Option<String>,
     device_authorization_endpoint: Option<String>,
     userinfo_endpoint: Option<String>,
+    /// Read for the browser login, and checked like the others.
+    authorization_endpoint: Option<String>,
 }
 
 /// Checks accepted endpoints against the document they came from: every URL passes the rule,
@@ -493,6 +495,7 @@ fn check_accepted(issuer: &str, document: &[u8], e: &Endpoints) -> Result<(), Te
         e.revocation_url.as_ref(),
         e.device_authorization_url.as_ref(),
         e.userinfo_url.as_ref(),
+        e.authorization_url.as_ref(),
     ]
     .into_iter()
     .flatten()
@@ -506,6 +509,7 @@ fn check_accepted(issuer: &str, document: &[u8], e: &Endpoints) -> Result<(), Te
         &e.device_authorization_url
     );
     prop_assert_eq!(&doc.userinfo_endpoint, &e.userinfo_url);
+    prop_assert_eq!(&doc.authorization_endpoint, &e.authorization_url);
     match &doc.issuer {
         None | Some(serde_json::Value::Null) => {}
         Some(serde_json::Value::String(found)) => prop_assert_eq!(
@@ -538,6 +542,7 @@ fn acceptable(issuer: &str, document: &[u8]) -> bool {
             &doc.revocation_endpoint,
             &doc.device_authorization_endpoint,
             &doc.userinfo_endpoint,
+            &doc.authorization_endpoint,
         ]
         .into_iter()
         .flatten()

@@ -362,3 +362,50 @@ fn a_bad_record_is_an_error_row_with_the_stores_words_until_it_is_removed() {
         r#"{"refresh_token": "RT-OUTSIDE"}"#
     );
 }
+
+/// `l` on a browser profile: the popup shows the whole URL (no border beside it, so it is read
+/// back from the screen as a mouse selection would take it), the callback address is pasted
+/// into the popup's field, and the row turns valid.
+#[test]
+fn browser_login_from_the_dashboard_by_pasting_into_the_popup() {
+    let server = OidcServer::start();
+    let w = World::new(&format!(
+        "[settings]\nauto_refresh = false\n[profiles.web]\nprovider = \"oidc\"\nissuer = \"{}\"\nclient_id = \"{}\"\nscopes = [\"openid\", \"offline_access\"]\nlogin = \"browser\"\nrefresh_ahead = \"10s\"\n",
+        server.issuer,
+        oidc::CODE_TUI_CLIENT
+    ));
+    let tmux = Tmux::start(&[], &w.envs(), 100, 40);
+    tmux.wait_for_text("web", WAIT);
+    tmux.keys(&["l"]);
+    let screen = tmux.wait_for_text("forward the port first", WAIT);
+    assert!(screen.contains("ssh -L "), "{screen}");
+    assert!(screen.contains("gives up in"), "{screen}");
+    // The URL's rows: from the one starting with the issuer to the blank line after it.
+    let url: String = screen
+        .lines()
+        .skip_while(|l| !l.starts_with(&server.issuer))
+        .take_while(|l| !l.trim().is_empty())
+        .map(str::trim_end)
+        .collect();
+    assert!(
+        url.contains("code_challenge_method=S256"),
+        "{url}\n{screen}"
+    );
+    let callback = server.authorize(&url);
+    // Typed as a terminal delivers a paste without bracketed paste: one key per character.
+    tmux.keys(&["-l", "not a callback"]);
+    tmux.keys(&["Enter"]);
+    tmux.wait_for_text("carries no code", WAIT);
+    tmux.keys(&["-l", &callback]);
+    tmux.keys(&["Enter"]);
+    let screen = tmux.wait_for("web valid or failed", Duration::from_secs(40), |s| {
+        line_of(s, "web").contains("valid") || line_of(s, "web").contains("failed")
+    });
+    assert!(
+        line_of(&screen, "web").contains("valid"),
+        "{screen}\n{}",
+        w.log_text()
+    );
+    assert!(w.record("web").unwrap()["refresh_token"].is_string());
+    quit(&tmux);
+}

@@ -92,7 +92,8 @@ class Browser {
   }
 
   // GET (form undefined) or POST a form; follows redirects with GET. Returns the final page.
-  async go(url, form) {
+  // A redirect that leaves `stayOn` (an origin) is not followed: it comes back as { leftTo }.
+  async go(url, form, stayOn) {
     let method = form ? 'POST' : 'GET';
     let body = form ? new URLSearchParams(form).toString() : undefined;
     for (let hops = 0; hops < 10; hops += 1) {
@@ -104,6 +105,7 @@ class Browser {
       if (res.status >= 300 && res.status < 400 && location) {
         await res.arrayBuffer();
         url = new URL(location, url).href;
+        if (stayOn && new URL(url).origin !== stayOn) return { status: res.status, leftTo: url };
         method = 'GET';
         body = undefined;
         continue;
@@ -172,6 +174,34 @@ export async function approve(issuer, userCode, { login = 'tokdash-user' } = {})
     page = await browser.go(formAction(page.html, page.url), form);
   }
   throw new Error(`approval did not finish, last page ${page.url}: ${excerpt(page.html)}`);
+}
+
+// Drives an authorization request (the authorization code grant) as a person in a browser: open
+// AUTH_URL, sign in as `login`, consent, and return the address the server redirects to (the
+// client's callback, with code, state and iss) without loading it. `consent: false` presses the
+// consent page's Abort instead, which redirects with error=access_denied.
+export async function authorize(authUrl, { login = 'tokdash-user', consent = true } = {}) {
+  const browser = new Browser();
+  const origin = new URL(authUrl).origin;
+  let page = await browser.go(authUrl, undefined, origin);
+  for (let step = 0; step < 6; step += 1) {
+    if (page.leftTo) return page.leftTo;
+    const prompt = inputValue(page.html, 'prompt');
+    if (page.status !== 200 || !prompt) {
+      throw new Error(`unexpected page ${page.url} (status ${page.status}): ${excerpt(page.html)}`);
+    }
+    if (prompt === 'consent' && !consent) {
+      const abort = page.html.match(/href="([^"]*abort[^"]*)"/)?.[1];
+      if (!abort) throw new Error(`no abort link on the consent page: ${excerpt(page.html)}`);
+      page = await browser.go(new URL(abort.replaceAll('&amp;', '&'), page.url).href, undefined, origin);
+      continue;
+    }
+    const form = prompt === 'login'
+      ? { prompt, login, password: 'any-password' }
+      : { prompt };
+    page = await browser.go(formAction(page.html, page.url), form, origin);
+  }
+  throw new Error(`authorization did not finish, last page ${page.url}`);
 }
 
 // Denies USER_CODE: the confirm page's "[ Abort ]" button (abort=yes). The device code then

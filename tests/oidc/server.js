@@ -58,6 +58,22 @@ const clients = [
     redirect_uris: [],
     scope: 'api',
   },
+  // Authorization code clients (the browser login): native, so that a loopback redirect
+  // matches on any port (RFC 8252 §7.3), PKCE as every client here may use it.
+  ...[
+    ['tokdash-code-public', 'none', undefined],
+    ['tokdash-code-post', 'client_secret_post', 'post-secret'],
+    ['tokdash-code-basic', 'client_secret_basic', 'b@sic+sec:ret%/x'],
+    ['tokdash-code-tui', 'none', undefined],
+  ].map(([client_id, method, secret]) => ({
+    client_id,
+    ...(secret ? { client_secret: secret } : {}),
+    token_endpoint_auth_method: method,
+    application_type: 'native',
+    grant_types: ['authorization_code', 'refresh_token'],
+    response_types: ['code'],
+    redirect_uris: ['http://127.0.0.1/callback'],
+  })),
   // Lifetime clients: client_secret_post like tokdash-post, but their access tokens live the
   // number of seconds in their name (see ttl.AccessToken below), whatever OIDC_AT_TTL says. One
   // server then serves the short and long lifetimes real deployments issue; each test takes its

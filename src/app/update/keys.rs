@@ -78,6 +78,9 @@ fn on_action(state: &mut State, action: Action, effects: &mut Vec<Effect>) {
         }
         Action::Login => login::start(state, effects),
         Action::CancelLogin => login::cancel(state, effects),
+        Action::PasteType(c) => login::type_char(state, c),
+        Action::PasteBackspace => login::backspace(state),
+        Action::PasteSubmit => login::submit(state, effects),
         Action::Copy => {
             // The value is in the store, not here: the worker reads it and `on_token_for_copy`
             // copies it.

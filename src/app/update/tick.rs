@@ -40,7 +40,10 @@ pub(super) fn on_tick(state: &mut State, now: i64, effects: &mut Vec<Effect>) {
     // The countdown and "ago" columns move once a second, and so does the end of a login inside
     // its warning window (a row crossing into it shows it from this tick); nothing else changes
     // by itself.
-    if changed_second && (countdown_on_screen(state) || matches!(state.mode, Mode::Login { .. })) {
+    if changed_second
+        && (countdown_on_screen(state)
+            || matches!(state.mode, Mode::Login { .. } | Mode::BrowserLogin { .. }))
+    {
         state.dirty = true;
     }
 }

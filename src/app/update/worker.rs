@@ -95,6 +95,10 @@ pub(super) fn on_worker(state: &mut State, event: WorkerEvent, effects: &mut Vec
         }
         WorkerEvent::LoginPrompt { name, prompt } => login::on_prompt(state, name, prompt),
         WorkerEvent::LoginDone { name, record } => login::on_done(state, name, record),
+        WorkerEvent::BrowserLoginPrompt { name, prompt } => {
+            login::on_browser_prompt(state, name, prompt)
+        }
+        WorkerEvent::LoginNotice { name, message } => login::on_notice(state, name, message),
         WorkerEvent::LoginFailed { name, error } => login::on_failed(state, name, error),
         WorkerEvent::DetailsLoaded {
             name,

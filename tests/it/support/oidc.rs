@@ -21,6 +21,13 @@ pub const BASIC_CLIENT: &str = "tokdash-basic";
 pub const BASIC_SECRET: &str = "b@sic+sec:ret%/x";
 /// Public client (`token_endpoint_auth_method: none`).
 pub const PUBLIC_CLIENT: &str = "tokdash-public";
+/// Authorization code clients (native, loopback redirect `http://127.0.0.1/callback` on any port).
+pub const CODE_PUBLIC_CLIENT: &str = "tokdash-code-public";
+pub const CODE_POST_CLIENT: &str = "tokdash-code-post";
+pub const CODE_BASIC_CLIENT: &str = "tokdash-code-basic";
+/// The dashboard's browser-login test has its own.
+pub const CODE_TUI_CLIENT: &str = "tokdash-code-tui";
+
 /// `client_secret_post` client allowed only `client_credentials`, scope `api`.
 pub const CC_CLIENT: &str = "tokdash-cc";
 pub const CC_SECRET: &str = "cc-secret";
@@ -294,6 +301,19 @@ impl OidcServer {
     /// Approves a pending device authorization (one that tokdash is polling) as a person would.
     pub fn approve(&self, user_code: &str) {
         self.script("approve.js", &[user_code]);
+    }
+
+    /// Signs in and consents at `auth_url` (a browser login's URL) as a person would; returns
+    /// the callback address the server sends the browser to, not loaded.
+    pub fn authorize(&self, auth_url: &str) -> String {
+        self.script("authorize.js", &[auth_url]).trim().to_string()
+    }
+
+    /// Signs in at `auth_url` and refuses consent: the callback carries `error=access_denied`.
+    pub fn authorize_denied(&self, auth_url: &str) -> String {
+        self.script("authorize.js", &[auth_url, "deny"])
+            .trim()
+            .to_string()
     }
 
     /// Denies a pending device authorization: its poller then gets `access_denied` once (and
