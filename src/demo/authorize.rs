@@ -159,7 +159,7 @@ pub fn redeem(
     }
     match form.get("code_verifier") {
         None => refuse("invalid_grant", "Missing code verifier."),
-        Some(v) if super::jwt::s256(v) != pending.challenge => {
+        Some(v) if crate::oauth::pkce::challenge_of(v) != pending.challenge => {
             refuse("invalid_grant", "PKCE verification failed: code mismatch")
         }
         Some(_) => Ok(pending),

@@ -31,14 +31,6 @@ pub fn verify(token: &str) -> Option<serde_json::Map<String, Value>> {
     crate::jwt::decode(token).map(|(_, claims)| claims)
 }
 
-/// RFC 7636 §4.6: `BASE64URL(SHA256(code_verifier)) == code_challenge`.
-pub fn s256(verifier: &str) -> String {
-    URL_SAFE_NO_PAD.encode(ring::digest::digest(
-        &ring::digest::SHA256,
-        verifier.as_bytes(),
-    ))
-}
-
 #[cfg(test)]
 mod tests {
     #[test]
@@ -49,14 +41,5 @@ mod tests {
         forged.push('A');
         assert!(super::verify(&forged).is_none());
         assert!(super::verify("opaque").is_none());
-    }
-
-    /// The expected value was computed apart: python3 hashlib.sha256 + urlsafe_b64encode.
-    #[test]
-    fn s256_is_base64url_of_sha256_without_padding() {
-        assert_eq!(
-            super::s256("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gXk-urFiw"),
-            "F8MtTZn259QzDx9os9PLnJksXr9Y03VhrRSAgRynrLU"
-        );
     }
 }

@@ -109,19 +109,14 @@ provider = "oauth2"
 token_url = "{base}/token"
 client_id = "revoked"
 "#
-    )
+    ) + &BROWSER_PROFILE.replace("{base}", base)
 }
 
 /// A profile logged in with the browser (the authorization code grant with PKCE) against the
 /// demo server's `/authorize`, which approves at once and redirects to tokdash's listener; it
 /// starts as `needs_login`, and `l` (or `tokdash login`) finishes in a local browser, or with
 /// `curl -sL 'URL'` from another shell. `{base}` is the server's address.
-///
-/// Not in [`config_text`] yet: the `login` key comes with the browser login (issue 11, points
-/// 1–5). To enable it, drop the `#[cfg(test)]` and append
-/// `BROWSER_PROFILE.replace("{base}", base)` to the text `config_text` returns.
-#[cfg(test)]
-pub const BROWSER_PROFILE: &str = r#"
+const BROWSER_PROFILE: &str = r#"
 # A browser login: `l` shows the URL; open it here, or `curl -sL 'URL'` from another shell.
 [profiles.demo-browser]
 provider = "oidc"

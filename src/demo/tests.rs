@@ -1,7 +1,7 @@
 //! The demo server over real HTTP: the browser login's server side (authorize, code, PKCE), the
 //! providers' answer shapes, and the demo config that points the real providers at it.
 
-use super::{BROWSER_PROFILE, DemoServer, Shape, config_text};
+use super::{DemoServer, Shape, config_text};
 use crate::config::{Config, ProviderKind};
 use serde_json::Value;
 use std::collections::HashMap;
@@ -330,16 +330,10 @@ fn the_demo_config_points_every_provider_at_the_demo_server() {
 }
 
 #[test]
-fn the_browser_profile_to_enable_is_valid_but_for_its_login_key() {
+fn the_demo_has_a_browser_login_profile_on_its_own_server() {
     let base = "http://127.0.0.1:40000";
-    let text = config_text(base) + &BROWSER_PROFILE.replace("{base}", base);
-    assert!(text.contains("login = \"browser\""));
-    // Until the login key exists on this branch, everything else must already be valid.
-    let without: String = text
-        .lines()
-        .filter(|l| !l.starts_with("login = "))
-        .map(|l| format!("{l}\n"))
-        .collect();
-    let config = Config::parse(Path::new("demo.toml"), &without).unwrap();
-    assert_eq!(config.profile("demo-browser").unwrap().client_id, "browser");
+    let config = Config::parse(Path::new("demo.toml"), &config_text(base)).unwrap();
+    let profile = config.profile("demo-browser").unwrap();
+    assert_eq!(profile.login, Some(crate::config::LoginMethod::Browser));
+    assert_eq!(profile.client_id, "browser");
 }

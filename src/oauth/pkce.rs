@@ -4,7 +4,6 @@
 use crate::secret::Secret;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use sha2::{Digest, Sha256};
 
 /// A code verifier and its S256 challenge.
 #[derive(Debug, Clone)]
@@ -33,8 +32,13 @@ impl Default for Pkce {
     }
 }
 
+/// RFC 7636 §4.2 (S256): `BASE64URL(SHA256(code_verifier))`, without padding. The demo server
+/// checks challenges with it too.
 pub fn challenge_of(verifier: &str) -> String {
-    URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()))
+    URL_SAFE_NO_PAD.encode(ring::digest::digest(
+        &ring::digest::SHA256,
+        verifier.as_bytes(),
+    ))
 }
 
 /// 256 random bits, base64url: for `state`, `nonce` and the verifier.
