@@ -33,11 +33,11 @@ pub use refresh::refresh;
 pub use revoke::revoke;
 pub use token::{TokenFormat, token};
 
+use crate::config::StoreSettings;
 use crate::config::{Config, Profile};
 use crate::engine::{AccessToken, DiskWork, Engine};
 use crate::failure::Failure;
 use crate::paths::Paths;
-use crate::config::StoreSettings;
 use crate::store::{Backend, BaoStore, FileStore, RecordMeta, TokenRecord};
 use std::path::Path;
 use std::sync::Arc;

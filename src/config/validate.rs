@@ -4,9 +4,9 @@
 
 use super::raw::{RawConfig, RawProfile, RawSettings, RawStore};
 use super::{
-    AuthMethod, Config, ConfigError, ConfigWarning, DEFAULT_GIT_USERNAME, EndpointOverrides, Grant,
-    KubeToken, LoginLimits, Profile, ProviderConfig, ProviderKind, SecretSource, Settings,
-    duration, BaoSettings, BaoTokenSource, StoreSettings, DEFAULT_LOCK_TTL,
+    AuthMethod, BaoSettings, BaoTokenSource, Config, ConfigError, ConfigWarning,
+    DEFAULT_GIT_USERNAME, DEFAULT_LOCK_TTL, EndpointOverrides, Grant, KubeToken, LoginLimits,
+    Profile, ProviderConfig, ProviderKind, SecretSource, Settings, StoreSettings, duration,
 };
 use crate::name_index::NameIndex;
 use crate::secret::Secret;
@@ -137,17 +137,20 @@ fn store(ctx: &Ctx, raw: Spanned<RawStore>) -> Result<StoreSettings, ConfigError
     let Some(address) = raw.address else {
         return ctx.err(span, "a team store needs address = \"https://…:8200\"");
     };
-    let checked = urls::check_endpoint(address.get_ref()).or_else(|m| ctx.err(address.span(), m))?;
+    let checked =
+        urls::check_endpoint(address.get_ref()).or_else(|m| ctx.err(address.span(), m))?;
     let segment = |value: Option<Spanned<String>>, default: &str, key: &str| {
         let Some(v) = value else {
             return Ok(default.to_string());
         };
         let text = v.get_ref().trim_matches('/').to_string();
         let bad = text.is_empty()
+            || text.split('/').any(|part| {
+                part.is_empty() || part == "." || part == ".." || part.starts_with('.')
+            })
             || text
-                .split('/')
-                .any(|part| part.is_empty() || part == "." || part == ".." || part.starts_with('.'))
-            || text.chars().any(|c| c.is_whitespace() || matches!(c, '?' | '#' | '%'));
+                .chars()
+                .any(|c| c.is_whitespace() || matches!(c, '?' | '#' | '%'));
         if bad {
             return ctx.err(
                 v.span(),

@@ -63,7 +63,10 @@ impl BaoError {
     fn ambiguous(&self) -> bool {
         matches!(
             self,
-            BaoError::Timeout(_) | BaoError::Cut(_) | BaoError::Leaderless | BaoError::ServerError(..)
+            BaoError::Timeout(_)
+                | BaoError::Cut(_)
+                | BaoError::Leaderless
+                | BaoError::ServerError(..)
         )
     }
 }
@@ -182,7 +185,11 @@ impl Kv {
     }
 
     /// `send_once`, again after failures a failover explains, for requests that change nothing.
-    async fn send_idempotent(&self, method: reqwest::Method, url: &str) -> Result<Answer, BaoError> {
+    async fn send_idempotent(
+        &self,
+        method: reqwest::Method,
+        url: &str,
+    ) -> Result<Answer, BaoError> {
         let started = Instant::now();
         let mut attempt = 0u32;
         loop {
@@ -269,7 +276,9 @@ impl Kv {
             if failure.ambiguous() || (unsure && failure == BaoError::Conflict) {
                 unsure = true;
                 match self.read(key).await {
-                    Ok(entry) if entry.data.as_ref().map(|d| &d["nonce"]) == Some(&data["nonce"]) => {
+                    Ok(entry)
+                        if entry.data.as_ref().map(|d| &d["nonce"]) == Some(&data["nonce"]) =>
+                    {
                         return Ok(entry.version);
                     }
                     Ok(entry) if entry.version != cas => return Err(BaoError::Conflict),
@@ -374,8 +383,7 @@ fn errors_of(body: &[u8]) -> String {
 }
 
 fn parse(body: &[u8]) -> Result<Value, BaoError> {
-    serde_json::from_slice(body)
-        .map_err(|e| BaoError::BadAnswer(format!("not JSON ({e})")))
+    serde_json::from_slice(body).map_err(|e| BaoError::BadAnswer(format!("not JSON ({e})")))
 }
 
 /// 50 ms, 100 ms, 200 ms… up to 1 s, each with jitter so that hosts do not retry in step.
@@ -417,21 +425,39 @@ mod tests {
         assert_eq!(e(200, "{}"), None);
         assert_eq!(e(404, r#"{"errors":[]}"#), None);
         assert!(matches!(
-            e(404, r#"{"errors":["no handler for route \"x/data/y\". route entry not found."]}"#),
+            e(
+                404,
+                r#"{"errors":["no handler for route \"x/data/y\". route entry not found."]}"#
+            ),
             Some(BaoError::NoMount(_))
         ));
         assert_eq!(
-            e(400, r#"{"errors":["check-and-set parameter did not match the current version"]}"#),
+            e(
+                400,
+                r#"{"errors":["check-and-set parameter did not match the current version"]}"#
+            ),
             Some(BaoError::Conflict)
         );
-        assert_eq!(e(403, r#"{"errors":["permission denied"]}"#), Some(BaoError::Denied));
-        assert_eq!(e(503, r#"{"errors":["Vault is sealed"]}"#), Some(BaoError::Sealed));
+        assert_eq!(
+            e(403, r#"{"errors":["permission denied"]}"#),
+            Some(BaoError::Denied)
+        );
+        assert_eq!(
+            e(503, r#"{"errors":["Vault is sealed"]}"#),
+            Some(BaoError::Sealed)
+        );
         assert_eq!(e(307, ""), Some(BaoError::Leaderless));
         assert_eq!(
-            e(500, r#"{"errors":["local node not active but active cluster node not found"]}"#),
+            e(
+                500,
+                r#"{"errors":["local node not active but active cluster node not found"]}"#
+            ),
             Some(BaoError::Leaderless)
         );
-        assert!(matches!(e(502, "<html>"), Some(BaoError::ServerError(502, _))));
+        assert!(matches!(
+            e(502, "<html>"),
+            Some(BaoError::ServerError(502, _))
+        ));
     }
 
     #[test]

@@ -15,12 +15,20 @@ use std::time::Duration;
 
 /// Takes the lease at `key` if it is free or expired: `Some(version written)`, or `None` when a
 /// live holder has it (or won the race for it).
-pub async fn take(kv: &Kv, key: &str, holder: &str, ttl: Duration) -> Result<Option<u64>, BaoError> {
+pub async fn take(
+    kv: &Kv,
+    key: &str,
+    holder: &str,
+    ttl: Duration,
+) -> Result<Option<u64>, BaoError> {
     let entry = kv.read(key).await?;
     if entry.data.as_ref().is_some_and(|d| d["held"] == true) && !expired(&entry) {
         return Ok(None);
     }
-    match kv.write_checked(key, &held(holder, ttl), entry.version).await {
+    match kv
+        .write_checked(key, &held(holder, ttl), entry.version)
+        .await
+    {
         Ok(version) => Ok(Some(version)),
         Err(BaoError::Conflict) => Ok(None),
         Err(e) => Err(e),
@@ -106,7 +114,11 @@ pub fn holder_id() -> String {
     } else {
         "unknown-host".into()
     };
-    format!("{host}/{}/{:08x}", std::process::id(), rand::random::<u32>())
+    format!(
+        "{host}/{}/{:08x}",
+        std::process::id(),
+        rand::random::<u32>()
+    )
 }
 
 #[cfg(test)]
@@ -124,7 +136,10 @@ mod tests {
 
     #[test]
     fn a_lease_expires_only_past_its_ttl_by_the_servers_clock() {
-        assert!(!expired(&lease(3000, 100, 103)), "3 whole seconds may be 2.01 real ones");
+        assert!(
+            !expired(&lease(3000, 100, 103)),
+            "3 whole seconds may be 2.01 real ones"
+        );
         assert!(expired(&lease(3000, 100, 104)));
         assert!(!expired(&lease(2500, 100, 103)), "rounded up to 3 s");
         let mut no_date = lease(1000, 100, 200);

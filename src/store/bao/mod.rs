@@ -239,7 +239,11 @@ impl BaoStore {
     /// Brings every spilled record to the server, each under its lease; what cannot be done now
     /// stays spilled for the next process.
     pub fn sync_spilled(&self) {
-        *self.inner.last_sync.lock().unwrap_or_else(|p| p.into_inner()) = Some(Instant::now());
+        *self
+            .inner
+            .last_sync
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = Some(Instant::now());
         for name in self.inner.spill.names() {
             // try_lock syncs the spill once it holds the lease, and the guard releases it.
             match self.try_lock(&name) {
@@ -328,10 +332,12 @@ impl TokenStore for BaoStore {
         record.generation = record.generation.saturating_add(1);
         let seen = match self.seen(name) {
             Some(seen) => Ok(seen),
-            None => self.read_team(name).map(|_| self.seen(name).unwrap_or(Seen {
-                version: 0,
-                tokens: 0,
-            })),
+            None => self.read_team(name).map(|_| {
+                self.seen(name).unwrap_or(Seen {
+                    version: 0,
+                    tokens: 0,
+                })
+            }),
         };
         let failure = match seen {
             Ok(seen) => match self.write_team(name, record, seen.version) {

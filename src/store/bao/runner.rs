@@ -83,9 +83,8 @@ impl Runner {
 
 impl Drop for Runner {
     fn drop(&mut self) {
-        let pending: Vec<_> = std::mem::take(
-            &mut *self.pending.lock().unwrap_or_else(|p| p.into_inner()),
-        );
+        let pending: Vec<_> =
+            std::mem::take(&mut *self.pending.lock().unwrap_or_else(|p| p.into_inner()));
         if !pending.is_empty() {
             let (tx, rx) = std::sync::mpsc::sync_channel(1);
             self.handle.spawn(async move {

@@ -37,7 +37,12 @@ impl Spill {
             .recursive(true)
             .mode(0o700)
             .create(&self.dir)
-            .map_err(|e| format!("{}: cannot create the spill directory: {e}", self.dir.display()))?;
+            .map_err(|e| {
+                format!(
+                    "{}: cannot create the spill directory: {e}",
+                    self.dir.display()
+                )
+            })?;
         let bytes = serde_json::to_vec_pretty(record).map_err(|e| e.to_string())?;
         let path = self.path(name);
         self.writer
@@ -55,7 +60,12 @@ impl Spill {
         let mut file = match file {
             Ok(f) => f,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(format!("{}: cannot read the spilled record: {e}", path.display())),
+            Err(e) => {
+                return Err(format!(
+                    "{}: cannot read the spilled record: {e}",
+                    path.display()
+                ));
+            }
         };
         let mut bytes = Vec::new();
         file.read_to_end(&mut bytes)
