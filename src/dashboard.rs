@@ -42,6 +42,7 @@ pub async fn run_async(config: Config, store: Backend) -> Result<(), Failure> {
             .with_cache(cache)
             .with_notices(notices),
     );
+    let location = engine.store_location();
     let mut worker = Worker::new(engine, tx);
     let io_err = |e: std::io::Error| Failure::failed(format!("terminal: {e}"));
     let mut sigterm = signal(SignalKind::terminate()).map_err(io_err)?;
@@ -52,6 +53,7 @@ pub async fn run_async(config: Config, store: Backend) -> Result<(), Failure> {
     let size = guard.terminal.size().map_err(io_err)?;
     let mut state = State::new(&config, clock::now(), size.width, size.height);
     state.color = std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+    state.store = location;
     let mut events = EventStream::new();
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);

@@ -15,6 +15,7 @@ mod list;
 mod login;
 mod refresh;
 mod revoke;
+mod store;
 mod token;
 
 pub use call::{CallArgs, call};
@@ -31,6 +32,7 @@ pub use list::list;
 pub use login::login;
 pub use refresh::refresh;
 pub use revoke::revoke;
+pub use store::migrate as store_migrate;
 pub use token::{TokenFormat, token};
 
 use crate::config::StoreSettings;

@@ -440,3 +440,86 @@ fn a_holder_killed_with_the_lease_holds_it_until_lock_ttl_only() {
     assert_ne!(rt, minted["refresh_token"].as_str().unwrap());
     assert!(alive(&oidc, &rt));
 }
+
+#[test]
+fn the_dashboard_names_the_store_and_sees_another_hosts_refresh() {
+    use crate::support::tmux::Tmux;
+    let bao = BaoServer::dev();
+    let oidc = OidcServer::start();
+    let (a, _) = host_with_token(&bao, &oidc, "t9", "");
+    let b = Host::new(
+        &store_block(&bao.address, "t9", ""),
+        &profile("p", &oidc, ""),
+    );
+    let mut envs = a.envs();
+    envs.push(("BAO_TOKEN", bao::ROOT.into()));
+    let tmux = Tmux::start(&[], &envs, 140, 12);
+    tmux.wait_for_text(
+        &format!("store OpenBao {} secret/t9", bao.address),
+        Duration::from_secs(20),
+    );
+    tmux.wait_for("p's row", Duration::from_secs(20), |s| {
+        s.lines().any(|l| l.contains("oidc") && l.contains("never"))
+    });
+    b.run_ok(&["refresh", "p"]);
+    let refreshed = Instant::now();
+    tmux.wait_for(
+        "b's refresh on a's dashboard",
+        Duration::from_secs(20),
+        |s| s.lines().any(|l| l.contains("oidc") && l.contains(" ago")),
+    );
+    let seen_after = refreshed.elapsed();
+    assert!(
+        seen_after <= Duration::from_secs(5),
+        "seen after {seen_after:?}"
+    );
+    tmux.keys(&["q"]);
+}
+
+#[test]
+fn migrate_copies_local_records_under_the_lease_and_skips_newer_team_records() {
+    let bao = BaoServer::dev();
+    let oidc = OidcServer::start();
+    let host = Host::new(
+        &store_block(&bao.address, "t10", ""),
+        &format!("{}{}", profile("p", &oidc, ""), profile("q", &oidc, "")),
+    );
+    let local = host.dir.path().join("old-tokens");
+    let local_arg = local.to_str().unwrap();
+    for name in ["p", "q"] {
+        let mut child = host
+            .cmd(&["--store", local_arg, "import", name])
+            .stdin(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(oidc.mint_post().to_string().as_bytes())
+            .unwrap();
+        assert!(child.wait().unwrap().success());
+    }
+    assert!(
+        bao.record("t10", "p").is_none(),
+        "--store chose the local store"
+    );
+    // q's team record is refreshed later than its local one: it stays.
+    let newer = oidc.mint_post();
+    host.import("q", &newer);
+    let out = host.run_ok(&["store", "migrate", "--from", local_arg]);
+    let text = stdout(&out);
+    assert!(text.lines().any(|l| l == "p: copied"), "{text}");
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("q: skipped: the team store's record is as new or newer")),
+        "{text}"
+    );
+    assert_eq!(
+        bao.record("t10", "q").unwrap()["refresh_token"],
+        newer["refresh_token"],
+        "never over a newer record"
+    );
+    host.run_ok(&["refresh", "p"]);
+    assert!(alive(&oidc, &stored_rt(&bao, "t10")));
+}
