@@ -405,7 +405,7 @@ fn a_holder_killed_with_the_lease_holds_it_until_lock_ttl_only() {
     let store = store_block(&bao.address, "t8", "lock_ttl = \"3s\"");
     // Host a's token endpoint never answers: it holds the lease while it waits.
     let a = Host::new(
-        &format!("{store}"),
+        &store,
         &profile("p", &oidc, &token_url_through(&oidc, port)),
     );
     std::fs::write(
