@@ -21,7 +21,9 @@ pub struct Summary {
     /// "Refresh-token lifetime").
     pub refresh_token_expires_at: Option<String>,
     /// Newer on this host than in the team store (kept in the local spill until the server
-    /// takes it); always false on a file store.
+    /// takes it); always false on a file store. Written only when true (`"unsynced": true`), so
+    /// a file store's JSON is as it was.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub unsynced: bool,
 }
 

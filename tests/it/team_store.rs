@@ -65,7 +65,10 @@ fn a_refresh_goes_through_the_team_store_under_a_lease_it_releases() {
     assert!(!token.trim().is_empty());
     let list = host.list();
     assert_eq!(list[0]["name"], "p");
-    assert_eq!(list[0]["unsynced"], false, "{list}");
+    assert!(
+        list[0]["unsynced"].is_null(),
+        "written only when true: {list}"
+    );
     assert_eq!(list[0]["has_refresh_token"], true);
     // The server token never reaches the log.
     assert!(!host.log_text().contains("X-Vault-Token: root"));
@@ -355,12 +358,21 @@ fn openbao_stopped_between_the_answer_and_the_write_spills_then_syncs() {
     assert!(stdout(&host.run(&["list"])).contains("unsynced"));
 
     bao.signal(libc::SIGCONT);
-    assert_eq!(stored_rt(&bao, "t6"), first_rt, "the write never landed");
+    // The write that timed out may still land now, from the socket's buffer (OpenBao reads it
+    // after SIGCONT): the server holds the old token or the spilled one, never anything else.
+    let now_stored = stored_rt(&bao, "t6");
+    assert!(
+        now_stored == first_rt || now_stored == new_rt,
+        "{now_stored}"
+    );
     // The next process that reaches the server writes it, once the vanished lease is free.
     wait_until(
         Duration::from_secs(30),
         "the spill to reach the team store",
-        || host.list()[0]["unsynced"] == false,
+        || {
+            let list = host.list();
+            list[0]["name"] == "p" && list[0]["unsynced"].is_null()
+        },
     );
     assert_eq!(stored_rt(&bao, "t6"), new_rt);
     assert!(!host.spill("p").exists());
