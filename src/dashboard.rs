@@ -7,7 +7,7 @@ use crate::clock;
 use crate::config::Config;
 use crate::engine::Engine;
 use crate::failure::Failure;
-use crate::store::FileStore;
+use crate::store::Backend;
 use crate::tui::{self, TerminalGuard};
 use crate::ui;
 use crate::worker::Worker;
@@ -18,14 +18,14 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::signal::unix::{SignalKind, signal};
 
-pub fn run(config: Config, store: FileStore) -> Result<(), Failure> {
+pub fn run(config: Config, store: Backend) -> Result<(), Failure> {
     crate::runtime::build(crate::runtime::Purpose::Dashboard)?.block_on(run_async(config, store))
 }
 
-pub async fn run_async(config: Config, store: FileStore) -> Result<(), Failure> {
+pub async fn run_async(config: Config, store: Backend) -> Result<(), Failure> {
     let config = Arc::new(config);
     // The file store's housekeeping, off the async thread, while the first frame is drawn.
-    let sweep = store.clone();
+    let sweep = store.local().clone();
     tokio::task::spawn_blocking(move || sweep.remove_stale_temporaries());
     let cache = store.cache();
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Msg>();
@@ -42,6 +42,7 @@ pub async fn run_async(config: Config, store: FileStore) -> Result<(), Failure> 
             .with_cache(cache)
             .with_notices(notices),
     );
+    let location = engine.store_location();
     let mut worker = Worker::new(engine, tx);
     let io_err = |e: std::io::Error| Failure::failed(format!("terminal: {e}"));
     let mut sigterm = signal(SignalKind::terminate()).map_err(io_err)?;
@@ -52,6 +53,7 @@ pub async fn run_async(config: Config, store: FileStore) -> Result<(), Failure> 
     let size = guard.terminal.size().map_err(io_err)?;
     let mut state = State::new(&config, clock::now(), size.width, size.height);
     state.color = std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+    state.store = location;
     let mut events = EventStream::new();
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);

@@ -7,6 +7,10 @@ use std::path::{Path, PathBuf};
 pub struct Paths {
     pub config: PathBuf,
     pub store: PathBuf,
+    /// `--store`/`$TOKDASH_STORE` chose the store: a local file store, whatever `[store]` says.
+    pub store_forced: bool,
+    /// The data directory: the team store's spill lives in `spill/` under it.
+    pub data: PathBuf,
     pub log: Option<PathBuf>,
     /// Where the config's index is kept (`config/index.rs`): a cache, safe to delete.
     pub config_index: Option<PathBuf>,
@@ -29,11 +33,16 @@ impl Paths {
             Some(p) => p.to_path_buf(),
             None => from_dirs("config", &|d| d.config_dir().join("profiles.toml"))?,
         };
+        let store_forced = store.is_some();
         let store = match store {
             Some(p) => p.to_path_buf(),
             None => from_dirs("store", &|d| d.data_dir().join("tokens"))?,
         };
         let config_index = dirs.as_ref().map(|d| d.cache_dir().join("config-index"));
+        let data = match &dirs {
+            Some(d) => d.data_dir().to_path_buf(),
+            None => store.parent().unwrap_or(&store).to_path_buf(),
+        };
         let log = dirs.map(|d| {
             d.state_dir()
                 .unwrap_or_else(|| d.data_dir())
@@ -42,6 +51,8 @@ impl Paths {
         Ok(Paths {
             config,
             store,
+            store_forced,
+            data,
             log,
             config_index,
         })

@@ -9,11 +9,17 @@ use tokio::runtime::Runtime;
 /// kernel, and 2 no less than 4. Nothing else waits on them: a held lock is polled on a timer.
 const COMMAND_BLOCKING_THREADS: usize = 4;
 
+/// Threads for a team store's calls in a command: each waits for one request to the server.
+const TEAM_COMMAND_BLOCKING_THREADS: usize = 16;
+
 /// What the runtime is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Purpose {
     /// A command: its writes on a few blocking threads.
     Command,
+    /// A command on a team store: its store calls wait on the network on blocking threads
+    /// (they only wait there), `2 × max_concurrency` profiles at once by default.
+    TeamCommand,
     /// The dashboard (also the demo's): tokio's defaults.
     Dashboard,
 }
@@ -21,9 +27,15 @@ pub enum Purpose {
 pub fn build(purpose: Purpose) -> Result<Runtime, Failure> {
     let mut builder = tokio::runtime::Builder::new_current_thread();
     builder.enable_all();
-    if purpose == Purpose::Command {
+    match purpose {
         // tokio's default cap is 512 threads: hundreds of profiles would start hundreds.
-        builder.max_blocking_threads(COMMAND_BLOCKING_THREADS);
+        Purpose::Command => {
+            builder.max_blocking_threads(COMMAND_BLOCKING_THREADS);
+        }
+        Purpose::TeamCommand => {
+            builder.max_blocking_threads(TEAM_COMMAND_BLOCKING_THREADS);
+        }
+        Purpose::Dashboard => {}
     }
     builder
         .build()

@@ -20,6 +20,11 @@ pub struct Summary {
     /// When the login (the refresh token) ends, where that can be known (SPEC.md
     /// "Refresh-token lifetime").
     pub refresh_token_expires_at: Option<String>,
+    /// Newer on this host than in the team store (kept in the local spill until the server
+    /// takes it); always false on a file store. Written only when true (`"unsynced": true`), so
+    /// a file store's JSON is as it was.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub unsynced: bool,
 }
 
 impl Summary {
@@ -40,6 +45,7 @@ impl Summary {
             refresh_token_expires_at: record
                 .and_then(|r| login_ends_at(r, &profile.login_limits))
                 .map(clock::rfc3339),
+            unsynced: record.is_some_and(|r| r.unsynced),
         }
     }
 
@@ -57,6 +63,7 @@ impl Summary {
             last_refresh: None,
             last_error: Some(problem),
             refresh_token_expires_at: None,
+            unsynced: false,
         }
     }
 }

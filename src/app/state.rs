@@ -181,6 +181,8 @@ pub enum Mode {
 #[derive(Debug, Clone)]
 pub struct State {
     pub config_path: String,
+    /// Where the records are, when that is worth a word (a team store): in the header.
+    pub store: Option<String>,
     pub rows: Vec<Row>,
     /// `rows` by name (the config's index: rows are in the config's order).
     pub index: NameIndex,
@@ -232,6 +234,7 @@ impl State {
         let index = config.index.clone();
         let mut state = State {
             config_path: config.path.display().to_string(),
+            store: None,
             visible: (0..rows.len()).collect(),
             rows,
             index,

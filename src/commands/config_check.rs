@@ -4,6 +4,7 @@ use super::Context;
 use crate::config::{Grant, Profile, ProviderConfig};
 use crate::failure::{CmdResult, Failure};
 use crate::provider;
+use crate::store::Backend;
 use std::sync::Arc;
 
 /// Validates the config, then resolves every profile's endpoints (OIDC discovery included, so
@@ -21,7 +22,7 @@ pub fn config_check(ctx: &Context) -> CmdResult {
         .iter()
         .any(|p| provider::static_endpoints(p).is_none());
     let engine = if needs_discovery {
-        Some(ctx.engine_on(config.clone(), ctx.store()?)?)
+        Some(ctx.engine_on(config.clone(), Backend::Files(ctx.local_store()?))?)
     } else {
         None
     };

@@ -7,7 +7,7 @@ pub fn dashboard(ctx: &Context) -> CmdResult {
     let config = ctx.config()?;
     // The parse's peak is gone by now; the dashboard may run for days.
     crate::memory::release_freed();
-    let store = ctx.store()?;
+    let store = ctx.store(&config)?;
     crate::dashboard::run(config, store)
 }
 
@@ -15,7 +15,7 @@ pub fn dashboard(ctx: &Context) -> CmdResult {
 pub fn agent(ctx: &Context) -> CmdResult {
     let config = ctx.config()?;
     crate::memory::release_freed();
-    let store = ctx.store()?;
+    let store = ctx.store(&config)?;
     crate::agent::run(config, store)
 }
 

@@ -51,7 +51,11 @@ pub fn table(summaries: &[Summary], now: i64) -> String {
             [
                 s.name.clone(),
                 s.provider.to_string(),
-                s.status.as_str().to_string(),
+                if s.unsynced {
+                    format!("{} unsynced", s.status.as_str())
+                } else {
+                    s.status.as_str().to_string()
+                },
                 if s.expires_in.is_some() {
                     clock::expires_in(expires_at, now)
                 } else {

@@ -17,6 +17,7 @@ mod list;
 mod login;
 mod refresh;
 mod revoke;
+mod store;
 mod token;
 
 pub use call::{CallArgs, call};
@@ -34,18 +35,23 @@ pub use list::list;
 pub use login::{LoginFlags, login};
 pub use refresh::refresh;
 pub use revoke::revoke;
+pub use store::migrate as store_migrate;
 pub use token::{TokenFormat, token};
 
+use crate::config::StoreSettings;
 use crate::config::{Config, Profile};
 use crate::engine::{AccessToken, DiskWork, Engine};
 use crate::failure::Failure;
 use crate::paths::Paths;
-use crate::store::{FileStore, RecordMeta, TokenRecord};
+use crate::store::{Backend, BaoStore, FileStore, RecordMeta, TokenRecord};
 use std::path::Path;
 use std::sync::Arc;
 
 pub struct Context {
     pub paths: Paths,
+    /// Set once a team store is opened: its calls wait on the network on blocking threads, so
+    /// the command's runtime gets more of them (see `runtime::Purpose::TeamCommand`).
+    team: std::cell::Cell<bool>,
     _log_guard: Option<tracing_appender::non_blocking::WorkerGuard>,
 }
 
@@ -55,6 +61,7 @@ impl Context {
         let guard = crate::logging::init(paths.log.as_deref());
         Ok(Context {
             paths,
+            team: std::cell::Cell::new(false),
             _log_guard: guard,
         })
     }
@@ -65,15 +72,32 @@ impl Context {
         Ok(Config::load(&self.paths.config)?)
     }
 
-    /// Opens the file store. Only the dashboard and `refresh --all` (for the file store's
-    /// housekeeping) hold it before handing it to an engine.
-    fn store(&self) -> Result<FileStore, Failure> {
+    /// The local file store: the records unless `[store]` names a team store, and the
+    /// per-host cache (discovery documents) in every case.
+    fn local_store(&self) -> Result<FileStore, Failure> {
         Ok(FileStore::open(&self.paths.store)?)
+    }
+
+    /// Opens the store `config` names: the team store of `[store]`, unless `--store` or
+    /// `$TOKDASH_STORE` chose a local one. Only the dashboard and `refresh --all` (for the file
+    /// store's housekeeping) hold it before handing it to an engine.
+    fn store(&self, config: &Config) -> Result<Backend, Failure> {
+        let local = self.local_store()?;
+        match &config.store {
+            StoreSettings::OpenBao(bao) if !self.paths.store_forced => {
+                let team = BaoStore::open(bao, config.settings.timeout, &self.paths.data)?;
+                self.team.set(true);
+                Ok(Backend::Team(team, local))
+            }
+            _ => Ok(Backend::Files(local)),
+        }
     }
 
     /// The engine on the config and the store, for a command.
     pub fn engine(&self) -> Result<Arc<Engine>, Failure> {
-        self.engine_on(Arc::new(self.config()?), self.store()?)
+        let config = self.config()?;
+        let store = self.store(&config)?;
+        self.engine_on(Arc::new(config), store)
     }
 
     /// The engine for a command that uses one profile, which must be in the config. The
@@ -83,22 +107,34 @@ impl Context {
         let paths = &self.paths;
         let config = Config::load_for(&paths.config, &[name], paths.config_index.as_deref())?;
         find_profile(&config, name)?;
-        self.engine_on(Arc::new(config), self.store()?)
+        let store = self.store(&config)?;
+        self.engine_on(Arc::new(config), store)
     }
 
     /// The engine on a config already loaded and a store already opened.
-    fn engine_on(&self, config: Arc<Config>, store: FileStore) -> Result<Arc<Engine>, Failure> {
+    fn engine_on(&self, config: Arc<Config>, store: Backend) -> Result<Arc<Engine>, Failure> {
         let cache = store.cache();
+        // A team store's call waits for the network: on a blocking thread, so that the
+        // command's one runtime thread drives the other profiles' requests meanwhile.
+        let disk = if store.is_team() {
+            DiskWork::Offload
+        } else {
+            DiskWork::Inline
+        };
         Ok(Arc::new(
             Engine::new(config, store)?
                 .with_cache(cache)
-                .with_disk_work(DiskWork::Inline),
+                .with_disk_work(disk),
         ))
     }
 
     /// The runtime a command runs its engine calls on.
     pub fn runtime(&self) -> Result<tokio::runtime::Runtime, Failure> {
-        crate::runtime::build(crate::runtime::Purpose::Command)
+        crate::runtime::build(if self.team.get() {
+            crate::runtime::Purpose::TeamCommand
+        } else {
+            crate::runtime::Purpose::Command
+        })
     }
 }
 
@@ -154,8 +190,12 @@ pub fn every_record(
     Ok(ctx.runtime()?.block_on(async {
         let mut out = Vec::with_capacity(profiles.len());
         for profile in profiles {
+            let unsynced = engine.unsynced(&profile.name);
             let record = match engine.load(&profile.name).await {
-                Ok(record) => Ok(record.as_ref().map(TokenRecord::meta)),
+                Ok(record) => Ok(record.as_ref().map(|r| RecordMeta {
+                    unsynced,
+                    ..TokenRecord::meta(r)
+                })),
                 // The store's words, without the profile name the engine puts first.
                 Err(e) => Err(e.message),
             };

@@ -14,10 +14,10 @@ use std::sync::Arc;
 /// `refresh --all --force` refreshes every profile.
 pub fn refresh(ctx: &Context, names: &[String], all: bool, force: bool, json: bool) -> CmdResult {
     let config = Arc::new(ctx.config()?);
-    let store = ctx.store()?;
+    let store = ctx.store(&config)?;
     if all {
         // The file store's housekeeping rides on the command that touches every record anyway.
-        store.remove_stale_temporaries();
+        store.local().remove_stale_temporaries();
     }
     let engine = ctx.engine_on(config, store)?;
     let config = engine.config();

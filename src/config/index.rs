@@ -305,6 +305,15 @@ scopes = [
     }
 
     #[test]
+    fn a_table_after_the_profiles_is_shared_by_every_profile() {
+        let source = format!("{CONFIG}\n[store]\nbackend = \"files\"\n");
+        let sections = Sections::split(&source).unwrap();
+        let text = sections.document(&source, &["a"]).unwrap();
+        assert!(text.contains("[store]") && !text.contains("client_id = \"b\""));
+        assert_eq!(faithful_names(&source), ["a", "b.c"]);
+    }
+
+    #[test]
     fn a_name_without_a_section_of_its_own_is_not_found() {
         let sections = Sections::split(CONFIG).unwrap();
         assert!(sections.document(CONFIG, &["missing"]).is_none());

@@ -13,6 +13,7 @@ mod validate;
 pub use duration::parse as parse_duration;
 pub use error::{ConfigError, line_column};
 pub use secret_source::{SecretError, SecretSource};
+pub use validate::is_valid_profile_name;
 
 use crate::name_index::NameIndex;
 use std::path::{Path, PathBuf};
@@ -49,6 +50,8 @@ impl std::fmt::Display for ConfigWarning {
 pub struct Config {
     pub path: PathBuf,
     pub settings: Settings,
+    /// `[store]`: the local file store, or a team store on OpenBao.
+    pub store: StoreSettings,
     /// In the order of the file. Shared, not copied, by the dashboard's rows.
     pub profiles: Vec<Arc<Profile>>,
     /// Things worth saying that do not stop the program (a literal client secret, say).
@@ -79,6 +82,45 @@ impl Default for Settings {
             login_warning: DEFAULT_LOGIN_WARNING,
         }
     }
+}
+
+/// Where the records live (`[store]`, SPEC.md "Team store").
+#[derive(Debug, Clone, Default, PartialEq)]
+pub enum StoreSettings {
+    /// The local file store (`<data dir>/tokens`, or `--store DIR`).
+    #[default]
+    Files,
+    /// A KV v2 mount on OpenBao (or Vault), shared by every host of a team.
+    OpenBao(BaoSettings),
+}
+
+/// How long a lease whose holder vanished keeps its profile locked, by default.
+pub const DEFAULT_LOCK_TTL: Duration = Duration::from_secs(60);
+
+/// `[store]` with `backend = "openbao"`, checked.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BaoSettings {
+    /// `https://host:port` (or `http://` to loopback), no trailing slash.
+    pub address: String,
+    /// The KV v2 mount, without slashes.
+    pub mount: String,
+    /// The folder under the mount that holds this team's entries, without outer slashes.
+    pub prefix: String,
+    pub token: BaoTokenSource,
+    pub namespace: Option<String>,
+    pub ca_file: Option<PathBuf>,
+    pub lock_ttl: Duration,
+}
+
+/// Where the server token comes from; never the config itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BaoTokenSource {
+    /// `token_file`: its first line.
+    File(PathBuf),
+    /// `token_env`: this variable.
+    Env(String),
+    /// `BAO_TOKEN`, else `VAULT_TOKEN`.
+    Default,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

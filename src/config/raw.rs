@@ -9,6 +9,7 @@ use toml::Spanned;
 #[serde(deny_unknown_fields)]
 pub struct RawConfig {
     pub settings: Option<RawSettings>,
+    pub store: Option<Spanned<RawStore>>,
     #[serde(default)]
     pub profiles: IndexMap<Spanned<String>, Spanned<RawProfile>>,
 }
@@ -22,6 +23,21 @@ pub struct RawSettings {
     pub timeout: Option<Spanned<String>>,
     pub ca_file: Option<Spanned<String>>,
     pub login_warning: Option<Spanned<String>>,
+}
+
+/// `[store]`: where the records live (SPEC.md "Team store").
+#[derive(Debug, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawStore {
+    pub backend: Option<Spanned<String>>,
+    pub address: Option<Spanned<String>>,
+    pub mount: Option<Spanned<String>>,
+    pub prefix: Option<Spanned<String>>,
+    pub token_env: Option<Spanned<String>>,
+    pub token_file: Option<Spanned<String>>,
+    pub namespace: Option<Spanned<String>>,
+    pub ca_file: Option<Spanned<String>>,
+    pub lock_ttl: Option<Spanned<String>>,
 }
 
 #[derive(Debug, PartialEq, Deserialize)]
@@ -66,9 +82,10 @@ impl RawConfig {
         // Every field named, so that a new top-level table cannot be forgotten here.
         let RawConfig {
             settings,
+            store,
             profiles: _,
         } = self;
-        *settings == other.settings
+        *settings == other.settings && *store == other.store
     }
 
     pub fn profile(&self, name: &str) -> Option<&RawProfile> {

@@ -2,11 +2,12 @@
 //! profile names. Each error points at the offending key, or at the profile's header when a key
 //! is missing.
 
-use super::raw::{RawConfig, RawProfile, RawSettings};
+use super::raw::{RawConfig, RawProfile, RawSettings, RawStore};
 use super::{
-    AuthMethod, BrowserLogin, Config, ConfigError, ConfigWarning, DEFAULT_GIT_USERNAME,
-    EndpointOverrides, Grant, KubeToken, LoginLimits, LoginMethod, Profile, ProviderConfig,
-    ProviderKind, SecretSource, Settings, duration,
+    AuthMethod, BaoSettings, BaoTokenSource, BrowserLogin, Config, ConfigError, ConfigWarning,
+    DEFAULT_GIT_USERNAME, DEFAULT_LOCK_TTL, EndpointOverrides, Grant, KubeToken, LoginLimits,
+    LoginMethod, Profile, ProviderConfig, ProviderKind, SecretSource, Settings, StoreSettings,
+    duration,
 };
 use crate::name_index::NameIndex;
 use crate::secret::Secret;
@@ -34,6 +35,10 @@ impl Ctx<'_> {
 pub fn validate(path: &Path, source: &str, raw: RawConfig) -> Result<Config, ConfigError> {
     let ctx = Ctx { path, source };
     let settings = settings(&ctx, raw.settings.unwrap_or_default())?;
+    let store = match raw.store {
+        Some(s) => store(&ctx, s)?,
+        None => StoreSettings::Files,
+    };
     let mut warnings = Vec::new();
     let mut profiles = Vec::with_capacity(raw.profiles.len());
     for (name, body) in raw.profiles {
@@ -52,6 +57,7 @@ pub fn validate(path: &Path, source: &str, raw: RawConfig) -> Result<Config, Con
     Ok(Config {
         path: path.to_path_buf(),
         settings,
+        store,
         index: NameIndex::new(profiles.iter().map(|p| p.name.as_str())),
         profiles,
         warnings,
@@ -92,6 +98,120 @@ fn settings(ctx: &Ctx, raw: RawSettings) -> Result<Settings, ConfigError> {
         s.ca_file = Some(path);
     }
     Ok(s)
+}
+
+/// `[store]`: `backend = "files"` (the default) takes no other key; `"openbao"` needs `address`
+/// and takes the rest.
+fn store(ctx: &Ctx, raw: Spanned<RawStore>) -> Result<StoreSettings, ConfigError> {
+    let span = raw.span();
+    let raw = raw.into_inner();
+    let backend = raw.backend.as_ref().map(|b| b.get_ref().as_str());
+    match backend {
+        None | Some("files") => {
+            let given = [
+                ("address", raw.address.as_ref().map(Spanned::span)),
+                ("mount", raw.mount.as_ref().map(Spanned::span)),
+                ("prefix", raw.prefix.as_ref().map(Spanned::span)),
+                ("token_env", raw.token_env.as_ref().map(Spanned::span)),
+                ("token_file", raw.token_file.as_ref().map(Spanned::span)),
+                ("namespace", raw.namespace.as_ref().map(Spanned::span)),
+                ("ca_file", raw.ca_file.as_ref().map(Spanned::span)),
+                ("lock_ttl", raw.lock_ttl.as_ref().map(Spanned::span)),
+            ];
+            if let Some((key, Some(at))) = given.into_iter().find(|(_, s)| s.is_some()) {
+                return ctx.err(
+                    at,
+                    format!("{key} applies to a team store only; add backend = \"openbao\""),
+                );
+            }
+            return Ok(StoreSettings::Files);
+        }
+        Some("openbao") => {}
+        Some(other) => {
+            let at = raw.backend.as_ref().map(Spanned::span).unwrap_or(span);
+            return ctx.err(
+                at,
+                format!("unknown store backend `{other}`; use \"files\" or \"openbao\""),
+            );
+        }
+    }
+    let Some(address) = raw.address else {
+        return ctx.err(span, "a team store needs address = \"https://…:8200\"");
+    };
+    let checked =
+        urls::check_endpoint(address.get_ref()).or_else(|m| ctx.err(address.span(), m))?;
+    let segment = |value: Option<Spanned<String>>, default: &str, key: &str| {
+        let Some(v) = value else {
+            return Ok(default.to_string());
+        };
+        let text = v.get_ref().trim_matches('/').to_string();
+        let bad = text.is_empty()
+            || text.split('/').any(|part| {
+                part.is_empty() || part == "." || part == ".." || part.starts_with('.')
+            })
+            || text
+                .chars()
+                .any(|c| c.is_whitespace() || matches!(c, '?' | '#' | '%'));
+        if bad {
+            return ctx.err(
+                v.span(),
+                format!("{key} must be a path of names (letters, digits, `-`, `_`, `.`, not starting with `.`) separated by `/`"),
+            );
+        }
+        Ok(text)
+    };
+    let mount = segment(raw.mount, "secret", "mount")?;
+    let prefix = segment(raw.prefix, "tokdash", "prefix")?;
+    let token = match (raw.token_env, raw.token_file) {
+        (Some(_), Some(file)) => {
+            return ctx.err(file.span(), "give token_env or token_file, not both");
+        }
+        (Some(env), None) if env.get_ref().is_empty() => {
+            return ctx.err(env.span(), "token_env must name a variable");
+        }
+        (Some(env), None) => BaoTokenSource::Env(env.into_inner()),
+        (None, Some(file)) => BaoTokenSource::File(PathBuf::from(file.into_inner())),
+        (None, None) => BaoTokenSource::Default,
+    };
+    let namespace = match raw.namespace {
+        Some(ns) if ns.get_ref().trim_matches('/').is_empty() => {
+            return ctx.err(ns.span(), "namespace must not be empty");
+        }
+        Some(ns) => Some(ns.into_inner().trim_matches('/').to_string()),
+        None => None,
+    };
+    let ca_file = match raw.ca_file {
+        Some(file) => {
+            let path = PathBuf::from(file.get_ref());
+            if !path.is_file() {
+                return ctx.err(
+                    file.span(),
+                    format!("ca_file {} does not exist or is not a file", path.display()),
+                );
+            }
+            Some(path)
+        }
+        None => None,
+    };
+    let lock_ttl = match raw.lock_ttl {
+        Some(d) => {
+            let ttl = parse_duration(ctx, &d)?;
+            if ttl < Duration::from_secs(1) {
+                return ctx.err(d.span(), "lock_ttl must be at least 1s");
+            }
+            ttl
+        }
+        None => DEFAULT_LOCK_TTL,
+    };
+    Ok(StoreSettings::OpenBao(BaoSettings {
+        address: checked.trim_end_matches('/').to_string(),
+        mount,
+        prefix,
+        token,
+        namespace,
+        ca_file,
+        lock_ttl,
+    }))
 }
 
 fn parse_duration(ctx: &Ctx, text: &Spanned<String>) -> Result<std::time::Duration, ConfigError> {

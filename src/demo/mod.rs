@@ -203,6 +203,6 @@ pub fn run() -> Result<(), Failure> {
         let config = Config::load(&config_path)?;
         let store = FileStore::open(&dir.path().join("tokens"))?;
         seed(&server, &store)?;
-        crate::dashboard::run_async(config, store).await
+        crate::dashboard::run_async(config, crate::store::Backend::Files(store)).await
     })
 }

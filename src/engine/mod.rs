@@ -111,6 +111,16 @@ impl Engine {
         StoreWatch::new(self.store.clone(), self.config.clone())
     }
 
+    /// The record `load` gives is newer than the team store's (spilled on this host).
+    pub fn unsynced(&self, name: &str) -> bool {
+        self.store.unsynced(name)
+    }
+
+    /// Where the records are, when worth saying (a team store): the dashboard's header.
+    pub fn store_location(&self) -> Option<String> {
+        self.store.location()
+    }
+
     /// Runs a quick store call where [`DiskWork`] says.
     async fn on_disk<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> T {
         match self.disk {
@@ -362,7 +372,14 @@ impl AccessToken {
 }
 
 fn store_error(profile: &str, e: crate::store::StoreError) -> EngineError {
-    EngineError::new(profile, ErrorKind::Store, e.to_string())
+    // A team store's server that cannot be reached now is a transient failure (exit 1), like a
+    // provider's; a local store that cannot be used stays a store error (exit 2).
+    let kind = if e.from_server() {
+        ErrorKind::Transient
+    } else {
+        ErrorKind::Store
+    };
+    EngineError::new(profile, kind, e.to_string())
 }
 
 /// Runs blocking work (disk, a secret command) off the async threads.

@@ -2,7 +2,7 @@
 //! stamps ([`TokenStore::store_stamp`], [`TokenStore::record_stamp`]).
 
 use crate::config::Config;
-use crate::store::{RecordMeta, Stamp, TokenRecord, TokenStore};
+use crate::store::{RecordMeta, Stamp, TokenStore};
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -69,7 +69,11 @@ impl StoreWatch {
             match self.store.load(name) {
                 Ok(record) => {
                     self.problems.remove(&i);
-                    changes.push((name.clone(), Ok(record.as_ref().map(TokenRecord::meta))));
+                    let meta = record.as_ref().map(|r| RecordMeta {
+                        unsynced: self.store.unsynced(name),
+                        ..r.meta()
+                    });
+                    changes.push((name.clone(), Ok(meta)));
                 }
                 Err(e) => {
                     let problem = e.to_string();
@@ -88,7 +92,7 @@ impl StoreWatch {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::FileStore;
+    use crate::store::{FileStore, TokenRecord};
     use std::os::unix::fs::PermissionsExt;
     use std::path::Path;
 

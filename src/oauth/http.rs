@@ -169,7 +169,7 @@ fn seconds_until(at: i64) -> Duration {
 /// Hand-written rather than the httpdate crate (in the tree through hyper): httpdate refuses a
 /// date whose day name does not match it, and a server's wrong weekday must not make us ignore
 /// how long it asked us to wait (the property test `rate_limit_headers_…` holds us to that).
-fn httpdate_to_unix(text: &str) -> Option<i64> {
+pub fn httpdate_to_unix(text: &str) -> Option<i64> {
     let parts: Vec<&str> = text.split_whitespace().collect();
     let [_, day, month, year, time, "GMT"] = parts[..] else {
         return None;

@@ -15,7 +15,7 @@ pub mod token_response;
 
 pub use client_auth::ClientAuth;
 pub use error::OAuthError;
-pub use http::{Http, Reply, TransportError};
+pub use http::{Http, Reply, TransportError, httpdate_to_unix};
 
 /// A provider's answer that is not what it should be. Says what is wrong, never quotes the
 /// answer: it may hold tokens.

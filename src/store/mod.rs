@@ -6,12 +6,14 @@
 //! that the engine's unit tests use to check its lock and rotation rules without a disk.
 
 mod atomic;
+mod bao;
 mod file;
 mod lock;
 mod memory;
 mod record;
 
 pub use atomic::{Replaced, write_token_file};
+pub use bao::BaoStore;
 pub use file::{FileStore, LocalCache, STALE_TEMPORARY};
 pub use lock::ProfileLock;
 pub use memory::MemoryStore;
@@ -23,6 +25,17 @@ pub use record::{LastError, RecordMeta, Standing, TokenRecord};
 #[error("{message}")]
 pub struct StoreError {
     pub message: String,
+}
+
+/// How every team store message starts (`team store <address>: …`).
+pub const TEAM_STORE: &str = "team store ";
+
+impl StoreError {
+    /// A failure of the team store's server (down, sealed, failing over, a 403, a 5xx): the
+    /// command could not reach what it needs, rather than a local store that cannot be used.
+    pub fn from_server(&self) -> bool {
+        self.message.starts_with(TEAM_STORE)
+    }
 }
 
 /// Where the engine keeps records. Every call may block (on a disk, say): async callers run
@@ -53,6 +66,76 @@ pub trait TokenStore: Send + Sync + 'static {
 
     /// Moves whenever this record may have changed (also when it is made or removed).
     fn record_stamp(&self, name: &str) -> Option<Stamp>;
+
+    /// The record `load` gives is newer than the shared store's (a team store's local spill).
+    fn unsynced(&self, _name: &str) -> bool {
+        false
+    }
+
+    /// Where the records are, for people, when that is worth saying (a team store).
+    fn location(&self) -> Option<String> {
+        None
+    }
+}
+
+/// The store a process runs on, as `[store]` and the command line chose it.
+#[derive(Debug, Clone)]
+pub enum Backend {
+    Files(FileStore),
+    /// A team store, and the local file store beside it for what stays per host (the
+    /// discovery documents).
+    Team(BaoStore, FileStore),
+}
+
+impl Backend {
+    /// The local file store: the records of `Files`, the per-host cache of both.
+    pub fn local(&self) -> &FileStore {
+        match self {
+            Backend::Files(local) | Backend::Team(_, local) => local,
+        }
+    }
+
+    pub fn cache(&self) -> LocalCache {
+        self.local().cache()
+    }
+
+    pub fn is_team(&self) -> bool {
+        matches!(self, Backend::Team(..))
+    }
+
+    fn store(&self) -> &dyn TokenStore {
+        match self {
+            Backend::Files(files) => files,
+            Backend::Team(team, _) => team,
+        }
+    }
+}
+
+impl TokenStore for Backend {
+    fn load(&self, name: &str) -> Result<Option<TokenRecord>, StoreError> {
+        self.store().load(name)
+    }
+    fn save(&self, name: &str, record: &mut TokenRecord) -> Result<(), StoreError> {
+        self.store().save(name, record)
+    }
+    fn try_lock(&self, name: &str) -> Result<Option<LockGuard>, StoreError> {
+        self.store().try_lock(name)
+    }
+    fn names(&self) -> Result<Vec<String>, StoreError> {
+        self.store().names()
+    }
+    fn store_stamp(&self) -> Option<Stamp> {
+        self.store().store_stamp()
+    }
+    fn record_stamp(&self, name: &str) -> Option<Stamp> {
+        self.store().record_stamp(name)
+    }
+    fn unsynced(&self, name: &str) -> bool {
+        self.store().unsynced(name)
+    }
+    fn location(&self) -> Option<String> {
+        self.store().location()
+    }
 }
 
 /// A point in a store's history, compared for equality only ("what changed since").

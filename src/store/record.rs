@@ -85,6 +85,8 @@ pub struct RecordMeta {
     pub last_error: Option<LastError>,
     pub standing: Standing,
     pub generation: u64,
+    /// Newer here than in the team store: kept in this host's spill until the server takes it.
+    pub unsynced: bool,
 }
 
 impl RecordMeta {
@@ -93,7 +95,11 @@ impl RecordMeta {
     /// that raced a write of ours and is not taken.
     pub fn replaces(held: Option<&RecordMeta>, read: Option<&RecordMeta>) -> bool {
         match (held, read) {
-            (Some(old), Some(new)) => new.generation > old.generation,
+            // The same generation once its spill reached the team store: now synced.
+            (Some(old), Some(new)) => {
+                new.generation > old.generation
+                    || new.generation == old.generation && new.unsynced != old.unsynced
+            }
             (None, Some(_)) | (Some(_), None) => true,
             (None, None) => false,
         }
@@ -121,6 +127,7 @@ impl TokenRecord {
             last_error: self.last_error.clone(),
             standing: self.standing,
             generation: self.generation,
+            unsynced: false,
         }
     }
 }

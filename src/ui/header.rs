@@ -22,6 +22,9 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State) {
             theme::status(status, state.color),
         ));
     }
+    if let Some(store) = &state.store {
+        spans.push(Span::raw(format!("   store {store}")));
+    }
     if area.width >= 100 {
         spans.push(Span::raw(format!(
             "   {} profiles in {}",

@@ -80,7 +80,12 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State) {
                 Column::Name => Cell::from(row.name().to_string()),
                 Column::Provider => Cell::from(row.profile.provider.kind().as_str()),
                 Column::Status => Cell::from(Span::styled(
-                    status.as_str(),
+                    if record.is_some_and(|r| r.unsynced) {
+                        // Newer here than in the team store (kept in this host's spill).
+                        format!("{} unsynced", status.as_str())
+                    } else {
+                        status.as_str().to_string()
+                    },
                     theme::status(status, state.color),
                 )),
                 Column::ExpiresIn => Cell::from(match record.filter(|r| r.has_access_token) {

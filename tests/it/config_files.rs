@@ -119,3 +119,50 @@ fn microsoft_refresh_profiles_always_ask_for_offline_access() {
     let config = Config::parse(Path::new("x.toml"), src).unwrap();
     assert_eq!(config.profiles[0].scopes, ["offline_access", "User.Read"]);
 }
+
+#[test]
+fn the_example_documents_every_store_key() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("profiles.example.toml");
+    let source = std::fs::read_to_string(&path).unwrap();
+    let store = &source[source.find("[store]").expect("the example has [store]")..];
+    for key in [
+        "backend",
+        "address",
+        "mount",
+        "prefix",
+        "token_env",
+        "token_file",
+        "namespace",
+        "ca_file",
+        "lock_ttl",
+    ] {
+        let line = store
+            .lines()
+            .find(|l| l.trim_start_matches("# ").starts_with(&format!("{key} =")))
+            .unwrap_or_else(|| panic!("the example's [store] does not show `{key}`"));
+        assert!(line.contains(" # "), "`{key}` has no comment: {line}");
+    }
+    // Uncommented, the team store's keys parse too.
+    let team = source
+        .replace("backend = \"files\"", "backend = \"openbao\"")
+        .replace("# address = ", "address = ");
+    let team: String = team
+        .lines()
+        .map(|l| match l.strip_prefix("# ") {
+            Some(rest)
+                if ["mount", "prefix", "token_env", "namespace", "lock_ttl"]
+                    .iter()
+                    .any(|k| rest.starts_with(&format!("{k} ="))) =>
+            {
+                rest.to_string()
+            }
+            _ => l.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    let config = Config::parse(&path, &team).unwrap();
+    assert!(matches!(
+        config.store,
+        tokdash::config::StoreSettings::OpenBao(_)
+    ));
+}

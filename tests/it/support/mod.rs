@@ -1,5 +1,6 @@
 //! Helpers shared by the integration tests (`crate::support` in every module of tests/it).
 
+pub mod bao;
 pub mod faults;
 pub mod integrations;
 pub mod mocks;

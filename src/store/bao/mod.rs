@@ -1,0 +1,530 @@
+//! The team store: records in a KV v2 mount on OpenBao (or Vault), shared by every host of a
+//! team (SPEC.md "Team store"). See README "Team store" for the layout a policy must allow.
+//!
+//! Layout under `<mount>` and `<prefix>`:
+//! - `<prefix>/<name>`: the record, `{"record": <TokenRecord>, "nonce": "<this write's>"}`, one
+//!   KV version per save, each written with check-and-set on the version read under the lease;
+//! - `<prefix>/.locks/<name>`: the profile's lease (`lease.rs`).
+//!
+//! Every call blocks its caller until the store's own thread (`runner.rs`) has done the HTTP;
+//! commands run them on blocking threads (`DiskWork::Offload`), so the command's one runtime
+//! thread keeps driving the provider requests meanwhile.
+
+mod client;
+mod lease;
+mod runner;
+mod spill;
+
+use super::{LockGuard, Stamp, StoreError, TokenRecord, TokenStore};
+use crate::config::{BaoSettings, BaoTokenSource};
+use crate::secret::Secret;
+use client::{BaoError, Kv};
+use runner::Runner;
+use spill::Spill;
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// How often the dashboard and the agent try again to bring spilled records to the server.
+const SYNC_EVERY: Duration = Duration::from_secs(2);
+
+#[derive(Clone)]
+pub struct BaoStore {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    runner: Arc<Runner>,
+    kv: Arc<Kv>,
+    address: String,
+    mount: String,
+    prefix: String,
+    lock_ttl: Duration,
+    /// Written into every lease this process takes.
+    holder: String,
+    spill: Spill,
+    /// Per profile, what this process last read or wrote: the version a save checks against,
+    /// and which tokens that version holds (a save with other tokens is spilled if it fails).
+    seen: Mutex<HashMap<String, Seen>>,
+    /// The versions of the last listing (`store_stamp`), for `record_stamp`.
+    listed: Mutex<Option<HashMap<String, u64>>>,
+    last_sync: Mutex<Option<Instant>>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Seen {
+    version: u64,
+    tokens: u64,
+}
+
+impl std::fmt::Debug for BaoStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BaoStore")
+            .field("address", &self.inner.address)
+            .field("mount", &self.inner.mount)
+            .field("prefix", &self.inner.prefix)
+            .finish_non_exhaustive()
+    }
+}
+
+impl BaoStore {
+    /// Opens the team store: reads the server token, sets up the client, and brings this
+    /// host's spilled records to the server if there are any (any command does, so that a
+    /// spilled refresh token reaches the team as soon as anything runs). `data_dir` holds the
+    /// spill.
+    pub fn open(
+        settings: &BaoSettings,
+        timeout: Duration,
+        data_dir: &Path,
+    ) -> Result<BaoStore, StoreError> {
+        let address = settings.address.clone();
+        let fail = |message: String| StoreError {
+            message: format!("team store {address}: {message}"),
+        };
+        let token = server_token(&settings.token).map_err(fail)?;
+        let http = crate::oauth::Http::new(timeout, settings.ca_file.as_deref()).map_err(fail)?;
+        let kv = Kv::new(
+            http.client().clone(),
+            &settings.address,
+            &settings.mount,
+            settings.namespace.clone(),
+            token,
+            timeout,
+        );
+        let runner = Runner::start(timeout)
+            .map_err(|e| fail(format!("cannot start the store's thread: {e}")))?;
+        let store = BaoStore {
+            inner: Arc::new(Inner {
+                runner: Arc::new(runner),
+                kv: Arc::new(kv),
+                address: settings.address.clone(),
+                mount: settings.mount.clone(),
+                prefix: settings.prefix.clone(),
+                lock_ttl: settings.lock_ttl,
+                holder: lease::holder_id(),
+                spill: Spill::new(&data_dir.join("spill")),
+                seen: Mutex::new(HashMap::new()),
+                listed: Mutex::new(None),
+                last_sync: Mutex::new(None),
+            }),
+        };
+        store.sync_spilled();
+        Ok(store)
+    }
+
+    /// Where the records are, for people: the dashboard's header, `store migrate`.
+    pub fn location(&self) -> String {
+        format!(
+            "OpenBao {} {}/{}",
+            self.inner.address, self.inner.mount, self.inner.prefix
+        )
+    }
+
+    fn record_key(&self, name: &str) -> String {
+        format!("{}/{name}", self.inner.prefix)
+    }
+
+    fn lock_key(&self, name: &str) -> String {
+        format!("{}/.locks/{name}", self.inner.prefix)
+    }
+
+    fn run<T: Send + 'static>(
+        &self,
+        work: impl std::future::Future<Output = Result<T, BaoError>> + Send + 'static,
+    ) -> Result<T, BaoError> {
+        self.inner
+            .runner
+            .run(work)
+            .unwrap_or_else(|_| Err(BaoError::BadAnswer("the store's thread has stopped".into())))
+    }
+
+    /// The record as the server has it (no spill), with its version; remembered for `save`.
+    fn read_team(&self, name: &str) -> Result<(Option<TokenRecord>, u64), StoreError> {
+        let kv = self.inner.kv.clone();
+        let key = self.record_key(name);
+        let entry = self
+            .run(async move { kv.read(&key).await })
+            .map_err(|e| self.error(&e, &format!("cannot read {name}")))?;
+        let record = match entry.data {
+            None => None,
+            Some(data) => Some(
+                serde_json::from_value::<TokenRecord>(data["record"].clone()).map_err(|e| {
+                    StoreError {
+                        // Position only: serde's message may quote a token.
+                        message: format!(
+                            "team store {}: the record of {name} is not a tokdash record ({}); run: tokdash login {name}",
+                            self.inner.address,
+                            json_kind(&e)
+                        ),
+                    }
+                })?,
+            ),
+        };
+        self.remember(name, entry.version, record.as_ref());
+        Ok((record, entry.version))
+    }
+
+    fn remember(&self, name: &str, version: u64, record: Option<&TokenRecord>) {
+        let tokens = record.map(fingerprint).unwrap_or(0);
+        self.inner
+            .seen
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(name.to_string(), Seen { version, tokens });
+    }
+
+    fn seen(&self, name: &str) -> Option<Seen> {
+        self.inner
+            .seen
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(name)
+            .copied()
+    }
+
+    /// Writes `record` over version `cas` of the profile's entry (check-and-set).
+    fn write_team(&self, name: &str, record: &TokenRecord, cas: u64) -> Result<u64, BaoError> {
+        let data = serde_json::json!({"record": record, "nonce": lease::nonce()});
+        let kv = self.inner.kv.clone();
+        let key = self.record_key(name);
+        let version = self.run(async move { kv.write_checked(&key, &data, cas).await })?;
+        self.remember(name, version, Some(record));
+        Ok(version)
+    }
+
+    /// A spilled record, under the profile's lease: written to the server unless the server's
+    /// is newer (then the spill is dropped: a record written after ours was based on a later
+    /// state of the family, and writing ours over it would lose that).
+    fn sync_one(&self, name: &str) {
+        let spilled = match self.inner.spill.get(name) {
+            Ok(Some(r)) => r,
+            Ok(None) => return,
+            Err(e) => {
+                tracing::warn!(profile = name, "{e}");
+                return;
+            }
+        };
+        let (team, version) = match self.read_team(name) {
+            Ok(read) => read,
+            Err(e) => {
+                tracing::info!(profile = name, "spilled record not synced yet: {e}");
+                return;
+            }
+        };
+        if let Some(team) = &team
+            && team.generation >= spilled.generation
+        {
+            if fingerprint(team) != fingerprint(&spilled) {
+                tracing::warn!(
+                    profile = name,
+                    team = team.generation,
+                    spilled = spilled.generation,
+                    "the team store holds a newer record than this host's spill; the spill is dropped"
+                );
+            }
+            self.inner.spill.remove(name);
+            return;
+        }
+        match self.write_team(name, &spilled, version) {
+            Ok(_) => {
+                self.inner.spill.remove(name);
+                tracing::info!(profile = name, "spilled record written to the team store");
+            }
+            Err(e) => tracing::info!(profile = name, "spilled record not synced yet: {e:?}"),
+        }
+    }
+
+    /// Brings every spilled record to the server, each under its lease; what cannot be done now
+    /// stays spilled for the next process.
+    pub fn sync_spilled(&self) {
+        *self
+            .inner
+            .last_sync
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = Some(Instant::now());
+        for name in self.inner.spill.names() {
+            // try_lock syncs the spill once it holds the lease, and the guard releases it.
+            match self.try_lock(&name) {
+                Ok(Some(_lease)) => {}
+                Ok(None) => tracing::info!(profile = name.as_str(), "spill waits: lease held"),
+                Err(e) => {
+                    tracing::info!("spilled records not synced yet: {e}");
+                    return;
+                }
+            }
+        }
+    }
+
+    /// One line for people: the store, what failed, what to do.
+    fn error(&self, e: &BaoError, doing: &str) -> StoreError {
+        let inner = &self.inner;
+        let (what, todo) = match e {
+            BaoError::Down(why) => (
+                format!("cannot connect ({why})"),
+                "check that the server is up and that [store] address is right".to_string(),
+            ),
+            BaoError::Timeout(after) => (
+                format!("no answer within {}", humantime::format_duration(*after)),
+                "the server is stopped or overloaded; retry later".into(),
+            ),
+            BaoError::Cut(why) => (format!("the connection broke ({why})"), "retry".into()),
+            BaoError::Sealed => (
+                "the server is sealed".into(),
+                "an operator must unseal it (bao operator unseal)".into(),
+            ),
+            BaoError::Denied => (
+                "permission denied (HTTP 403)".into(),
+                format!(
+                    "check the server token (token_env/token_file, else BAO_TOKEN or VAULT_TOKEN) and that its policy allows {}/data/{}/* (README \"Team store\")",
+                    inner.mount, inner.prefix
+                ),
+            ),
+            BaoError::Leaderless => (
+                "the cluster has no active node (failing over)".into(),
+                "retry in a few seconds".into(),
+            ),
+            BaoError::ServerError(status, words) => (
+                format!("the server failed (HTTP {status}: {words})"),
+                "retry; if it persists, tell the server's operators".into(),
+            ),
+            BaoError::NoMount(words) => (
+                format!("no KV v2 mount `{}` ({words})", inner.mount),
+                "check [store] mount".into(),
+            ),
+            BaoError::Rejected(status, words) => (
+                format!("the server refused (HTTP {status}: {words})"),
+                "check [store] mount and prefix".into(),
+            ),
+            BaoError::Conflict => (
+                "another host wrote the entry at the same time".into(),
+                "retry".into(),
+            ),
+            BaoError::BadAnswer(words) => (
+                format!("unexpected answer ({words})"),
+                "check that [store] address is an OpenBao or Vault server".into(),
+            ),
+        };
+        StoreError {
+            message: format!("team store {}: {doing}: {what}; {todo}", inner.address),
+        }
+    }
+}
+
+impl TokenStore for BaoStore {
+    /// This host's spilled record when there is one (it holds the newest tokens this host
+    /// knows), else the server's.
+    fn load(&self, name: &str) -> Result<Option<TokenRecord>, StoreError> {
+        match self.inner.spill.get(name) {
+            Ok(Some(record)) => return Ok(Some(record)),
+            Ok(None) => {}
+            Err(e) => return Err(StoreError { message: e }),
+        }
+        Ok(self.read_team(name)?.0)
+    }
+
+    /// Check-and-set on the version this process read (under the lease, by the engine's
+    /// rule). If the server cannot take it and the record carries tokens the server does not
+    /// have, the record goes to the spill, durably, and the save succeeds: the new refresh
+    /// token is kept, and reaches the server later (`sync_one`).
+    fn save(&self, name: &str, record: &mut TokenRecord) -> Result<(), StoreError> {
+        record.generation = record.generation.saturating_add(1);
+        let seen = match self.seen(name) {
+            Some(seen) => Ok(seen),
+            None => self.read_team(name).map(|_| {
+                self.seen(name).unwrap_or(Seen {
+                    version: 0,
+                    tokens: 0,
+                })
+            }),
+        };
+        let failure = match seen {
+            Ok(seen) => match self.write_team(name, record, seen.version) {
+                Ok(_) => {
+                    self.inner.spill.remove(name);
+                    return Ok(());
+                }
+                Err(e) => (self.error(&e, &format!("cannot write {name}")), Some(seen)),
+            },
+            Err(e) => (e, None),
+        };
+        let (error, seen) = failure;
+        let new_tokens = seen.is_none_or(|s| s.tokens != fingerprint(record));
+        if !new_tokens {
+            return Err(error);
+        }
+        self.inner.spill.put(name, record).map_err(|e| StoreError {
+            message: format!("{error}; and the local spill failed too: {e}"),
+        })?;
+        tracing::warn!(
+            profile = name,
+            spill = %self.inner.spill.dir().display(),
+            "{error}; the new tokens are kept in the local spill until the server takes them"
+        );
+        Ok(())
+    }
+
+    fn try_lock(&self, name: &str) -> Result<Option<LockGuard>, StoreError> {
+        let kv = self.inner.kv.clone();
+        let key = self.lock_key(name);
+        let holder = self.inner.holder.clone();
+        let ttl = self.inner.lock_ttl;
+        let taken = {
+            let key = key.clone();
+            let holder = holder.clone();
+            self.run(async move { lease::take(&kv, &key, &holder, ttl).await })
+                .map_err(|e| self.error(&e, &format!("cannot take the lease of {name}")))?
+        };
+        let Some(version) = taken else {
+            return Ok(None);
+        };
+        let (stop, stopped) = tokio::sync::oneshot::channel();
+        let keeper = self.inner.runner.spawn(lease::keep(
+            self.inner.kv.clone(),
+            key,
+            holder,
+            ttl,
+            version,
+            stopped,
+        ));
+        let guard = Lease {
+            stop: Some(stop),
+            keeper: Some(keeper),
+            runner: self.inner.runner.clone(),
+        };
+        if self.inner.spill.has(name) {
+            self.sync_one(name);
+        }
+        Ok(Some(LockGuard::new(guard)))
+    }
+
+    fn names(&self) -> Result<Vec<String>, StoreError> {
+        let kv = self.inner.kv.clone();
+        let prefix = self.inner.prefix.clone();
+        let mut names = self
+            .run(async move { kv.names(&prefix).await })
+            .map_err(|e| self.error(&e, "cannot list the records"))?;
+        names.extend(self.inner.spill.names());
+        names.sort_unstable();
+        names.dedup();
+        Ok(names)
+    }
+
+    /// One `LIST detailed-metadata` of the prefix (every record's version, ~25 ms for 1,000),
+    /// whatever the number of profiles: what the dashboard's 1 s poll costs the server. Spilled
+    /// records are tried again here, every few seconds, so a dashboard or an agent left running
+    /// brings them to the server once it answers.
+    fn store_stamp(&self) -> Option<Stamp> {
+        let due = self
+            .inner
+            .last_sync
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_none_or(|t| t.elapsed() >= SYNC_EVERY);
+        let spilled = self.inner.spill.names();
+        if due && !spilled.is_empty() {
+            self.sync_spilled();
+        }
+        let kv = self.inner.kv.clone();
+        let prefix = self.inner.prefix.clone();
+        let listed = self.run(async move { kv.versions(&prefix).await });
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        self.inner.spill.names().hash(&mut hasher);
+        match listed {
+            Ok(versions) => {
+                versions.hash(&mut hasher);
+                *self.inner.listed.lock().unwrap_or_else(|p| p.into_inner()) =
+                    Some(versions.into_iter().collect());
+            }
+            // Unreachable: a stamp of its own, and the records' stamps stay as they were, so a
+            // poll reads nothing again (a thousand failing reads a second would help no one).
+            Err(e) => {
+                tracing::debug!("cannot list the team store: {e:?}");
+                "unreachable".hash(&mut hasher);
+            }
+        }
+        Some(Stamp::new(u128::from(hasher.finish())))
+    }
+
+    fn record_stamp(&self, name: &str) -> Option<Stamp> {
+        let listed = self.inner.listed.lock().unwrap_or_else(|p| p.into_inner());
+        let version = listed.as_ref()?.get(name).copied().unwrap_or(0);
+        let spilled = u128::from(self.inner.spill.has(name));
+        Some(Stamp::new(u128::from(version) << 1 | spilled))
+    }
+
+    fn unsynced(&self, name: &str) -> bool {
+        self.inner.spill.has(name)
+    }
+
+    fn location(&self) -> Option<String> {
+        Some(BaoStore::location(self))
+    }
+}
+
+/// A held lease: dropping it stops the renewals and frees the lease, on the store's thread,
+/// without waiting; the process waits for that before it ends (`Runner`'s drop).
+struct Lease {
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    keeper: Option<tokio::task::JoinHandle<()>>,
+    runner: Arc<Runner>,
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        drop(self.stop.take());
+        if let Some(keeper) = self.keeper.take() {
+            self.runner.keep(keeper);
+        }
+    }
+}
+
+/// Which tokens a record holds, to tell "new tokens" from "the same tokens, new facts".
+fn fingerprint(record: &TokenRecord) -> u64 {
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    record
+        .access_token
+        .as_ref()
+        .map(Secret::expose)
+        .hash(&mut hasher);
+    record
+        .refresh_token
+        .as_ref()
+        .map(Secret::expose)
+        .hash(&mut hasher);
+    hasher.finish()
+}
+
+fn json_kind(e: &serde_json::Error) -> &'static str {
+    match e.classify() {
+        serde_json::error::Category::Data => "a field has the wrong type",
+        _ => "not a record",
+    }
+}
+
+/// The server token: `token_file`'s first line, `token_env`'s variable, else `BAO_TOKEN`, else
+/// `VAULT_TOKEN`. Never echoed in a message.
+fn server_token(source: &BaoTokenSource) -> Result<Secret, String> {
+    let from_env = |var: &str| std::env::var(var).ok().filter(|v| !v.trim().is_empty());
+    let token = match source {
+        BaoTokenSource::File(path) => {
+            let text = std::fs::read_to_string(path).map_err(|e| {
+                format!("cannot read the server token from token_file {}: {e}", path.display())
+            })?;
+            text.lines().next().map(str::trim).unwrap_or("").to_string()
+        }
+        BaoTokenSource::Env(var) => from_env(var)
+            .ok_or_else(|| format!("no server token: ${var} (token_env) is not set"))?,
+        BaoTokenSource::Default => from_env("BAO_TOKEN")
+            .or_else(|| from_env("VAULT_TOKEN"))
+            .ok_or_else(|| {
+                "no server token: set BAO_TOKEN (or VAULT_TOKEN), or token_env or token_file in [store]"
+                    .to_string()
+            })?,
+    };
+    if token.is_empty() {
+        return Err("the server token is empty".into());
+    }
+    Ok(Secret::new(token.trim()))
+}
