@@ -4,6 +4,7 @@
 //! goes on until it is finished or its ten minutes are up.
 
 use super::LoginFlags;
+use super::login::PromptTo;
 use crate::engine::{BrowserEvent, BrowserOptions, BrowserPrompt, Engine, EngineError};
 use crate::qr;
 use crate::store::TokenRecord;
@@ -20,6 +21,7 @@ pub fn run(
     name: &str,
     flags: LoginFlags,
     show_qr: bool,
+    to: PromptTo,
 ) -> Result<TokenRecord, EngineError> {
     let (paste_tx, pasted) = mpsc::unbounded_channel();
     let options = BrowserOptions {
@@ -35,13 +37,7 @@ pub fn run(
         engine.browser_login(name, options, pasted, |event| match event {
             BrowserEvent::Prompt(prompt) => {
                 let opened = open && open_browser(&prompt.url);
-                let _ = show(
-                    &mut std::io::stdout().lock(),
-                    name,
-                    &prompt,
-                    show_qr,
-                    opened,
-                );
+                let _ = show(&mut to.writer(), name, &prompt, show_qr, opened);
                 // Read pastes only once the prompt is out: the reader thread blocks on stdin for
                 // the rest of the command, and ends with the process.
                 if let Some(tx) = reader.take() {

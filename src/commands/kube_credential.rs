@@ -91,9 +91,10 @@ pub fn kube_credential(
                 return Err(e.into());
             }
             eprintln!("tokdash: {e}");
-            rt.block_on(
-                engine.login(name, |prompt| super::login::prompt_on_stderr(name, &prompt)),
-            )?;
+            // By the profile's login method: a browser profile's address may be pasted on
+            // stdin, which kubectl hands to an interactive plugin.
+            let flags = super::login::LoginFlags::default();
+            super::login::run(&rt, &engine, name, flags, super::login::PromptTo::Stderr)?;
             eprintln!("tokdash: {name}: logged in");
             rt.block_on(token_for_kube(&engine, name, min_valid))?
         }

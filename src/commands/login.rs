@@ -4,9 +4,10 @@
 use super::{Context, find_profile};
 use crate::clock;
 use crate::config::LoginMethod;
-use crate::engine::LoginPrompt;
+use crate::engine::{Engine, EngineError, LoginPrompt};
 use crate::failure::CmdResult;
 use crate::qr;
+use crate::store::TokenRecord;
 use std::io::Write;
 
 /// The command line's say in the login.
@@ -23,14 +24,7 @@ pub fn login(ctx: &Context, name: &str, flags: LoginFlags) -> CmdResult {
     find_profile(engine.config(), name)?;
     super::warn_about(engine.config(), &[name]);
     let runtime = ctx.runtime()?;
-    let method = runtime.block_on(engine.login_method(name, flags.method))?;
-    let show_qr = terminal_width().is_some_and(|w| w >= 60);
-    let record = match method {
-        LoginMethod::Device => runtime.block_on(engine.login(name, |prompt| {
-            let _ = show_prompt(&mut std::io::stdout().lock(), name, &prompt, show_qr);
-        }))?,
-        LoginMethod::Browser => super::browser_login::run(&runtime, &engine, name, flags, show_qr)?,
-    };
+    let record = run(&runtime, &engine, name, flags, PromptTo::Stdout)?;
     println!(
         "{name}: logged in; expires in {}, {} refresh token",
         clock::expires_in(record.expires_at, clock::now()),
@@ -43,6 +37,46 @@ pub fn login(ctx: &Context, name: &str, flags: LoginFlags) -> CmdResult {
     Ok(())
 }
 
+/// Where a login's prompt goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PromptTo {
+    /// `tokdash login`: the terminal.
+    Stdout,
+    /// A command whose stdout belongs to another program (`kube-credential`: kubectl reads
+    /// stdout; stderr reaches the user). No QR code there.
+    Stderr,
+}
+
+impl PromptTo {
+    pub fn writer(self) -> Box<dyn Write> {
+        match self {
+            PromptTo::Stdout => Box::new(std::io::stdout().lock()),
+            PromptTo::Stderr => Box::new(std::io::stderr().lock()),
+        }
+    }
+}
+
+/// Logs in by the profile's method (or the flags'): the device flow, or the browser login with
+/// its pasted address read from stdin.
+pub fn run(
+    runtime: &tokio::runtime::Runtime,
+    engine: &Engine,
+    name: &str,
+    flags: LoginFlags,
+    to: PromptTo,
+) -> Result<TokenRecord, EngineError> {
+    let method = runtime.block_on(engine.login_method(name, flags.method))?;
+    let show_qr = to == PromptTo::Stdout && terminal_width().is_some_and(|w| w >= 60);
+    match method {
+        LoginMethod::Device => runtime.block_on(engine.login(name, |prompt| {
+            let _ = show_prompt(&mut to.writer(), name, &prompt, show_qr);
+        })),
+        LoginMethod::Browser => {
+            super::browser_login::run(runtime, engine, name, flags, show_qr, to)
+        }
+    }
+}
+
 /// The terminal's width when stdout is one; a QR code is only printed where it fits.
 fn terminal_width() -> Option<u16> {
     use std::io::IsTerminal;
@@ -50,12 +84,6 @@ fn terminal_width() -> Option<u16> {
         return None;
     }
     crossterm::terminal::size().ok().map(|(w, _)| w)
-}
-
-/// The device flow's prompt on stderr, for a command whose stdout belongs to another program
-/// (`kube-credential`: kubectl reads stdout; stderr reaches the user).
-pub fn prompt_on_stderr(name: &str, prompt: &LoginPrompt) {
-    let _ = show_prompt(&mut std::io::stderr().lock(), name, prompt, false);
 }
 
 /// What the user needs to approve the login: the URL, the code, and the QR code where it fits.

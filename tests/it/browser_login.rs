@@ -34,6 +34,12 @@ pub(crate) struct Running {
 pub(crate) fn start(w: &World, extra_args: &[&str], envs: &[(&str, &str)]) -> Running {
     let mut args = vec!["login", "p", "--no-open"];
     args.extend_from_slice(extra_args);
+    start_command(w, &args, envs)
+}
+
+/// Any command that logs in by the browser: the authorization URL is taken from whichever of
+/// stdout and stderr it is printed on (`kube-credential` prompts on stderr).
+pub(crate) fn start_command(w: &World, args: &[&str], envs: &[(&str, &str)]) -> Running {
     let mut child = w
         .std_cmd(&args)
         .envs(envs.iter().copied())
@@ -46,11 +52,13 @@ pub(crate) fn start(w: &World, extra_args: &[&str], envs: &[(&str, &str)]) -> Ru
         .unwrap();
     let stdin = child.stdin.take().unwrap();
     let (url_tx, url_rx) = mpsc::channel();
+    let is_url = |line: &str| line.starts_with("http") && line.contains("response_type=code");
+    let err_url_tx = url_tx.clone();
     let stdout = child.stdout.take().unwrap();
     let out = std::thread::spawn(move || {
         let mut all = String::new();
         for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if line.starts_with("http") && line.contains("response_type=code") {
+            if is_url(&line) {
                 let _ = url_tx.send(line.clone());
             }
             all.push_str(&line);
@@ -62,12 +70,15 @@ pub(crate) fn start(w: &World, extra_args: &[&str], envs: &[(&str, &str)]) -> Ru
     let stderr = child.stderr.take().unwrap();
     std::thread::spawn(move || {
         for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if is_url(&line) {
+                let _ = err_url_tx.send(line.clone());
+            }
             let _ = err_tx.send(line);
         }
     });
     let url = url_rx
         .recv_timeout(Duration::from_secs(30))
-        .expect("tokdash login printed the authorization URL");
+        .expect("tokdash printed the authorization URL");
     Running {
         child,
         url,
@@ -438,4 +449,36 @@ fn a_login_not_finished_in_time_exits_1() {
     let (code, _, err) = run.finish();
     assert_eq!(code, Some(1));
     assert!(err.contains("was not finished within"), "{err}");
+}
+
+/// kubectl runs the plugin interactively: a browser profile that needs a login logs in on
+/// stderr (stdout is kubectl's), the address pasted on stdin, and kubectl gets its credential.
+#[test]
+fn kube_credential_logs_a_browser_profile_in_on_stderr_when_interactive() {
+    let server = OidcServer::start();
+    let w = World::new(&browser_profile(
+        &server.issuer,
+        oidc::CODE_PUBLIC_CLIENT,
+        "",
+    ));
+    let exec_info = r#"{"kind":"ExecCredential","apiVersion":"client.authentication.k8s.io/v1","spec":{"interactive":true}}"#;
+    let mut run = start_command(
+        &w,
+        &["kube-credential", "p"],
+        &[("KUBERNETES_EXEC_INFO", exec_info)],
+    );
+    let callback = server.authorize(&run.url);
+    run.paste(&callback);
+    let (code, out, err) = run.finish();
+    assert_eq!(code, Some(0), "{err}");
+    assert!(
+        !out.contains("response_type=code"),
+        "the prompt stays off stdout: {out}"
+    );
+    let credential: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(credential["kind"], "ExecCredential");
+    assert_eq!(
+        credential["status"]["token"].as_str(),
+        Some(w.stored("p", "id_token").as_str())
+    );
 }
