@@ -41,7 +41,7 @@ pub(crate) fn start(w: &World, extra_args: &[&str], envs: &[(&str, &str)]) -> Ru
 /// stdout and stderr it is printed on (`kube-credential` prompts on stderr).
 pub(crate) fn start_command(w: &World, args: &[&str], envs: &[(&str, &str)]) -> Running {
     let mut child = w
-        .std_cmd(&args)
+        .std_cmd(args)
         .envs(envs.iter().copied())
         .env_remove("DISPLAY")
         .env_remove("WAYLAND_DISPLAY")
