@@ -4,10 +4,12 @@
 use crate::failure::Failure;
 use tokio::runtime::Runtime;
 
-/// Threads for the store's writes in a command. Measured with `refresh --all` of 300 profiles
-/// (bench/refresh_all.sh): 4 costs 10% less CPU than 16, whose concurrent fsyncs contend in the
-/// kernel, and 2 no less than 4. Nothing else waits on them: a held lock is polled on a timer.
-const COMMAND_BLOCKING_THREADS: usize = 4;
+/// Threads for the store's writes in a command: as many as `refresh --all` has profiles under way
+/// (twice the default `max_concurrency`), so that the writes that arrive together can all join
+/// one commit (store/atomic.rs), whose one writer does the fsyncs while the others only wait.
+/// (Before the batched commit, each thread fsynced its own file, and 4 threads cost 10% less CPU
+/// than 16.) Nothing else waits on them: a held lock is polled on a timer.
+const COMMAND_BLOCKING_THREADS: usize = 16;
 
 /// Threads for a team store's calls in a command: each waits for one request to the server.
 const TEAM_COMMAND_BLOCKING_THREADS: usize = 16;

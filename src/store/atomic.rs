@@ -1,19 +1,19 @@
-//! Crash-safe file replacement: a temporary file in the same directory, fsync, rename over the
-//! target, fsync of the directory. A crash at any instant leaves the old file or the new one.
+//! Crash-safe file replacement: a temporary file in the same directory, made durable, renamed
+//! over the target, then an fsync of the directory. A crash at any instant leaves the old file or
+//! the new one.
 //!
-//! The temporary files' data is group-committed too (one `syncfs` for the writers that wrote
-//! at about the same time, before any of them renames); see `data_sync_through`.
-//!
-//! The directory's fsync is group-committed: writers that rename at about the same time share
-//! one fsync, as databases share a log flush. Each writer still returns only after an fsync of
-//! the directory that began after its own rename, so every caller sees the guarantee it would
-//! have with an fsync of its own; `refresh --all` just pays for far fewer of them.
+//! Writes that arrive together are committed together, as databases share a log flush: each
+//! writer writes its temporary file and queues it; one of them (the first to find no commit
+//! running) takes every queued file and pays the barriers once for all of them: one `syncfs`
+//! (every temporary file durable), the renames, one fsync of the directory. Each writer returns
+//! only once its own file went through both barriers, so every caller sees the guarantee it would
+//! have with fsyncs of its own; `refresh --all` pays two barriers per batch instead of two per
+//! profile (BENCHMARKS.md, issue 15).
 
 use std::fs::File;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Temporary files start with this; no profile name can (names do not start with `.`).
 pub const TEMP_PREFIX: &str = ".tmp";
@@ -21,25 +21,41 @@ pub const TEMP_PREFIX: &str = ".tmp";
 #[derive(Debug)]
 pub struct AtomicDir {
     dir: PathBuf,
-    /// Temporary files written so far (a ticket each), not yet known to be durable.
-    written: AtomicU64,
-    /// Every temporary file up to this ticket is durable; held across the barrier, as `synced`.
-    data_synced: Mutex<u64>,
-    /// Renames finished so far (a ticket each).
-    renamed: AtomicU64,
-    /// Every rename up to this ticket is durable. Held across the fsync, so that writers who
-    /// arrive meanwhile wait and then find themselves covered by it, or by the next one.
-    synced: Mutex<u64>,
+    /// Written temporary files waiting for a commit, in the order of their tickets.
+    queue: Mutex<Queue>,
+    /// Held by the writer committing a batch; the others wait on it, then find their ticket
+    /// committed (or lead the next batch).
+    commits: Mutex<Committed>,
+}
+
+#[derive(Debug, Default)]
+struct Queue {
+    /// The last ticket handed out.
+    issued: u64,
+    waiting: Vec<Queued>,
+}
+
+#[derive(Debug)]
+struct Queued {
+    ticket: u64,
+    file: tempfile::NamedTempFile,
+    target: PathBuf,
+}
+
+#[derive(Debug, Default)]
+struct Committed {
+    /// Every ticket up to this one went through a commit.
+    through: u64,
+    /// The tickets whose commit failed, with why; taken by their writers.
+    failed: Vec<(u64, io::ErrorKind, String)>,
 }
 
 impl AtomicDir {
     pub fn new(dir: &Path) -> AtomicDir {
         AtomicDir {
             dir: dir.to_path_buf(),
-            written: AtomicU64::new(0),
-            data_synced: Mutex::new(0),
-            renamed: AtomicU64::new(0),
-            synced: Mutex::new(0),
+            queue: Mutex::new(Queue::default()),
+            commits: Mutex::new(Committed::default()),
         }
     }
 
@@ -49,49 +65,75 @@ impl AtomicDir {
         let mut tmp = tempfile::Builder::new()
             .prefix(TEMP_PREFIX)
             .tempfile_in(&self.dir)?;
-        // Held until this function returns: the sweep of leftovers (FileStore::remove_stale_temporaries)
+        // Held until the file is renamed: the sweep of leftovers (FileStore::remove_stale_temporaries)
         // leaves a locked temporary file alone, however long its writer has been stopped.
         tmp.as_file().lock()?;
         tmp.write_all(bytes)?;
-        let written = self.written.fetch_add(1, Ordering::SeqCst) + 1;
-        self.data_sync_through(written, tmp.as_file())?;
-        tmp.persist(target).map_err(|e| e.error)?;
-        let ticket = self.renamed.fetch_add(1, Ordering::SeqCst) + 1;
-        self.sync_through(ticket)
+        let ticket = {
+            // A poisoned lock only means another writer panicked; the queue is still whole.
+            let mut queue = self.queue.lock().unwrap_or_else(|p| p.into_inner());
+            queue.issued += 1;
+            let ticket = queue.issued;
+            queue.waiting.push(Queued {
+                ticket,
+                file: tmp,
+                target: target.to_path_buf(),
+            });
+            ticket
+        };
+        let mut committed = self.commits.lock().unwrap_or_else(|p| p.into_inner());
+        if committed.through < ticket {
+            // No commit took this file yet: this writer commits everything queued, its own
+            // file included (it was queued before this lock was taken).
+            let batch =
+                std::mem::take(&mut self.queue.lock().unwrap_or_else(|p| p.into_inner()).waiting);
+            let last = batch.last().map_or(committed.through, |q| q.ticket);
+            committed.failed.extend(self.commit(batch));
+            committed.through = last;
+        }
+        match committed.failed.iter().position(|(t, _, _)| *t == ticket) {
+            Some(i) => {
+                let (_, kind, why) = committed.failed.swap_remove(i);
+                Err(io::Error::new(kind, why))
+            }
+            None => Ok(()),
+        }
     }
 
-    /// Returns once the temporary file of write `ticket` is durable. Writers that wrote at about
-    /// the same time share one barrier: `syncfs` of the store's file system, which makes every
-    /// file written before it began durable (as an fsync of each would), in one journal commit
-    /// and one flush of the disk's cache instead of one per file. A writer alone fsyncs its own
-    /// file, so a single `token` refresh never waits for other programs' data.
-    fn data_sync_through(&self, ticket: u64, own: &File) -> io::Result<()> {
-        let mut synced = self.data_synced.lock().unwrap_or_else(|p| p.into_inner());
-        if *synced >= ticket {
-            return Ok(());
+    /// Makes a batch of written temporary files durable, renames each over its target and makes
+    /// the renames durable; returns the tickets that failed, with why.
+    fn commit(&self, batch: Vec<Queued>) -> Vec<(u64, io::ErrorKind, String)> {
+        let fail_all = |batch: &[u64], e: &io::Error| -> Vec<(u64, io::ErrorKind, String)> {
+            batch
+                .iter()
+                .map(|t| (*t, e.kind(), e.to_string()))
+                .collect()
+        };
+        let tickets: Vec<u64> = batch.iter().map(|q| q.ticket).collect();
+        // One file alone is fsynced by itself: a single `token` refresh never waits for the
+        // rest of the file system's dirty data.
+        let durable = match batch.as_slice() {
+            [one] => one.file.as_file().sync_all(),
+            [first, ..] => sync_file_system(first.file.as_file()),
+            [] => Ok(()),
+        };
+        if let Err(e) = durable {
+            return fail_all(&tickets, &e);
         }
-        let covered = self.written.load(Ordering::SeqCst);
-        if covered == *synced + 1 {
-            own.sync_all()?;
-        } else {
-            sync_file_system(own)?;
+        let mut failed = Vec::new();
+        let mut renamed = Vec::new();
+        for queued in batch {
+            match queued.file.persist(&queued.target) {
+                Ok(_) => renamed.push(queued.ticket),
+                Err(e) => failed.push((queued.ticket, e.error.kind(), e.error.to_string())),
+            }
         }
-        *synced = covered;
-        Ok(())
-    }
-
-    /// Returns once an fsync of the directory that started after rename `ticket` has finished.
-    fn sync_through(&self, ticket: u64) -> io::Result<()> {
-        // A poisoned lock only means another writer panicked; the counter is still right.
-        let mut synced = self.synced.lock().unwrap_or_else(|p| p.into_inner());
-        if *synced >= ticket {
-            return Ok(());
+        if !renamed.is_empty()
+            && let Err(e) = File::open(&self.dir).and_then(|d| d.sync_all())
+        {
+            failed.extend(fail_all(&renamed, &e));
         }
-        // Every rename counted here finished before this fsync starts.
-        let covered = self.renamed.load(Ordering::SeqCst);
-        File::open(&self.dir)?.sync_all()?;
-        *synced = covered;
-        Ok(())
+        failed
     }
 }
 
@@ -197,17 +239,12 @@ mod tests {
         for w in writers {
             w.join().unwrap();
         }
-        assert_eq!(dir.renamed.load(Ordering::SeqCst), 160);
         assert_eq!(
-            *dir.data_synced.lock().unwrap(),
+            dir.commits.lock().unwrap().through,
             160,
-            "every temporary file was made durable before its rename"
+            "every write went through a commit"
         );
-        assert_eq!(
-            *dir.synced.lock().unwrap(),
-            160,
-            "the last rename is covered"
-        );
+        assert!(dir.queue.lock().unwrap().waiting.is_empty());
         let leftovers = std::fs::read_dir(tmp.path())
             .unwrap()
             .filter(|e| {
