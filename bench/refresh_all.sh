@@ -5,7 +5,9 @@
 #   wrk -c8                 the same refresh request, rotation followed in Lua: the server's limit
 #   python requests.post    the same request, one profile after the other
 # Also counts discovery fetches in one traced run (expected: one per issuer).
-# Env: N (profiles, 300), REPS (tokdash runs, 5), WRK_SECS (10).
+# Env: N (profiles, 300), REPS (tokdash runs, 5), WRK_SECS (10), PIPELINE (1: capture the loopback
+# traffic of wrk and of the first tokdash run with tcpdump, and say how each used its connections:
+# bench/pipeline_gaps.py; the capture costs CPU, so figures of such a run are not the headline).
 source "$(dirname "$0")/lib.sh"
 N=${N:-300} REPS=${REPS:-5} WRK_SECS=${WRK_SECS:-10} WRK_TOKENS=32
 build
@@ -33,13 +35,27 @@ tail -n "$WRK_TOKENS" "$WORK/minted" | python3 -c \
   'import json,sys; [print(json.loads(l)["refresh_token"]) for l in sys.stdin]' >"$WORK/wrk_tokens"
 
 server_cpu() { cpu_ticks "$SERVER_PID"; }
+PORT=${ISSUER##*:}; PORT=${PORT%%/*}
+capture_start() {
+  [ "${PIPELINE:-0}" = 1 ] || return 0
+  tcpdump -i lo -tt -nn -q -l "tcp port $PORT" >"$WORK/capture.$1" 2>"$WORK/capture.$1.err" &
+  CAPTURE_PID=$!; PIDS+=("$CAPTURE_PID")
+  for _ in $(seq 100); do grep -q listening "$WORK/capture.$1.err" && break; sleep 0.1; done
+}
+capture_stop() {
+  [ "${PIPELINE:-0}" = 1 ] || return 0
+  kill -INT "$CAPTURE_PID"; wait "$CAPTURE_PID" 2>/dev/null || true
+  python3 "$ROOT/bench/pipeline_gaps.py" "$1" "$PORT" <"$WORK/capture.$1"
+}
 tick=$(getconf CLK_TCK)
 
 # (a) The server's limit: wrk first, so the tokdash runs below cannot have warmed it up for it.
+capture_start wrk
 s0=$(server_cpu)
 wrk -t1 -c8 -d"${WRK_SECS}s" -s "$ROOT/bench/refresh.lua" "$ISSUER/token" -- "$WORK/wrk_tokens" \
   >"$WORK/wrk.out"
 s1=$(server_cpu)
+capture_stop wrk
 grep -E 'Latency|Non-2xx|WRK' "$WORK/wrk.out"
 wrk_rps=$(awk '/^WRK/{split($3,a,"="); print a[2]}' "$WORK/wrk.out")
 wrk_req=$(awk '/^WRK/{split($2,a,"="); print a[2]}' "$WORK/wrk.out")
@@ -49,9 +65,11 @@ echo "server CPU during wrk: $(echo "scale=3; ($s1 - $s0) * 1000 / $tick / $wrk_
 # The discovery cache is removed before the first run, so that run pays for discovery.
 rm -f "$TOKDASH_STORE"/.discovery-*.json
 for r in $(seq "$REPS"); do
+  [ "$r" = 1 ] && capture_start tokdash
   s0=$(server_cpu)
   python3 "$ROOT/bench/rusage.py" "$WORK/tokdash.ru" "$TOKDASH" refresh --all --force >"$WORK/refresh.out"
   s1=$(server_cpu)
+  [ "$r" = 1 ] && capture_stop tokdash
   [ "$(tail -n1 "$WORK/tokdash.ru" | cut -d' ' -f4)" = 0 ] || { echo "refresh --all failed"; exit 1; }
   [ "$(grep -c 'new refresh token stored' "$WORK/refresh.out")" = "$N" ] || { echo "not all rotated"; exit 1; }
   echo "server CPU during tokdash run $r: $(echo "scale=3; ($s1 - $s0) * 1000 / $tick / $N" | bc) ms/request"
