@@ -263,14 +263,26 @@ enum OpenError {
 /// nothing for a plain file), and only a plain file, as the open file itself says (`fstat`).
 /// Returns the file and its metadata.
 fn open_plain(path: &Path) -> Result<(std::fs::File, std::fs::Metadata), OpenError> {
-    let mut options = std::fs::OpenOptions::new();
-    options.read(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY);
-    }
-    let file = match options.open(path) {
+    let open = |flags: i32| {
+        let mut options = std::fs::OpenOptions::new();
+        options.read(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            options.custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY | flags);
+        }
+        let _ = flags;
+        options.open(path)
+    };
+    // A read that updates the access time (`relatime` does once after each write) dirties the
+    // inode, and on ext4 then waits for the journal commit in progress: a command's reads run on
+    // its one async thread, which would stall every connection for that long (bench/refresh_all.sh
+    // PIPELINE=1). The kernel allows O_NOATIME to a file's owner only; others read without it.
+    let opened = match open(NO_ATIME) {
+        Err(e) if NO_ATIME != 0 && e.raw_os_error() == Some(libc::EPERM) => open(0),
+        other => other,
+    };
+    let file = match opened {
         Ok(file) => file,
         Err(e) if is_symlink_refusal(&e) => return Err(OpenError::NotPlain("a symbolic link")),
         Err(e) => {
@@ -286,6 +298,11 @@ fn open_plain(path: &Path) -> Result<(std::fs::File, std::fs::Metadata), OpenErr
         None => Ok((file, meta)),
     }
 }
+
+#[cfg(target_os = "linux")]
+const NO_ATIME: i32 = libc::O_NOATIME;
+#[cfg(not(target_os = "linux"))]
+const NO_ATIME: i32 = 0;
 
 /// `O_NOFOLLOW` met a symbolic link: `ELOOP` on Linux and macOS, `EMLINK` on FreeBSD.
 fn is_symlink_refusal(e: &std::io::Error) -> bool {
