@@ -1,5 +1,8 @@
 //! The engine against a real authorization server: oidc-provider on loopback, with refresh
 //! token rotation and reuse detection on (reusing a rotated refresh token revokes the family).
+//! The tests share the binary's default server (`oidc::shared`): each mints grants of its own,
+//! so its revocations and reuse detections kill its own token families only, and none counts
+//! requests per client.
 
 use crate::support::oidc::{self, OidcServer, post_cmd, post_profile, post_std_cmd, profile};
 use crate::support::world::World;
@@ -20,10 +23,10 @@ fn minted(server: &OidcServer) -> World {
     server.minted_world(&["p"])
 }
 
-/// A fresh real server, and a world with the one profile `name` of client `client` there
+/// The shared real server, and a world with the one profile `name` of client `client` there
 /// ([`profile`] with the `extra` keys).
-fn server_with_profile(name: &str, client: &str, extra: &str) -> (OidcServer, World) {
-    let server = OidcServer::start();
+fn server_with_profile(name: &str, client: &str, extra: &str) -> (&'static OidcServer, World) {
+    let server = oidc::shared();
     let w = World::new(&profile(name, &server.issuer, client, extra));
     (server, w)
 }
@@ -39,7 +42,7 @@ fn spawn_login(w: &World) -> std::process::Child {
 
 #[test]
 fn many_refreshes_in_a_row_each_rotate_and_the_last_token_lives() {
-    let server = OidcServer::start();
+    let server = oidc::shared();
     let w = minted(&server);
     let mut previous = rt(&w, "p");
     for i in 0..15 {
@@ -69,7 +72,7 @@ fn many_refreshes_in_a_row_each_rotate_and_the_last_token_lives() {
 
 #[test]
 fn several_processes_refreshing_at_once_never_spend_a_token_twice() {
-    let server = OidcServer::start();
+    let server = oidc::shared();
     let w = minted(&server);
     let mut children = Vec::new();
     for i in 0..8 {
@@ -90,7 +93,7 @@ fn several_processes_refreshing_at_once_never_spend_a_token_twice() {
 
 #[test]
 fn basic_and_public_clients_refresh() {
-    let server = OidcServer::start();
+    let server = oidc::shared();
     let config = profile(
         "basic",
         &server.issuer,
@@ -153,7 +156,7 @@ fn client_credentials_fetches_a_token_and_token_prints_only_it() {
 
 #[test]
 fn revoke_kills_the_grant_and_the_next_refresh_says_so() {
-    let server = OidcServer::start();
+    let server = oidc::shared();
     let w = minted(&server);
     let (refresh, access) = (
         rt(&w, "p"),
@@ -182,7 +185,7 @@ fn revoke_kills_the_grant_and_the_next_refresh_says_so() {
 
 #[test]
 fn invalid_grant_marks_needs_login_and_keeps_the_refresh_token() {
-    let server = OidcServer::start();
+    let server = oidc::shared();
     let w = minted(&server);
     let stale = rt(&w, "p");
     // Another client of the same grant rotates it behind tokdash's back, then tokdash presents
@@ -211,7 +214,7 @@ fn invalid_grant_marks_needs_login_and_keeps_the_refresh_token() {
 
 #[test]
 fn check_refreshes_once_on_401_and_retries() {
-    let server = OidcServer::start();
+    let server = oidc::shared();
     let w = minted(&server);
     post_cmd(&w, &["check", "p"])
         .assert()
@@ -231,7 +234,7 @@ fn check_refreshes_once_on_401_and_retries() {
 
 #[test]
 fn config_check_resolves_discovery() {
-    let server = OidcServer::start();
+    let server = oidc::shared();
     let w = World::new(&post_profile("p", &server.issuer));
     w.cmd(&["config", "check"])
         .assert()
@@ -252,7 +255,7 @@ fn config_check_resolves_discovery() {
 
 #[test]
 fn login_with_the_device_flow_approved_through_the_servers_pages() {
-    let server = OidcServer::start();
+    let server = oidc::shared();
     let w = World::new(&oidc::login_profile("p", &server.issuer));
     login_approved(&server, spawn_login(&w));
     assert!(active(&server, &rt(&w, "p")));
@@ -298,7 +301,7 @@ fn device_login_with_a_basic_client_is_accepted_by_the_real_server() {
 
 #[test]
 fn a_denied_login_exits_1_and_says_so() {
-    let server = OidcServer::start();
+    let server = oidc::shared();
     let w = World::new(&post_profile("p", &server.issuer));
     let mut child = spawn_login(&w);
     let (code, _) = read_user_code(&mut child);
@@ -315,7 +318,7 @@ fn a_denied_login_exits_1_and_says_so() {
 
 #[test]
 fn refresh_all_runs_every_profile_over_one_pool() {
-    let server = OidcServer::start();
+    let server = oidc::shared();
     let (w, _) = server.minted_numbered(12);
     let out = post_cmd(&w, &["refresh", "--all", "--force", "--json"])
         .assert()
