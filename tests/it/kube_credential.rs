@@ -69,8 +69,7 @@ fn kubectl_is_given_the_id_token_in_v1_and_v1beta1() {
         assert_eq!(r["auth"], format!("Bearer {id}"));
     }
     assert!(
-        server.token_requests(&client).len()
-            <= 1,
+        server.token_requests(&client).len() <= 1,
         "a fresh id token is given as stored (the one request is the mint)"
     );
 }

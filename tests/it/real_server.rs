@@ -43,7 +43,7 @@ fn spawn_login(w: &World) -> std::process::Child {
 #[test]
 fn many_refreshes_in_a_row_each_rotate_and_the_last_token_lives() {
     let server = oidc::shared();
-    let w = minted(&server);
+    let w = minted(server);
     let mut previous = rt(&w, "p");
     for i in 0..15 {
         post_cmd(&w, &["refresh", "p"])
@@ -55,7 +55,7 @@ fn many_refreshes_in_a_row_each_rotate_and_the_last_token_lives() {
         previous = current;
     }
     assert!(
-        active(&server, &previous),
+        active(server, &previous),
         "the newest refresh token is alive: no double spend"
     );
     let list: serde_json::Value = serde_json::from_slice(
@@ -73,7 +73,7 @@ fn many_refreshes_in_a_row_each_rotate_and_the_last_token_lives() {
 #[test]
 fn several_processes_refreshing_at_once_never_spend_a_token_twice() {
     let server = oidc::shared();
-    let w = minted(&server);
+    let w = minted(server);
     let mut children = Vec::new();
     for i in 0..8 {
         let args: &[&str] = if i % 2 == 0 {
@@ -87,7 +87,7 @@ fn several_processes_refreshing_at_once_never_spend_a_token_twice() {
     }
     crate::support::wait_all_succeeded(children, "a concurrent refresh or token");
     // Had two processes sent the same refresh token, the server would have revoked the family.
-    assert!(active(&server, &rt(&w, "p")));
+    assert!(active(server, &rt(&w, "p")));
     post_cmd(&w, &["refresh", "p"]).assert().success();
 }
 
@@ -157,7 +157,7 @@ fn client_credentials_fetches_a_token_and_token_prints_only_it() {
 #[test]
 fn revoke_kills_the_grant_and_the_next_refresh_says_so() {
     let server = oidc::shared();
-    let w = minted(&server);
+    let w = minted(server);
     let (refresh, access) = (
         rt(&w, "p"),
         w.record("p").unwrap()["access_token"]
@@ -171,7 +171,7 @@ fn revoke_kills_the_grant_and_the_next_refresh_says_so() {
         .stdout(predicate::str::contains(
             "p: revoked (refresh_token, access_token)",
         ));
-    assert!(!active(&server, &refresh) && !active(&server, &access));
+    assert!(!active(server, &refresh) && !active(server, &access));
     let list: serde_json::Value =
         serde_json::from_slice(&w.cmd(&["list", "--json"]).assert().get_output().stdout).unwrap();
     assert_eq!(list[0]["status"], "revoked");
@@ -186,7 +186,7 @@ fn revoke_kills_the_grant_and_the_next_refresh_says_so() {
 #[test]
 fn invalid_grant_marks_needs_login_and_keeps_the_refresh_token() {
     let server = oidc::shared();
-    let w = minted(&server);
+    let w = minted(server);
     let stale = rt(&w, "p");
     // Another client of the same grant rotates it behind tokdash's back, then tokdash presents
     // the old token: oidc-provider answers invalid_grant (and revokes the family).
@@ -215,7 +215,7 @@ fn invalid_grant_marks_needs_login_and_keeps_the_refresh_token() {
 #[test]
 fn check_refreshes_once_on_401_and_retries() {
     let server = oidc::shared();
-    let w = minted(&server);
+    let w = minted(server);
     post_cmd(&w, &["check", "p"])
         .assert()
         .success()
@@ -257,8 +257,8 @@ fn config_check_resolves_discovery() {
 fn login_with_the_device_flow_approved_through_the_servers_pages() {
     let server = oidc::shared();
     let w = World::new(&oidc::login_profile("p", &server.issuer));
-    login_approved(&server, spawn_login(&w));
-    assert!(active(&server, &rt(&w, "p")));
+    login_approved(server, spawn_login(&w));
+    assert!(active(server, &rt(&w, "p")));
 }
 
 /// Approves the running login `child` at the server, as a person would; it must then succeed.
@@ -289,7 +289,7 @@ fn device_login_with_a_basic_client_is_accepted_by_the_real_server() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    login_approved(&server, child);
+    login_approved(server, child);
     // A real refresh token of this server: refreshing with it works (and rotates it).
     let stored = rt(&w, "p");
     w.cmd(&["refresh", "p"])

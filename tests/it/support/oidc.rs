@@ -13,11 +13,11 @@
 //! [`OidcServer::start`] and says why.
 
 use super::world::World;
+use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::PathBuf;
 use std::process::{Child, ChildStdin, Command, Stdio};
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -92,7 +92,7 @@ pub fn shared_with(envs: &[(&str, &str)]) -> &'static OidcServer {
     config.sort();
     // The map lock is held only to find the configuration's cell; the start itself runs in the
     // cell, so the tests waiting for one configuration do not hold up the others.
-    let cell: &'static OnceLock<OidcServer> = *SERVERS
+    let cell: &'static OnceLock<OidcServer> = SERVERS
         .get_or_init(Default::default)
         .lock()
         .unwrap_or_else(|e| e.into_inner())
