@@ -8,12 +8,10 @@ use crate::support::oidc::{self, OidcServer, post_std_cmd};
 use crate::support::world::World;
 use crate::token_files::{out_dir, userinfo_status};
 use std::process::{Child, Stdio};
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 fn server() -> &'static OidcServer {
-    static SERVER: OnceLock<OidcServer> = OnceLock::new();
-    SERVER.get_or_init(OidcServer::start)
+    oidc::shared()
 }
 
 /// Profile `p` for `client` with its access token in `out/p.at`, a token just minted; and how

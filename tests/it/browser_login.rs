@@ -2,7 +2,7 @@
 //! consent pages driven over HTTP by `tests/oidc/authorize.js` (no browser): finished through the
 //! loopback listener and by pasting, and every way it must fail without storing anything.
 
-use crate::support::oidc::{self, OidcServer, profile};
+use crate::support::oidc::{self, profile};
 use crate::support::world::World;
 use crate::support::{stderr, wait_until};
 use std::io::{BufRead, BufReader, Read, Write};
@@ -197,7 +197,7 @@ fn refresh_rotates(w: &World, envs: &[(&str, &str)]) {
 /// refresh token then refreshes at the real server.
 #[test]
 fn public_client_finished_through_the_listener_then_refreshes() {
-    let server = OidcServer::start();
+    let server = oidc::shared();
     let w = World::new(&browser_profile(
         &server.issuer,
         oidc::CODE_PUBLIC_CLIENT,
@@ -224,7 +224,7 @@ fn public_client_finished_through_the_listener_then_refreshes() {
 /// Confidential clients (HTTP Basic and post) finished by pasting the callback address.
 #[test]
 fn confidential_clients_finished_by_pasting() {
-    let server = OidcServer::start();
+    let server = oidc::shared();
     for (client, method, secret) in [
         (
             oidc::CODE_BASIC_CLIENT,
@@ -257,7 +257,7 @@ fn confidential_clients_finished_by_pasting() {
 /// stored, and the browser is told why.
 #[test]
 fn a_wrong_state_at_the_listener_exits_1_and_stores_nothing() {
-    let server = OidcServer::start();
+    let server = oidc::shared();
     let w = World::new(&browser_profile(
         &server.issuer,
         oidc::CODE_PUBLIC_CLIENT,
@@ -281,7 +281,7 @@ fn a_wrong_state_at_the_listener_exits_1_and_stores_nothing() {
 /// and loses nothing: the right address pasted next finishes the login.
 #[test]
 fn pasted_bad_input_loses_nothing() {
-    let server = OidcServer::start();
+    let server = oidc::shared();
     let w = World::new(&browser_profile(
         &server.issuer,
         oidc::CODE_PUBLIC_CLIENT,
@@ -312,7 +312,7 @@ fn pasted_bad_input_loses_nothing() {
 /// The user refuses consent: the redirect carries `error=access_denied`.
 #[test]
 fn an_error_redirect_exits_1_and_stores_nothing() {
-    let server = OidcServer::start();
+    let server = oidc::shared();
     let w = World::new(&browser_profile(
         &server.issuer,
         oidc::CODE_PUBLIC_CLIENT,
@@ -335,7 +335,7 @@ fn an_error_redirect_exits_1_and_stores_nothing() {
 /// left as it was.
 #[test]
 fn a_code_used_twice_exits_1() {
-    let server = OidcServer::start();
+    let server = oidc::shared();
     let w = World::new(&browser_profile(
         &server.issuer,
         oidc::CODE_PUBLIC_CLIENT,
@@ -365,7 +365,7 @@ fn a_code_used_twice_exits_1() {
 /// metadata advertises it, unless the profile says `require_iss = false`.
 #[test]
 fn a_wrong_or_missing_iss_exits_1_unless_not_required() {
-    let server = OidcServer::start();
+    let server = oidc::shared();
     let w = World::new(&browser_profile(
         &server.issuer,
         oidc::CODE_PUBLIC_CLIENT,
@@ -439,7 +439,7 @@ fn a_provider_without_an_authorization_endpoint_is_one_clear_line() {
 /// A login not finished in time ends with exit 1 (the limit shortened for the test).
 #[test]
 fn a_login_not_finished_in_time_exits_1() {
-    let server = OidcServer::start();
+    let server = oidc::shared();
     let w = World::new(&browser_profile(
         &server.issuer,
         oidc::CODE_PUBLIC_CLIENT,
@@ -455,7 +455,7 @@ fn a_login_not_finished_in_time_exits_1() {
 /// stderr (stdout is kubectl's), the address pasted on stdin, and kubectl gets its credential.
 #[test]
 fn kube_credential_logs_a_browser_profile_in_on_stderr_when_interactive() {
-    let server = OidcServer::start();
+    let server = oidc::shared();
     let w = World::new(&browser_profile(
         &server.issuer,
         oidc::CODE_PUBLIC_CLIENT,

@@ -48,7 +48,8 @@ fn call_sends_the_token_and_prints_the_body() {
 /// request again, 200.
 #[test]
 fn a_401_refreshes_once_and_sends_again() {
-    let (w, before) = minted(oidc::POST_CLIENT);
+    let client = oidc::own_client(oidc::POST_CLIENT);
+    let (w, before) = minted(&client);
     let mut record = w.record("p").unwrap();
     record["access_token"] = json!("not-a-live-token");
     std::fs::write(w.store().join("p.json"), record.to_string()).unwrap();
@@ -56,7 +57,7 @@ fn a_401_refreshes_once_and_sends_again() {
     assert!(body["sub"].is_string(), "{body}");
     assert_ne!(stored_access_token(&w), "not-a-live-token");
     assert_eq!(
-        server().token_requests(oidc::POST_CLIENT).len() - before,
+        server().token_requests(&client).len() - before,
         1,
         "one refresh"
     );

@@ -2,7 +2,7 @@
 //! against a loopback smart-HTTP server that accepts only the profile's current access token.
 
 use crate::support::integrations::{git_server, isolate_git};
-use crate::support::oidc::{OidcServer, POST_SECRET, SECRET_VAR, post_cmd, post_profile};
+use crate::support::oidc::{self, POST_SECRET, SECRET_VAR, post_cmd, post_profile};
 use crate::support::output_with_stdin;
 use crate::support::world::World;
 use std::process::{Command, Output, Stdio};
@@ -57,7 +57,7 @@ fn expire_access_token(w: &World, name: &str) -> String {
 
 #[test]
 fn git_credential_fill_gets_username_token_and_expiry() {
-    let server = OidcServer::start();
+    let server = oidc::shared();
     let w = server.minted_world(&["gh"]);
     for git in gits() {
         let out = git_with_helper(
@@ -98,7 +98,7 @@ fn git_credential_fill_gets_username_token_and_expiry() {
 
 #[test]
 fn git_ls_remote_authenticates_with_a_refreshed_token_and_git_username() {
-    let server = OidcServer::start();
+    let server = oidc::shared();
     let w = server.minted_world_with("gh", "git_username = \"robot\"");
     let record = w.store().join("gh.json");
     let srv = git_server(w.dir.path(), &record, "robot");
@@ -124,7 +124,7 @@ fn git_ls_remote_authenticates_with_a_refreshed_token_and_git_username() {
 
 #[test]
 fn store_and_erase_change_nothing() {
-    let server = OidcServer::start();
+    let server = oidc::shared();
     let w = server.minted_world(&["gh"]);
     let before = w.record("gh").unwrap();
     for action in ["store", "erase", "some-future-action"] {
@@ -140,7 +140,7 @@ fn store_and_erase_change_nothing() {
 
 #[test]
 fn a_profile_that_needs_a_login_fails_the_fill_with_the_hint() {
-    let server = OidcServer::start();
+    let server = oidc::shared();
     let w = World::new(&post_profile("gh", &server.issuer));
     let out = git_with_helper(
         "git",
@@ -161,7 +161,7 @@ fn a_profile_that_needs_a_login_fails_the_fill_with_the_hint() {
 
 #[test]
 fn no_token_for_plain_http_to_another_host() {
-    let server = OidcServer::start();
+    let server = oidc::shared();
     let w = server.minted_world(&["gh"]);
     let out = post_cmd(&w, &["git-credential", "gh", "get"])
         .write_stdin("protocol=http\nhost=git.example.com\n\n")

@@ -3,7 +3,7 @@
 //! real authorization server behind the profile.
 
 use crate::support::integrations::{KubeApi, kubectl};
-use crate::support::oidc::{self, OidcServer, POST_SECRET, SECRET_VAR, post_cmd, post_profile};
+use crate::support::oidc::{self, POST_SECRET, SECRET_VAR, post_cmd, post_profile};
 use crate::support::world::World;
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Output, Stdio};
@@ -53,8 +53,10 @@ fn assert_ok(out: &Output) {
 
 #[test]
 fn kubectl_is_given_the_id_token_in_v1_and_v1beta1() {
-    let server = OidcServer::start();
-    let w = server.minted_world(&["k8s"]);
+    let server = oidc::shared();
+    // It counts its client's token requests: a client of its own.
+    let client = oidc::own_client(oidc::POST_CLIENT);
+    let w = server.minted_world_of(&client, &["k8s"]);
     let api = KubeApi::start(w.dir.path(), &w.store().join("k8s.json"), "id_token");
     for version in [V1, V1BETA1] {
         let out = kubectl_version(&w, &api, "k8s", version);
@@ -67,10 +69,7 @@ fn kubectl_is_given_the_id_token_in_v1_and_v1beta1() {
         assert_eq!(r["auth"], format!("Bearer {id}"));
     }
     assert!(
-        server
-            .token_requests(crate::support::oidc::POST_CLIENT)
-            .len()
-            <= 1,
+        server.token_requests(&client).len() <= 1,
         "a fresh id token is given as stored (the one request is the mint)"
     );
 }
@@ -78,7 +77,7 @@ fn kubectl_is_given_the_id_token_in_v1_and_v1beta1() {
 /// The answer itself: the apiVersion asked for, the token, and the id token's own `exp`.
 #[test]
 fn the_answer_is_one_exec_credential_with_the_expiry_of_the_token_given() {
-    let server = OidcServer::start();
+    let server = oidc::shared();
     let w = server.minted_world(&["k8s"]);
     for version in [V1, V1BETA1] {
         let info = format!(
@@ -110,25 +109,23 @@ fn the_answer_is_one_exec_credential_with_the_expiry_of_the_token_given() {
 
 #[test]
 fn an_expired_id_token_is_refreshed_before_kubectl_gets_it() {
-    let server = OidcServer::start();
-    let w = server.minted_world(&["k8s"]);
+    let server = oidc::shared();
+    // It counts its client's token requests: a client of its own.
+    let client = oidc::own_client(oidc::POST_CLIENT);
+    let w = server.minted_world_of(&client, &["k8s"]);
     // The access token is fresh; the id token has expired (its own exp): that alone makes it due.
     let expired = tokdash_test_jwt(1_000_000_000);
     let mut record = w.record("k8s").unwrap();
     record["id_token"] = serde_json::json!(expired);
     std::fs::write(w.store().join("k8s.json"), record.to_string()).unwrap();
     let api = KubeApi::start(w.dir.path(), &w.store().join("k8s.json"), "id_token");
-    let before = server
-        .token_requests(crate::support::oidc::POST_CLIENT)
-        .len();
+    let before = server.token_requests(&client).len();
     assert_ok(&kubectl_version(&w, &api, "k8s", V1));
     let id = stored(&w, "k8s", "id_token");
     assert_ne!(id, expired);
     assert_eq!(api.served.requests()[0]["auth"], format!("Bearer {id}"));
     assert_eq!(
-        server
-            .token_requests(crate::support::oidc::POST_CLIENT)
-            .len(),
+        server.token_requests(&client).len(),
         before + 1,
         "one refresh"
     );
@@ -136,7 +133,7 @@ fn an_expired_id_token_is_refreshed_before_kubectl_gets_it() {
 
 #[test]
 fn kube_token_access_token_gives_the_access_token_refreshed_when_expired() {
-    let server = OidcServer::start();
+    let server = oidc::shared();
     let w = server.minted_world_with("k8s", "kube_token = \"access_token\"");
     let mut record = w.record("k8s").unwrap();
     let stale = record["access_token"].as_str().unwrap().to_string();
@@ -151,7 +148,7 @@ fn kube_token_access_token_gives_the_access_token_refreshed_when_expired() {
 
 #[test]
 fn a_profile_that_needs_a_login_fails_kubectl_with_the_hint() {
-    let server = OidcServer::start();
+    let server = oidc::shared();
     let w = World::new(&post_profile("k8s", &server.issuer));
     let api = KubeApi::start(w.dir.path(), &w.store().join("k8s.json"), "id_token");
     let out = kubectl_version(&w, &api, "k8s", V1);
@@ -168,7 +165,7 @@ fn a_profile_that_needs_a_login_fails_kubectl_with_the_hint() {
 
 #[test]
 fn malformed_exec_info_exits_2_with_one_line() {
-    let server = OidcServer::start();
+    let server = oidc::shared();
     let w = server.minted_world(&["k8s"]);
     for bad in [
         "not json",
@@ -195,7 +192,7 @@ fn malformed_exec_info_exits_2_with_one_line() {
 /// with that terminal, and the login's prompt goes to stderr. stdout stays the ExecCredential.
 #[test]
 fn an_interactive_session_logs_in_on_stderr() {
-    let server = OidcServer::start();
+    let server = oidc::shared();
     let w = World::new(&oidc::login_profile("k8s", &server.issuer));
     let mut child = w
         .std_cmd_with_secret(&["kube-credential", "k8s"], SECRET_VAR, POST_SECRET)

@@ -2,18 +2,16 @@
 //! the default `refresh_ahead` (5 min): a fresh token is `valid`, `token` sends nothing while it
 //! is fresh, `refresh --all` sends nothing for fresh tokens, and the dashboard refreshes once per
 //! half-lifetime, not at every tick. The server counts the token requests of each client
-//! (tests/oidc/server.js); every test has a client of its own on this module's one server.
+//! (tests/oidc/server.js); every test has a client of its own on the binary's shared server.
 
 use crate::support::oidc::{self, OidcServer};
 use crate::support::succeeded;
 use crate::support::tmux::Tmux;
 use crate::support::world::World;
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 fn server() -> &'static OidcServer {
-    static SERVER: OnceLock<OidcServer> = OnceLock::new();
-    SERVER.get_or_init(OidcServer::start)
+    oidc::shared()
 }
 
 /// A world with profile `p` for `client`, no `refresh_ahead` of its own (the default 5 min).

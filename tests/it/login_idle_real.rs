@@ -4,21 +4,20 @@
 //! what `refresh_token_idle = "20s"` tells tokdash. Access tokens live an hour (the
 //! `tokdash-ttl-3600-idle-*` clients), so only the idle window can make tokdash refresh.
 //!
-//! One server for the module; every test has a client of its own, so its request log is its own.
+//! The binary's one server with that `OIDC_RT_TTL` (`oidc::shared_with`); every test has a client
+//! of its own there, so its request log is its own.
 
 use crate::support::oidc::{self, OidcServer};
 use crate::support::world::World;
 use crate::support::{succeeded, wait_until};
 use serde_json::Value;
 use std::process::Output;
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 const IDLE_SECS: u64 = 20;
 
 fn server() -> &'static OidcServer {
-    static SERVER: OnceLock<OidcServer> = OnceLock::new();
-    SERVER.get_or_init(|| OidcServer::start_with(&[("OIDC_RT_TTL", "20")]))
+    oidc::shared_with(&[("OIDC_RT_TTL", "20")])
 }
 
 /// A world with profile `p` for `client`, `refresh_token_idle = "20s"`, holding a token just

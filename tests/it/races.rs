@@ -1,13 +1,13 @@
 //! Crashes and races against the real server with rotation and reuse detection on: SIGKILL at
 //! random instants during `refresh --all`, and several processes refreshing the same profiles.
 
-use crate::support::oidc::{self, OidcServer, post_std_cmd};
+use crate::support::oidc::{self, post_std_cmd};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 #[test]
 fn sigkill_during_refresh_all_leaves_every_record_whole() {
-    let server = OidcServer::start();
+    let server = oidc::shared();
     let (w, names) = server.minted_numbered(16);
     let spawn_refresh_all = || {
         post_std_cmd(&w, &["refresh", "--all", "--force"])
@@ -78,7 +78,7 @@ fn sigkill_during_refresh_all_leaves_every_record_whole() {
 
 #[test]
 fn processes_refreshing_the_same_profiles_lose_no_token_family() {
-    let server = OidcServer::start();
+    let server = oidc::shared();
     let (w, names) = server.minted_numbered(8);
     for round in 0..3 {
         let children: Vec<_> = (0..4)

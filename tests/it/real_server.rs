@@ -1,5 +1,8 @@
 //! The engine against a real authorization server: oidc-provider on loopback, with refresh
 //! token rotation and reuse detection on (reusing a rotated refresh token revokes the family).
+//! The tests share the binary's default server (`oidc::shared`): each mints grants of its own,
+//! so its revocations and reuse detections kill its own token families only, and none counts
+//! requests per client.
 
 use crate::support::oidc::{self, OidcServer, post_cmd, post_profile, post_std_cmd, profile};
 use crate::support::world::World;
@@ -20,10 +23,10 @@ fn minted(server: &OidcServer) -> World {
     server.minted_world(&["p"])
 }
 
-/// A fresh real server, and a world with the one profile `name` of client `client` there
+/// The shared real server, and a world with the one profile `name` of client `client` there
 /// ([`profile`] with the `extra` keys).
-fn server_with_profile(name: &str, client: &str, extra: &str) -> (OidcServer, World) {
-    let server = OidcServer::start();
+fn server_with_profile(name: &str, client: &str, extra: &str) -> (&'static OidcServer, World) {
+    let server = oidc::shared();
     let w = World::new(&profile(name, &server.issuer, client, extra));
     (server, w)
 }
@@ -39,8 +42,8 @@ fn spawn_login(w: &World) -> std::process::Child {
 
 #[test]
 fn many_refreshes_in_a_row_each_rotate_and_the_last_token_lives() {
-    let server = OidcServer::start();
-    let w = minted(&server);
+    let server = oidc::shared();
+    let w = minted(server);
     let mut previous = rt(&w, "p");
     for i in 0..15 {
         post_cmd(&w, &["refresh", "p"])
@@ -52,7 +55,7 @@ fn many_refreshes_in_a_row_each_rotate_and_the_last_token_lives() {
         previous = current;
     }
     assert!(
-        active(&server, &previous),
+        active(server, &previous),
         "the newest refresh token is alive: no double spend"
     );
     let list: serde_json::Value = serde_json::from_slice(
@@ -69,8 +72,8 @@ fn many_refreshes_in_a_row_each_rotate_and_the_last_token_lives() {
 
 #[test]
 fn several_processes_refreshing_at_once_never_spend_a_token_twice() {
-    let server = OidcServer::start();
-    let w = minted(&server);
+    let server = oidc::shared();
+    let w = minted(server);
     let mut children = Vec::new();
     for i in 0..8 {
         let args: &[&str] = if i % 2 == 0 {
@@ -84,13 +87,13 @@ fn several_processes_refreshing_at_once_never_spend_a_token_twice() {
     }
     crate::support::wait_all_succeeded(children, "a concurrent refresh or token");
     // Had two processes sent the same refresh token, the server would have revoked the family.
-    assert!(active(&server, &rt(&w, "p")));
+    assert!(active(server, &rt(&w, "p")));
     post_cmd(&w, &["refresh", "p"]).assert().success();
 }
 
 #[test]
 fn basic_and_public_clients_refresh() {
-    let server = OidcServer::start();
+    let server = oidc::shared();
     let config = profile(
         "basic",
         &server.issuer,
@@ -153,8 +156,8 @@ fn client_credentials_fetches_a_token_and_token_prints_only_it() {
 
 #[test]
 fn revoke_kills_the_grant_and_the_next_refresh_says_so() {
-    let server = OidcServer::start();
-    let w = minted(&server);
+    let server = oidc::shared();
+    let w = minted(server);
     let (refresh, access) = (
         rt(&w, "p"),
         w.record("p").unwrap()["access_token"]
@@ -168,7 +171,7 @@ fn revoke_kills_the_grant_and_the_next_refresh_says_so() {
         .stdout(predicate::str::contains(
             "p: revoked (refresh_token, access_token)",
         ));
-    assert!(!active(&server, &refresh) && !active(&server, &access));
+    assert!(!active(server, &refresh) && !active(server, &access));
     let list: serde_json::Value =
         serde_json::from_slice(&w.cmd(&["list", "--json"]).assert().get_output().stdout).unwrap();
     assert_eq!(list[0]["status"], "revoked");
@@ -182,8 +185,8 @@ fn revoke_kills_the_grant_and_the_next_refresh_says_so() {
 
 #[test]
 fn invalid_grant_marks_needs_login_and_keeps_the_refresh_token() {
-    let server = OidcServer::start();
-    let w = minted(&server);
+    let server = oidc::shared();
+    let w = minted(server);
     let stale = rt(&w, "p");
     // Another client of the same grant rotates it behind tokdash's back, then tokdash presents
     // the old token: oidc-provider answers invalid_grant (and revokes the family).
@@ -211,8 +214,8 @@ fn invalid_grant_marks_needs_login_and_keeps_the_refresh_token() {
 
 #[test]
 fn check_refreshes_once_on_401_and_retries() {
-    let server = OidcServer::start();
-    let w = minted(&server);
+    let server = oidc::shared();
+    let w = minted(server);
     post_cmd(&w, &["check", "p"])
         .assert()
         .success()
@@ -231,7 +234,7 @@ fn check_refreshes_once_on_401_and_retries() {
 
 #[test]
 fn config_check_resolves_discovery() {
-    let server = OidcServer::start();
+    let server = oidc::shared();
     let w = World::new(&post_profile("p", &server.issuer));
     w.cmd(&["config", "check"])
         .assert()
@@ -252,10 +255,10 @@ fn config_check_resolves_discovery() {
 
 #[test]
 fn login_with_the_device_flow_approved_through_the_servers_pages() {
-    let server = OidcServer::start();
+    let server = oidc::shared();
     let w = World::new(&oidc::login_profile("p", &server.issuer));
-    login_approved(&server, spawn_login(&w));
-    assert!(active(&server, &rt(&w, "p")));
+    login_approved(server, spawn_login(&w));
+    assert!(active(server, &rt(&w, "p")));
 }
 
 /// Approves the running login `child` at the server, as a person would; it must then succeed.
@@ -286,7 +289,7 @@ fn device_login_with_a_basic_client_is_accepted_by_the_real_server() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    login_approved(&server, child);
+    login_approved(server, child);
     // A real refresh token of this server: refreshing with it works (and rotates it).
     let stored = rt(&w, "p");
     w.cmd(&["refresh", "p"])
@@ -298,7 +301,7 @@ fn device_login_with_a_basic_client_is_accepted_by_the_real_server() {
 
 #[test]
 fn a_denied_login_exits_1_and_says_so() {
-    let server = OidcServer::start();
+    let server = oidc::shared();
     let w = World::new(&post_profile("p", &server.issuer));
     let mut child = spawn_login(&w);
     let (code, _) = read_user_code(&mut child);
@@ -315,7 +318,7 @@ fn a_denied_login_exits_1_and_says_so() {
 
 #[test]
 fn refresh_all_runs_every_profile_over_one_pool() {
-    let server = OidcServer::start();
+    let server = oidc::shared();
     let (w, _) = server.minted_numbered(12);
     let out = post_cmd(&w, &["refresh", "--all", "--force", "--json"])
         .assert()

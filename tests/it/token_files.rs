@@ -2,7 +2,7 @@
 //! real authorization server: the files every process rewrites after it stores a new token
 //! (`token`, `import`, the dashboard), read back valid by the server's userinfo endpoint (`/me`);
 //! a symbolic link in a file's place, a directory others can write, hooks that hang or fail, and
-//! what a hook sees. One server for the module.
+//! what a hook sees. The binary's shared server (`oidc::shared`).
 
 use crate::support;
 use crate::support::oidc::{self, OidcServer, post_cmd};
@@ -11,12 +11,10 @@ use crate::support::world::World;
 use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 use std::process::Output;
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 fn server() -> &'static OidcServer {
-    static SERVER: OnceLock<OidcServer> = OnceLock::new();
-    SERVER.get_or_init(OidcServer::start)
+    oidc::shared()
 }
 
 /// A private directory for token files inside the world (0700, like the world itself).

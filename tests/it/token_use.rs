@@ -1,15 +1,13 @@
 //! Tokens where they are used (SPEC.md "Tokens where they are used"), against the real server:
-//! `token --min-valid` and `--format`, `exec`, `call`. One server for the module; each test that
-//! counts token requests has a client of its own there.
+//! `token --min-valid` and `--format`, `exec`, `call`. The binary's shared server (`oidc::shared`); each
+//! test that counts token requests has a client of its own there.
 
 use crate::support;
 use crate::support::oidc::{self, OidcServer, post_cmd};
 use crate::support::world::World;
-use std::sync::OnceLock;
 
 pub fn server() -> &'static OidcServer {
-    static SERVER: OnceLock<OidcServer> = OnceLock::new();
-    SERVER.get_or_init(OidcServer::start)
+    oidc::shared()
 }
 
 /// A world with profile `p` for `client` (client_secret_post, `refresh_ahead` 10 s) holding a

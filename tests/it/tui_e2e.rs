@@ -14,8 +14,10 @@ fn profile(name: &str, issuer: &str) -> String {
     )
 }
 
-fn setup() -> (OidcServer, World) {
-    let server = OidcServer::start();
+/// The shared server (each test's grants are its own: it mints them) and a world of three
+/// profiles, `alpha` and `bravo` holding tokens.
+fn setup() -> (&'static OidcServer, World) {
+    let server = oidc::shared();
     let config = format!(
         "[settings]\nauto_refresh = false\n{}{}{}",
         profile("alpha", &server.issuer),
@@ -368,7 +370,7 @@ fn a_bad_record_is_an_error_row_with_the_stores_words_until_it_is_removed() {
 /// into the popup's field, and the row turns valid.
 #[test]
 fn browser_login_from_the_dashboard_by_pasting_into_the_popup() {
-    let server = OidcServer::start();
+    let server = oidc::shared();
     let w = World::new(&format!(
         "[settings]\nauto_refresh = false\n[profiles.web]\nprovider = \"oidc\"\nissuer = \"{}\"\nclient_id = \"{}\"\nscopes = [\"openid\", \"offline_access\"]\nlogin = \"browser\"\nrefresh_ahead = \"10s\"\n",
         server.issuer,

@@ -3,14 +3,24 @@
 //!
 //! Needs `npm ci --prefix tests/oidc` once. Each start makes new keys and an empty token store,
 //! so tokens are minted per server with `mint`. Dropping the server stops it.
+//!
+//! Tests share servers: [`shared`] is the one default server of the test binary, [`shared_with`]
+//! the one per distinct environment (e.g. a short `OIDC_RT_TTL`). On a shared server each test
+//! has names of its own: every `mint` is a grant of its own (revoking it, or a reuse of one of its
+//! rotated refresh tokens, kills that grant only), and a test that counts its token requests, or
+//! must otherwise be alone with its client, takes a client of its own ([`own_client`],
+//! [`lifetime_client`]). Only a test that must own its server (stops it, kills it) calls
+//! [`OidcServer::start`] and says why.
 
 use super::world::World;
+use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::PathBuf;
 use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 /// `client_secret_post` client for the device flow and refresh.
@@ -35,15 +45,60 @@ pub const CC_SECRET: &str = "cc-secret";
 /// The environment variable that [`post_profile`]s read their client secret from.
 pub const SECRET_VAR: &str = "TD_SECRET";
 
-/// A `client_secret_post` client (secret [`POST_SECRET`]) whose access tokens live `seconds`
-/// (10, 60, 300 or 3600), with `tag` ("" or "dash") telling apart clients of equal lifetime, so
-/// each test's request log is its own.
+/// A number no other call in this test process gets: the tag of a client of one's own.
+fn next_tag() -> u64 {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
+/// A client of its own on a shared server, new on every call: a copy of the static client
+/// `base` (e.g. [`POST_CLIENT`], [`BASIC_CLIENT`], [`CODE_POST_CLIENT`]) with the same secret and
+/// authentication method, under a name no other test uses, so its request log
+/// ([`OidcServer::token_requests`]) is this test's alone. tests/oidc/server.js makes it on
+/// demand (`<base>-own-<tag>`).
+pub fn own_client(base: &str) -> String {
+    format!("{base}-own-{}", next_tag())
+}
+
+/// A `client_secret_post` client (secret [`POST_SECRET`]) whose access tokens live `seconds`,
+/// new on every call (server.js makes `tokdash-ttl-<seconds>-<tag>` on demand), so each test's
+/// request log is its own on a shared server. `tag` ("", "dash", "idle-ended"…) only tells
+/// a reader of the server's log what the client is for.
 pub fn lifetime_client(seconds: u32, tag: &str) -> String {
     if tag.is_empty() {
-        format!("tokdash-ttl-{seconds}")
+        format!("tokdash-ttl-{seconds}-{}", next_tag())
     } else {
-        format!("tokdash-ttl-{seconds}-{tag}")
+        format!("tokdash-ttl-{seconds}-{tag}-{}", next_tag())
     }
+}
+
+/// The default server ([`OidcServer::start`]) of this test binary, started by the first test
+/// that asks and shared by every test after it. It lives as long as the test process: it
+/// exits when its stdin, the process's pipe to it, closes.
+pub fn shared() -> &'static OidcServer {
+    shared_with(&[])
+}
+
+/// The one server of this test binary started with environment `envs` (see
+/// [`OidcServer::start_with`]): one per distinct configuration, shared like [`shared`].
+pub fn shared_with(envs: &[(&str, &str)]) -> &'static OidcServer {
+    type Config = Vec<(String, String)>;
+    static SERVERS: OnceLock<Mutex<HashMap<Config, &'static OnceLock<OidcServer>>>> =
+        OnceLock::new();
+    let mut config: Config = envs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    config.sort();
+    // The map lock is held only to find the configuration's cell; the start itself runs in the
+    // cell, so the tests waiting for one configuration do not hold up the others.
+    let cell: &'static OnceLock<OidcServer> = SERVERS
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .entry(config)
+        .or_insert_with(|| Box::leak(Box::new(OnceLock::new())));
+    cell.get_or_init(|| OidcServer::start_with(envs))
 }
 
 /// The scope `mint` asks for by default: `offline_access` is what yields a refresh token.
@@ -64,10 +119,16 @@ pub fn profile(name: &str, issuer: &str, client: &str, extra: &str) -> String {
 
 /// Profile `name` for [`POST_CLIENT`], its secret in [`SECRET_VAR`].
 pub fn post_profile(name: &str, issuer: &str) -> String {
+    post_profile_of(name, issuer, POST_CLIENT)
+}
+
+/// [`post_profile`] for `client`, a client_secret_post client with secret [`POST_SECRET`]
+/// (e.g. an [`own_client`] of [`POST_CLIENT`]).
+pub fn post_profile_of(name: &str, issuer: &str, client: &str) -> String {
     profile(
         name,
         issuer,
-        POST_CLIENT,
+        client,
         &format!("client_secret_env = \"{SECRET_VAR}\""),
     )
 }
@@ -114,7 +175,8 @@ fn node() -> Command {
 }
 
 impl OidcServer {
-    /// Default server: access tokens live 60 s, refresh tokens rotate on every use.
+    /// Default server: access tokens live 60 s, refresh tokens rotate on every use. A server of
+    /// the caller's own: most tests take [`shared`] instead.
     pub fn start() -> OidcServer {
         OidcServer::start_with(&[])
     }
@@ -273,13 +335,25 @@ impl OidcServer {
 
     /// A world with a [`post_profile`] per name in `names`, each holding a freshly minted token.
     pub fn minted_world(&self, names: &[impl AsRef<str>]) -> World {
+        self.minted_world_of(POST_CLIENT, names)
+    }
+
+    /// [`minted_world`](Self::minted_world) for `client`, a client_secret_post client with
+    /// secret [`POST_SECRET`] (e.g. an [`own_client`] of [`POST_CLIENT`]).
+    pub fn minted_world_of(&self, client: &str, names: &[impl AsRef<str>]) -> World {
         let config: String = names
             .iter()
-            .map(|n| post_profile(n.as_ref(), &self.issuer))
+            .map(|n| post_profile_of(n.as_ref(), &self.issuer, client))
             .collect();
         let w = World::new(&config);
         for n in names {
-            w.import(n.as_ref(), &self.mint_post());
+            let response = self.mint(
+                client,
+                Some(POST_SECRET),
+                "client_secret_post",
+                DEFAULT_SCOPE,
+            );
+            w.import(n.as_ref(), &response);
         }
         w
     }
