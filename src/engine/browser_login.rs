@@ -8,7 +8,7 @@ use super::error::exchange_error;
 use super::error::{EngineError, ErrorKind};
 use super::login::Origin;
 use crate::clock;
-use crate::config::{Grant, LoginMethod, ProviderConfig};
+use crate::config::{LoginMethod, ProviderConfig};
 use crate::oauth::authorize::{self, AuthorizationRequest, Callback, Expectations, Rejected};
 use crate::oauth::exchange;
 use crate::oauth::loopback::{BindError, Listener, Page};
@@ -89,18 +89,7 @@ impl Engine {
         if let ProviderConfig::Oidc { issuer } = &profile.provider
             && endpoints.issuer.is_none()
         {
-            let _permit = self.permits.acquire().await;
-            let found = self
-                .discovery
-                .endpoints(
-                    &self.http,
-                    self.config.settings.timeout,
-                    self.cache.as_ref(),
-                    issuer,
-                )
-                .await
-                .map_err(|e| EngineError::new(&profile.name, ErrorKind::Transient, e))?;
-            return Ok(provider::with_overrides(found, profile));
+            return self.discovered_endpoints(profile, issuer).await;
         }
         Ok(endpoints)
     }
@@ -114,16 +103,7 @@ impl Engine {
         mut pasted: mpsc::UnboundedReceiver<String>,
         mut on_event: impl FnMut(BrowserEvent),
     ) -> Result<TokenRecord, EngineError> {
-        let profile = self.profile(name)?;
-        if profile.grant == Grant::ClientCredentials {
-            return Err(EngineError::new(
-                name,
-                ErrorKind::Config,
-                "a client_credentials profile needs no login; use refresh",
-            ));
-        }
-        // A record the store refuses would stop the login only after the user approved it.
-        self.load(name).await?;
+        let profile = self.login_profile(name).await?;
         let endpoints = self.browser_endpoints(profile).await?;
         let Some(authorization_url) = endpoints.authorization_url.clone() else {
             return Err(EngineError::new(
@@ -137,11 +117,7 @@ impl Engine {
         };
         let auth = self.client_auth(profile).await?;
         let kind = profile.provider.kind();
-        let scope = if profile.scopes.is_empty() {
-            provider::default_login_scopes(kind).join(" ")
-        } else {
-            profile.scopes.join(" ")
-        };
+        let scope = super::login::login_scope(profile);
         let redirect = profile
             .browser
             .redirect_uri

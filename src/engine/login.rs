@@ -6,20 +6,15 @@ use super::Engine;
 use super::error::exchange_error;
 use super::error::{EngineError, ErrorKind};
 use crate::clock;
-use crate::config::Grant;
+use crate::config::{Grant, Profile};
 use crate::oauth::device::{DEVICE_CODE_GRANT, LoginPrompt, SLOW_DOWN_STEP, parse_authorization};
 use crate::oauth::exchange::{self, ExchangeError};
 use crate::oauth::token_response::{self, TokenResponse};
 use crate::provider;
 use crate::store::{Standing, TokenRecord};
 impl Engine {
-    /// Runs the whole device login; `on_prompt` is called once with what to show the user.
-    /// Returns the record as stored.
-    pub async fn login(
-        &self,
-        name: &str,
-        on_prompt: impl FnOnce(LoginPrompt),
-    ) -> Result<TokenRecord, EngineError> {
+    /// The profile a login (device or browser) is for, once nothing stands in its way.
+    pub(super) async fn login_profile(&self, name: &str) -> Result<&Profile, EngineError> {
         let profile = self.profile(name)?;
         if profile.grant == Grant::ClientCredentials {
             return Err(EngineError::new(
@@ -31,16 +26,22 @@ impl Engine {
         // A record the store refuses (not JSON, a link) would stop the login only once the user
         // has approved it, when the tokens are stored: refuse it before asking anything.
         self.load(name).await?;
+        Ok(profile)
+    }
+
+    /// Runs the whole device login; `on_prompt` is called once with what to show the user.
+    /// Returns the record as stored.
+    pub async fn login(
+        &self,
+        name: &str,
+        on_prompt: impl FnOnce(LoginPrompt),
+    ) -> Result<TokenRecord, EngineError> {
+        let profile = self.login_profile(name).await?;
         let (endpoints, device_url) = self
             .required_endpoint(profile, |e| &e.device_authorization_url, "the provider has no device authorization endpoint; set device_authorization_url, or get a token elsewhere and run: tokdash import")
             .await?;
         let auth = self.client_auth(profile).await?;
-        let kind = profile.provider.kind();
-        let scopes = if profile.scopes.is_empty() {
-            provider::default_login_scopes(kind).join(" ")
-        } else {
-            profile.scopes.join(" ")
-        };
+        let scopes = login_scope(profile);
         let http = &self.http;
         let timeout = self.config.settings.timeout;
 
@@ -227,4 +228,13 @@ fn device_refused(profile: &crate::config::Profile, mut e: EngineError) -> Engin
 pub(super) enum Origin {
     Login,
     Import,
+}
+
+/// The scopes a login asks for: the profile's, else the provider's defaults.
+pub(super) fn login_scope(profile: &Profile) -> String {
+    if profile.scopes.is_empty() {
+        provider::default_login_scopes(profile.provider.kind()).join(" ")
+    } else {
+        profile.scopes.join(" ")
+    }
 }

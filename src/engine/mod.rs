@@ -143,6 +143,15 @@ impl Engine {
         let ProviderConfig::Oidc { issuer } = &profile.provider else {
             unreachable!("only oidc profiles lack static endpoints");
         };
+        self.discovered_endpoints(profile, issuer).await
+    }
+
+    /// The endpoints of `issuer`'s discovery document (cached), with the profile's overrides.
+    async fn discovered_endpoints(
+        &self,
+        profile: &Profile,
+        issuer: &str,
+    ) -> Result<Endpoints, EngineError> {
         let _permit = self.permits.acquire().await;
         let found = self
             .discovery
