@@ -210,6 +210,12 @@ impl Kv {
             if give_up {
                 return Err(failure);
             }
+            // What a failover looks like from here, for RELIABILITY.md and for operators.
+            tracing::info!(
+                attempt,
+                "team store: {method} {}: {failure:?}; retrying",
+                path_of(url)
+            );
             tokio::time::sleep(backoff(attempt)).await;
         }
     }
@@ -293,6 +299,11 @@ impl Kv {
             if give_up {
                 return Err(failure);
             }
+            tracing::info!(
+                attempt,
+                unsure,
+                "team store: write {key}: {failure:?}; retrying"
+            );
             tokio::time::sleep(backoff(attempt)).await;
         }
     }
@@ -339,6 +350,11 @@ impl Kv {
         names.sort_unstable();
         Ok(names)
     }
+}
+
+/// A URL without the scheme and host, for the log.
+fn path_of(url: &str) -> &str {
+    url.find("/v1/").map_or(url, |i| &url[i..])
 }
 
 fn list_method() -> reqwest::Method {
