@@ -535,3 +535,110 @@ fn migrate_copies_local_records_under_the_lease_and_skips_newer_team_records() {
     host.run_ok(&["refresh", "p"]);
     assert!(alive(&oidc, &stored_rt(&bao, "t10")));
 }
+
+/// A holder paused (SIGSTOP) past lock_ttl, between the provider's answer and its write, while
+/// another host takes the lease over and stores a newer record (a fresh grant: spending the
+/// paused holder's refresh token again would make the real server revoke the family, a risk
+/// no lease can remove; RELIABILITY.md). When the holder resumes, its check-and-set write fails:
+/// the newer record stays, and the paused holder says so and keeps nothing.
+#[test]
+fn a_holder_paused_past_lock_ttl_cannot_overwrite_the_newer_record() {
+    use std::sync::atomic::AtomicI32;
+    let bao = BaoServer::dev();
+    let oidc = OidcServer::start();
+    let holder_pid = Arc::new(AtomicI32::new(0));
+    let pid = holder_pid.clone();
+    let port = proxy(
+        oidc_port(&oidc),
+        // SAFETY: kill(2) of the test's own tokdash child, whose pid is set before it runs.
+        Proxy::Pass(Box::new(move || unsafe {
+            libc::kill(pid.load(Ordering::SeqCst), libc::SIGSTOP);
+        })),
+    );
+    let store = store_block(&bao.address, "t11", "lock_ttl = \"3s\"");
+    let a = Host::new(
+        &store,
+        &profile("p", &oidc, &token_url_through(&oidc, port)),
+    );
+    // A long request timeout: on SIGCONT, a reads the answer waiting in its socket instead of
+    // timing out the request that was in flight while it was stopped.
+    std::fs::write(
+        a.config_path(),
+        std::fs::read_to_string(a.config_path())
+            .unwrap()
+            .replace("timeout = \"2s\"", "timeout = \"60s\""),
+    )
+    .unwrap();
+    let minted = oidc.mint_post();
+    a.import("p", &minted);
+    let old_rt = minted["refresh_token"].as_str().unwrap();
+
+    let mut paused = a
+        .cmd(&["refresh", "p"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    holder_pid.store(paused.id() as i32, Ordering::SeqCst);
+    wait_until(
+        Duration::from_secs(20),
+        "a to be paused with the answer",
+        || {
+            std::fs::read_to_string(format!("/proc/{}/stat", paused.id()))
+                .is_ok_and(|s| s.split_whitespace().nth(2) == Some("T"))
+        },
+    );
+    let lease = bao.lease("t11", "p").unwrap();
+    assert_eq!(lease["held"], true, "{lease}");
+
+    // Host b logs in afresh (here: imports a new grant) once a's lease has expired.
+    let b = Host::new(&store, &profile("p", &oidc, ""));
+    let newer = oidc.mint_post();
+    let started = Instant::now();
+    b.import("p", &newer);
+    assert!(
+        started.elapsed() >= Duration::from_secs(2),
+        "b waited for a's lease to expire: {:?}",
+        started.elapsed()
+    );
+    let newer_rt = newer["refresh_token"].as_str().unwrap();
+    assert_eq!(stored_rt(&bao, "t11"), newer_rt);
+
+    // SAFETY: kill(2) of our own child.
+    unsafe {
+        libc::kill(paused.id() as i32, libc::SIGCONT);
+    }
+    let out = {
+        let status = paused.wait().unwrap();
+        let mut err = String::new();
+        paused
+            .stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut err)
+            .unwrap();
+        (status, err)
+    };
+    let (status, err) = out;
+    assert_eq!(status.code(), Some(1), "a reports the lost write: {err}");
+    let line = err
+        .lines()
+        .find(|l| l.contains("team store"))
+        .unwrap_or_default();
+    assert!(
+        line.contains(&bao.address) && line.contains("lock_ttl"),
+        "one line naming the store and why: {err}"
+    );
+    assert!(!err.contains(newer_rt) && !err.contains(old_rt));
+    // The newer record stays, nothing of a's is spilled, and it is not shown unsynced.
+    assert_eq!(stored_rt(&bao, "t11"), newer_rt);
+    assert!(!a.spill("p").exists(), "nothing kept in the spill");
+    let list = a.list();
+    assert!(list[0]["unsynced"].is_null(), "{list}");
+    assert_eq!(stored_rt(&bao, "t11"), newer_rt);
+    // And the team's grant still refreshes (no reuse detected).
+    b.run_ok(&["refresh", "p"]);
+    let latest = stored_rt(&bao, "t11");
+    assert_ne!(latest, newer_rt);
+    assert!(alive(&oidc, &latest));
+}

@@ -236,6 +236,35 @@ impl BaoStore {
         }
     }
 
+    /// After a check-and-set conflict on a save under the lease: `Some(error)` when another
+    /// host has since stored a record with other tokens than the ones this save started from,
+    /// and as new or newer. Only a holder whose lease ran out (it held it past `lock_ttl`:
+    /// paused, or cut off from the server) gets here. The other host's record is the team's
+    /// now and stays; this process's record is dropped, not spilled: the other host either spent
+    /// the same refresh token (the provider then revoked the family) or stored a new grant, and
+    /// either way ours is not the one to keep. Any other conflict (a standby's stale copy, a
+    /// write that changed only facts) is left to the caller, which spills.
+    fn superseded(&self, name: &str, record: &TokenRecord, seen: Seen) -> Option<StoreError> {
+        let (team, _) = self.read_team(name).ok()?;
+        let team = team?;
+        if team.generation < record.generation || fingerprint(&team) == seen.tokens {
+            return None;
+        }
+        self.inner.spill.remove(name);
+        tracing::warn!(
+            profile = name,
+            team = team.generation,
+            ours = record.generation,
+            "another host stored a newer record while this process's lease had run out; ours is dropped"
+        );
+        Some(StoreError {
+            message: format!(
+                "team store {}: cannot write {name}: another host stored a newer record of {name} after this process's lease ran out (held past lock_ttl: paused, or cut off from the server); that record stays and this process's new tokens are dropped; if this repeats, raise [store] lock_ttl",
+                self.inner.address
+            ),
+        })
+    }
+
     /// Brings every spilled record to the server, each under its lease; what cannot be done now
     /// stays spilled for the next process.
     pub fn sync_spilled(&self) {
@@ -344,6 +373,13 @@ impl TokenStore for BaoStore {
                 Ok(_) => {
                     self.inner.spill.remove(name);
                     return Ok(());
+                }
+                Err(BaoError::Conflict) => {
+                    if let Some(superseded) = self.superseded(name, record, seen) {
+                        return Err(superseded);
+                    }
+                    let e = BaoError::Conflict;
+                    (self.error(&e, &format!("cannot write {name}")), Some(seen))
                 }
                 Err(e) => (self.error(&e, &format!("cannot write {name}")), Some(seen)),
             },
