@@ -79,7 +79,7 @@ RUNS=${RUNS:-30} WARMUP=5 hyperfine_results "token start-up" "$N" -- \
 # Idle dashboard with M profiles on the team store: records for all of them (fresh tokens, so
 # nothing is due), then count the requests it sends while it sits for 20 s, through a counting
 # proxy (request lines in the client's bytes).
-PROXY_PORT=$((PORT + 2))
+PROXY_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 python3 - "$PROXY_PORT" "$PORT" "$WORK/requests" <<'PY' &
 import socket, sys, threading
 listen, upstream, counter = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]

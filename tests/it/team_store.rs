@@ -58,8 +58,7 @@ fn a_refresh_goes_through_the_team_store_under_a_lease_it_releases() {
         "the rotated refresh token is on the server"
     );
     assert!(alive(&oidc, &rotated), "its family is alive");
-    let lease = bao.lease("t1", "p").expect("a lease entry");
-    assert_eq!(lease["held"], false, "released after the write: {lease}");
+    assert!(bao.lease_free("t1", "p"), "released after the write");
 
     let token = stdout(&host.run_ok(&["token", "p"]));
     assert!(!token.trim().is_empty());
@@ -192,6 +191,28 @@ fn the_readme_policy_is_enough_and_keeps_other_prefixes_out() {
         .try_call("GET", "/v1/secret/data/tokdash/other/p", Some(&token), None)
         .unwrap();
     assert_eq!(status, 403);
+    // Released by a soft delete, which `refresh --all` lists.
+    assert!(bao.lease_free("tokdash/ops", "p"));
+    host.run_ok(&["refresh", "--all", "--force"]);
+    assert!(bao.lease_free("tokdash/ops", "p"));
+    assert!(alive(
+        &oidc,
+        bao.record("tokdash/ops", "p").unwrap()["refresh_token"]
+            .as_str()
+            .unwrap()
+    ));
+
+    // The policy of earlier versions, without `delete/`: the lease is released by a write.
+    let policy = readme_policy();
+    let older = &policy[..policy
+        .find("path \"secret/delete/")
+        .expect("README's delete path")];
+    host.bao_token = bao.token_with_policy("tokdash-older", older);
+    host.run_ok(&["refresh", "p"]);
+    let lease = bao.lease("tokdash/ops", "p").expect("a lease written free");
+    assert_eq!(lease["held"], false, "{lease}");
+    host.run_ok(&["refresh", "--all", "--force"]);
+    assert_eq!(bao.lease("tokdash/ops", "p").unwrap()["held"], false);
 }
 
 #[test]
@@ -572,6 +593,7 @@ fn a_holder_paused_past_lock_ttl_cannot_overwrite_the_newer_record() {
     let minted = oidc.mint_post();
     a.import("p", &minted);
     let old_rt = minted["refresh_token"].as_str().unwrap();
+    let newer = oidc.mint_post();
 
     let mut paused = a
         .cmd(&["refresh", "p"])
@@ -588,18 +610,19 @@ fn a_holder_paused_past_lock_ttl_cannot_overwrite_the_newer_record() {
                 .is_ok_and(|s| s.split_whitespace().nth(2) == Some("T"))
         },
     );
+    let paused_at = Instant::now();
     let lease = bao.lease("t11", "p").unwrap();
     assert_eq!(lease["held"], true, "{lease}");
 
     // Host b logs in afresh (here: imports a new grant) once a's lease has expired.
     let b = Host::new(&store, &profile("p", &oidc, ""));
-    let newer = oidc.mint_post();
-    let started = Instant::now();
     b.import("p", &newer);
+    // a renewed its lease at most lock_ttl / 3 = 1 s before it stopped, and the lease expires
+    // 3 s after that by the server's clock: b had to wait.
     assert!(
-        started.elapsed() >= Duration::from_secs(2),
+        paused_at.elapsed() >= Duration::from_millis(1500),
         "b waited for a's lease to expire: {:?}",
-        started.elapsed()
+        paused_at.elapsed()
     );
     let newer_rt = newer["refresh_token"].as_str().unwrap();
     assert_eq!(stored_rt(&bao, "t11"), newer_rt);

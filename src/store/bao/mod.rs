@@ -50,7 +50,29 @@ struct Inner {
     seen: Mutex<HashMap<String, Seen>>,
     /// The versions of the last listing (`store_stamp`), for `record_stamp`.
     listed: Mutex<Option<HashMap<String, u64>>>,
+    /// The leases a listing (`prepare_leases`) showed free, at the version listed; each used
+    /// once. `None`: no listing, every lease is read before it is taken.
+    free_leases: Mutex<Option<FreeLeases>>,
     last_sync: Mutex<Option<Instant>>,
+}
+
+/// What one `LIST detailed-metadata/<prefix>/.locks/` showed.
+struct FreeLeases {
+    /// Free (soft-deleted) leases and their versions.
+    free: HashMap<String, u64>,
+    /// Every lease listed, free or not; a name not listed has no lease entry yet (version 0).
+    listed: std::collections::HashSet<String>,
+}
+
+impl FreeLeases {
+    /// The version to take `name`'s lease at without reading it first, once: `None` when it
+    /// looked held (or was already used), and the read decides.
+    fn take(&mut self, name: &str) -> Option<u64> {
+        if let Some(version) = self.free.remove(name) {
+            return Some(version);
+        }
+        self.listed.insert(name.to_string()).then_some(0)
+    }
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -107,11 +129,38 @@ impl BaoStore {
                 spill: Spill::new(&data_dir.join("spill")),
                 seen: Mutex::new(HashMap::new()),
                 listed: Mutex::new(None),
+                free_leases: Mutex::new(None),
                 last_sync: Mutex::new(None),
             }),
         };
         store.sync_spilled();
         Ok(store)
+    }
+
+    /// Before taking many leases (`refresh --all`): one `LIST detailed-metadata` of the leases,
+    /// so that each free one is then taken with its check-and-set write alone instead of a read
+    /// and a write (`lease::take_at`). A failed listing changes nothing: each lease is read.
+    pub fn prepare_leases(&self) {
+        let kv = self.inner.kv.clone();
+        let folder = format!("{}/.locks", self.inner.prefix);
+        match self.run(async move { kv.current_versions(&folder).await }) {
+            Ok(leases) => {
+                let mut free = HashMap::new();
+                let mut listed = std::collections::HashSet::new();
+                for lease in leases {
+                    if lease.deleted {
+                        free.insert(lease.name.clone(), lease.version);
+                    }
+                    listed.insert(lease.name);
+                }
+                *self
+                    .inner
+                    .free_leases
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner()) = Some(FreeLeases { free, listed });
+            }
+            Err(e) => tracing::debug!("cannot list the leases; each is read first: {e:?}"),
+        }
     }
 
     /// Where the records are, for people: the dashboard's header, `store migrate`.
@@ -406,11 +455,25 @@ impl TokenStore for BaoStore {
         let key = self.lock_key(name);
         let holder = self.inner.holder.clone();
         let ttl = self.inner.lock_ttl;
+        let listed_free = self
+            .inner
+            .free_leases
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_mut()
+            .and_then(|leases| leases.take(name));
         let taken = {
             let key = key.clone();
             let holder = holder.clone();
-            self.run(async move { lease::take(&kv, &key, &holder, ttl).await })
-                .map_err(|e| self.error(&e, &format!("cannot take the lease of {name}")))?
+            self.run(async move {
+                if let Some(version) = listed_free
+                    && let Some(written) = lease::take_at(&kv, &key, &holder, ttl, version).await?
+                {
+                    return Ok(Some(written));
+                }
+                lease::take(&kv, &key, &holder, ttl).await
+            })
+            .map_err(|e| self.error(&e, &format!("cannot take the lease of {name}")))?
         };
         let Some(version) = taken else {
             return Ok(None);

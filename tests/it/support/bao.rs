@@ -199,6 +199,23 @@ impl BaoServer {
         (status == 200).then(|| json["data"]["data"].clone())
     }
 
+    /// Whether the lease of `name` is free: its current version soft-deleted (released), or
+    /// written `held: false` (released under a policy without `delete/`).
+    pub fn lease_free(&self, prefix: &str, name: &str) -> bool {
+        let (status, json) = self.call(
+            "GET",
+            &format!("/v1/secret/data/{prefix}/.locks/{name}"),
+            None,
+        );
+        match status {
+            200 => json["data"]["data"]["held"] == false,
+            404 => json["data"]["metadata"]["deletion_time"]
+                .as_str()
+                .is_some_and(|t| !t.is_empty()),
+            _ => false,
+        }
+    }
+
     pub fn seal(&self) {
         let (status, _) = self.call("PUT", "/v1/sys/seal", None);
         assert_eq!(status, 204, "seal");
