@@ -557,13 +557,21 @@ fn migrate_copies_local_records_under_the_lease_and_skips_newer_team_records() {
     assert!(alive(&oidc, &stored_rt(&bao, "t10")));
 }
 
-/// A holder paused (SIGSTOP) past lock_ttl, between the provider's answer and its write, while
-/// another host takes the lease over and stores a newer record (a fresh grant: spending the
-/// paused holder's refresh token again would make the real server revoke the family, a risk
-/// no lease can remove; RELIABILITY.md). When the holder resumes, its check-and-set write fails:
-/// the newer record stays, and the paused holder says so and keeps nothing.
-#[test]
-fn a_holder_paused_past_lock_ttl_cannot_overwrite_the_newer_record() {
+/// Host a's `refresh p` SIGSTOPped by the test between the provider's answer (a rotated refresh
+/// token, waiting unread in its socket) and its write, with `lock_ttl = 3s`.
+struct PausedHolder {
+    a: Host,
+    bao: BaoServer,
+    oidc: OidcServer,
+    store: String,
+    prefix: &'static str,
+    child: std::process::Child,
+    paused_at: Instant,
+    /// The refresh token a spent.
+    spent_rt: String,
+}
+
+fn pause_a_holder(prefix: &'static str) -> PausedHolder {
     use std::sync::atomic::AtomicI32;
     let bao = BaoServer::dev();
     let oidc = OidcServer::start();
@@ -576,7 +584,7 @@ fn a_holder_paused_past_lock_ttl_cannot_overwrite_the_newer_record() {
             libc::kill(pid.load(Ordering::SeqCst), libc::SIGSTOP);
         })),
     );
-    let store = store_block(&bao.address, "t11", "lock_ttl = \"3s\"");
+    let store = store_block(&bao.address, prefix, "lock_ttl = \"3s\"");
     let a = Host::new(
         &store,
         &profile("p", &oidc, &token_url_through(&oidc, port)),
@@ -592,76 +600,140 @@ fn a_holder_paused_past_lock_ttl_cannot_overwrite_the_newer_record() {
     .unwrap();
     let minted = oidc.mint_post();
     a.import("p", &minted);
-    let old_rt = minted["refresh_token"].as_str().unwrap();
-    let newer = oidc.mint_post();
-
-    let mut paused = a
+    let child = a
         .cmd(&["refresh", "p"])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    holder_pid.store(paused.id() as i32, Ordering::SeqCst);
+    holder_pid.store(child.id() as i32, Ordering::SeqCst);
     wait_until(
         Duration::from_secs(20),
         "a to be paused with the answer",
         || {
-            std::fs::read_to_string(format!("/proc/{}/stat", paused.id()))
+            std::fs::read_to_string(format!("/proc/{}/stat", child.id()))
                 .is_ok_and(|s| s.split_whitespace().nth(2) == Some("T"))
         },
     );
     let paused_at = Instant::now();
-    let lease = bao.lease("t11", "p").unwrap();
+    let lease = bao.lease(prefix, "p").unwrap();
     assert_eq!(lease["held"], true, "{lease}");
-
-    // Host b logs in afresh (here: imports a new grant) once a's lease has expired.
-    let b = Host::new(&store, &profile("p", &oidc, ""));
-    b.import("p", &newer);
-    // a renewed its lease at most lock_ttl / 3 = 1 s before it stopped, and the lease expires
-    // 3 s after that by the server's clock: b had to wait.
-    assert!(
-        paused_at.elapsed() >= Duration::from_millis(1500),
-        "b waited for a's lease to expire: {:?}",
-        paused_at.elapsed()
-    );
-    let newer_rt = newer["refresh_token"].as_str().unwrap();
-    assert_eq!(stored_rt(&bao, "t11"), newer_rt);
-
-    // SAFETY: kill(2) of our own child.
-    unsafe {
-        libc::kill(paused.id() as i32, libc::SIGCONT);
+    PausedHolder {
+        a,
+        bao,
+        oidc,
+        store,
+        prefix,
+        child,
+        paused_at,
+        spent_rt: minted["refresh_token"].as_str().unwrap().to_string(),
     }
-    let out = {
-        let status = paused.wait().unwrap();
+}
+
+impl PausedHolder {
+    /// SIGCONT, then a's exit status and stderr.
+    fn resume(mut self) -> (Self, Option<i32>, String) {
+        // SAFETY: kill(2) of our own child.
+        unsafe {
+            libc::kill(self.child.id() as i32, libc::SIGCONT);
+        }
+        let status = self.child.wait().unwrap();
         let mut err = String::new();
-        paused
+        self.child
             .stderr
             .take()
             .unwrap()
             .read_to_string(&mut err)
             .unwrap();
-        (status, err)
-    };
-    let (status, err) = out;
-    assert_eq!(status.code(), Some(1), "a reports the lost write: {err}");
+        (self, status.code(), err)
+    }
+
+    /// b took a's lease over: it had to wait. a renewed its lease at most lock_ttl / 3 = 1 s
+    /// before it stopped, and the lease expires 3 s after that by the server's clock.
+    #[track_caller]
+    fn assert_waited(&self) {
+        assert!(
+            self.paused_at.elapsed() >= Duration::from_millis(1500),
+            "b waited for a's lease to expire: {:?}",
+            self.paused_at.elapsed()
+        );
+    }
+}
+
+/// A holder paused (SIGSTOP) past lock_ttl, between the provider's answer and its write, while
+/// another host takes the lease over and stores a newer record (a fresh grant: spending the
+/// paused holder's refresh token again would make the real server revoke the family, a risk
+/// no lease can remove; RELIABILITY.md). When the holder resumes, its check-and-set write fails:
+/// the newer record stays, and the paused holder says so and keeps nothing.
+#[test]
+fn a_holder_paused_past_lock_ttl_cannot_overwrite_the_newer_record() {
+    let held = pause_a_holder("t11");
+    let newer = held.oidc.mint_post();
+    // Host b logs in afresh (here: imports a new grant) once a's lease has expired.
+    let b = Host::new(&held.store, &profile("p", &held.oidc, ""));
+    b.import("p", &newer);
+    held.assert_waited();
+    let newer_rt = newer["refresh_token"].as_str().unwrap();
+    assert_eq!(stored_rt(&held.bao, held.prefix), newer_rt);
+
+    let (held, code, err) = held.resume();
+    assert_eq!(code, Some(1), "a reports the lost write: {err}");
     let line = err
         .lines()
         .find(|l| l.contains("team store"))
         .unwrap_or_default();
     assert!(
-        line.contains(&bao.address) && line.contains("lock_ttl"),
+        line.contains(&held.bao.address) && line.contains("lock_ttl"),
         "one line naming the store and why: {err}"
     );
-    assert!(!err.contains(newer_rt) && !err.contains(old_rt));
-    // The newer record stays, nothing of a's is spilled, and it is not shown unsynced.
-    assert_eq!(stored_rt(&bao, "t11"), newer_rt);
-    assert!(!a.spill("p").exists(), "nothing kept in the spill");
-    let list = a.list();
+    assert!(!err.contains(newer_rt) && !err.contains(&held.spent_rt));
+    // The newer record stays; a spilled nothing and shows nothing unsynced.
+    assert_eq!(stored_rt(&held.bao, held.prefix), newer_rt);
+    assert!(!held.a.spill("p").exists(), "nothing kept in the spill");
+    let list = held.a.list();
     assert!(list[0]["unsynced"].is_null(), "{list}");
-    assert_eq!(stored_rt(&bao, "t11"), newer_rt);
+    assert_eq!(stored_rt(&held.bao, held.prefix), newer_rt);
     // And the team's grant still refreshes (no reuse detected).
     b.run_ok(&["refresh", "p"]);
-    let latest = stored_rt(&bao, "t11");
+    let latest = stored_rt(&held.bao, held.prefix);
     assert_ne!(latest, newer_rt);
-    assert!(alive(&oidc, &latest));
+    assert!(alive(&held.oidc, &latest));
+}
+
+/// The same pause, but the host that takes the lease over only stores facts: its refresh fails
+/// before reaching the provider (its token endpoint is down), so the record keeps the token a
+/// already spent. a's rotated token is then the only live one: on SIGCONT a writes it over that
+/// record, and the family lives on.
+#[test]
+fn a_paused_holders_rotated_token_wins_over_a_record_that_changed_only_facts() {
+    let held = pause_a_holder("t12");
+    let dead = bao::free_port_pair();
+    let b_down = Host::new(
+        &held.store,
+        &profile(
+            "p",
+            &held.oidc,
+            &format!("token_url = \"http://127.0.0.1:{dead}/token\""),
+        ),
+    );
+    let out = b_down.run(&["refresh", "p"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    held.assert_waited();
+    assert_eq!(stored_rt(&held.bao, held.prefix), held.spent_rt);
+    let facts = held.bao.record(held.prefix, "p").unwrap();
+    assert!(
+        !facts["last_error"].is_null(),
+        "b stored its failure: {facts}"
+    );
+
+    let (held, code, err) = held.resume();
+    assert_eq!(code, Some(0), "{err}");
+    let rotated = stored_rt(&held.bao, held.prefix);
+    assert_ne!(rotated, held.spent_rt, "a's rotated token is the team's");
+    assert!(alive(&held.oidc, &rotated));
+    assert!(!held.a.spill("p").exists());
+    let b = Host::new(&held.store, &profile("p", &held.oidc, ""));
+    assert!(b.list()[0]["unsynced"].is_null());
+    b.run_ok(&["refresh", "p"]);
+    assert!(alive(&held.oidc, &stored_rt(&held.bao, held.prefix)));
 }

@@ -285,19 +285,45 @@ impl BaoStore {
         }
     }
 
-    /// After a check-and-set conflict on a save under the lease: `Some(error)` when another
-    /// host has since stored a record with other tokens than the ones this save started from,
-    /// and as new or newer. Only a holder whose lease ran out (it held it past `lock_ttl`:
-    /// paused, or cut off from the server) gets here. The other host's record is the team's
-    /// now and stays; this process's record is dropped, not spilled: the other host either spent
-    /// the same refresh token (the provider then revoked the family) or stored a new grant, and
-    /// either way ours is not the one to keep. Any other conflict (a standby's stale copy, a
-    /// write that changed only facts) is left to the caller, which spills.
-    fn superseded(&self, name: &str, record: &TokenRecord, seen: Seen) -> Option<StoreError> {
-        let (team, _) = self.read_team(name).ok()?;
-        let team = team?;
-        if team.generation < record.generation || fingerprint(&team) == seen.tokens {
-            return None;
+    /// After a check-and-set conflict on a save under the lease, the record is read again and
+    /// decides. Only a holder whose lease ran out (it held it past `lock_ttl`: paused, or cut
+    /// off from the server) or a standby's stale copy gets here.
+    ///
+    /// - The team's record holds other tokens than the ones this save started from, and is as
+    ///   new or newer: another host stored them after taking the lease over. Theirs stays and
+    ///   ours is dropped with one line (not spilled): that host either spent the same refresh
+    ///   token (the provider then revoked the family) or stored a new grant; either way ours is
+    ///   not the one to keep.
+    /// - It holds the same tokens (someone changed facts only, e.g. a refresh that failed before
+    ///   reaching the provider, or nothing at all and the conflict came from a stale standby):
+    ///   ours carries the only live refresh token, so it is written over that version, once.
+    /// - Anything else (the server unreachable again, a second conflict) goes to the spill.
+    fn after_conflict(
+        &self,
+        name: &str,
+        record: &mut TokenRecord,
+        seen: Seen,
+    ) -> Result<(), Option<StoreError>> {
+        let (team, version) = self.read_team(name).map_err(|_| None)?;
+        let Some(team) = team else {
+            return Err(None);
+        };
+        if fingerprint(&team) == seen.tokens {
+            record.generation = record.generation.max(team.generation.saturating_add(1));
+            return match self.write_team(name, record, version) {
+                Ok(_) => {
+                    self.inner.spill.remove(name);
+                    tracing::info!(
+                        profile = name,
+                        "written over a record that changed only its facts meanwhile"
+                    );
+                    Ok(())
+                }
+                Err(_) => Err(None),
+            };
+        }
+        if team.generation < record.generation {
+            return Err(None);
         }
         self.inner.spill.remove(name);
         tracing::warn!(
@@ -306,12 +332,12 @@ impl BaoStore {
             ours = record.generation,
             "another host stored a newer record while this process's lease had run out; ours is dropped"
         );
-        Some(StoreError {
+        Err(Some(StoreError {
             message: format!(
                 "team store {}: cannot write {name}: another host stored a newer record of {name} after this process's lease ran out (held past lock_ttl: paused, or cut off from the server); that record stays and this process's new tokens are dropped; if this repeats, raise [store] lock_ttl",
                 self.inner.address
             ),
-        })
+        }))
     }
 
     /// Brings every spilled record to the server, each under its lease; what cannot be done now
@@ -423,13 +449,14 @@ impl TokenStore for BaoStore {
                     self.inner.spill.remove(name);
                     return Ok(());
                 }
-                Err(BaoError::Conflict) => {
-                    if let Some(superseded) = self.superseded(name, record, seen) {
-                        return Err(superseded);
+                Err(BaoError::Conflict) => match self.after_conflict(name, record, seen) {
+                    Ok(()) => return Ok(()),
+                    Err(Some(superseded)) => return Err(superseded),
+                    Err(None) => {
+                        let e = BaoError::Conflict;
+                        (self.error(&e, &format!("cannot write {name}")), Some(seen))
                     }
-                    let e = BaoError::Conflict;
-                    (self.error(&e, &format!("cannot write {name}")), Some(seen))
-                }
+                },
                 Err(e) => (self.error(&e, &format!("cannot write {name}")), Some(seen)),
             },
             Err(e) => (e, None),
