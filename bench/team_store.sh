@@ -24,61 +24,12 @@ for _ in range(100):
     except OSError: pass')
 HOME=$WORK "$BAO" server -dev -dev-root-token-id=root -dev-no-store-token \
   -dev-listen-address="127.0.0.1:$PORT" >"$WORK/bao.log" 2>&1 &
-PIDS+=($!)
+PIDS+=($!); BAO_PID=$!
 export BAO_ADDR=http://127.0.0.1:$PORT BAO_TOKEN=root
 for _ in $(seq 100); do curl -sf "$BAO_ADDR/v1/sys/health" >/dev/null && break; sleep 0.1; done
 
-t0=$(date +%s.%N)
-timeout 1200 node "$ROOT/bench/mint_many.mjs" "$ISSUER" $((2 * N)) 8 >"$WORK/minted"
-echo "setup: minted $((2 * N)) grants in $(echo "$(date +%s.%N) - $t0" | bc) s"
-profiles() { # COUNT
-  for i in $(seq -w 1 "$1"); do
-    printf '[profiles.p%s]\nprovider = "oidc"\nissuer = "%s"\nclient_id = "tokdash-post"\nclient_secret_env = "BENCH_SECRET"\n' "$i" "$ISSUER"
-  done
-}
-export BENCH_SECRET=post-secret
-FILE_CONFIG=$WORK/file.toml TEAM_CONFIG=$WORK/team.toml
-{ echo '[settings]'; echo 'max_concurrency = 8'; profiles "$N"; } >"$FILE_CONFIG"
-{ echo '[settings]'; echo 'max_concurrency = 8'
-  printf '[store]\nbackend = "openbao"\naddress = "%s"\nprefix = "bench"\n' "$BAO_ADDR"; profiles "$N"; } >"$TEAM_CONFIG"
-file() { TOKDASH_CONFIG=$FILE_CONFIG "$TOKDASH" "$@"; }
-team() { env -u TOKDASH_STORE TOKDASH_CONFIG=$TEAM_CONFIG "$TOKDASH" "$@"; }
-i=0
-head -n "$N" "$WORK/minted" | while read -r response; do
-  i=$((i + 1)); printf '%s' "$response" | file import "p$(printf "%0${#N}d" $i)" >/dev/null
-done
-i=0
-tail -n "$N" "$WORK/minted" | while read -r response; do
-  i=$((i + 1)); printf '%s' "$response" | team import "p$(printf "%0${#N}d" $i)" >/dev/null
-done
-file refresh --all --force >/dev/null; team refresh --all --force >/dev/null  # discovery cached, warm
-
-for r in $(seq "$REPS"); do
-  for which in file team; do
-    s=$(date +%s.%N)
-    $which refresh --all --force >"$WORK/out" || { echo "$which refresh --all failed"; exit 1; }
-    e=$(date +%s.%N)
-    [ "$(grep -c 'new refresh token stored' "$WORK/out")" = "$N" ] || { echo "$which: not all rotated"; exit 1; }
-    echo "$which $(echo "$e - $s" | bc)" >>"$WORK/times"
-  done
-done
-python3 - "$WORK/times" "$N" <<'PY'
-import sys, statistics
-t = {}
-for line in open(sys.argv[1]):
-    k, v = line.split(); t.setdefault(k, []).append(float(v))
-f, m = statistics.median(t["file"]), statistics.median(t["team"])
-print(f"RESULT team refresh --all --force n={sys.argv[2]}: file store median {f:.2f} s, team store median {m:.2f} s, ratio {m/f:.2f} (goal <= 2.5); runs file {t['file']} team {t['team']}")
-PY
-
-# token start-up: a fresh token, nothing sent to the provider.
-RUNS=${RUNS:-30} WARMUP=5 hyperfine_results "token start-up" "$N" -- \
-  "env -u TOKDASH_STORE TOKDASH_CONFIG=$TEAM_CONFIG $TOKDASH token p$(printf "%0${#N}d" 1)" \
-  "env TOKDASH_CONFIG=$FILE_CONFIG $TOKDASH token p$(printf "%0${#N}d" 1)"
-
-# Idle dashboard with M profiles on the team store: records for all of them (fresh tokens, so
-# nothing is due), then count the requests it sends while it sits for 20 s, through a counting
-# proxy (request lines in the client's bytes).
+# A loopback proxy in front of OpenBao that counts the requests sent through it (request lines in
+# the client's bytes): for the requests per refresh, and the idle dashboard's requests per second.
 PROXY_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 python3 - "$PROXY_PORT" "$PORT" "$WORK/requests" <<'PY' &
 import socket, sys, threading
@@ -107,6 +58,68 @@ while True:
     threading.Thread(target=pump, args=(u, c, False), daemon=True).start()
 PY
 PIDS+=($!)
+
+t0=$(date +%s.%N)
+timeout 1200 node "$ROOT/bench/mint_many.mjs" "$ISSUER" $((2 * N)) 8 >"$WORK/minted"
+echo "setup: minted $((2 * N)) grants in $(echo "$(date +%s.%N) - $t0" | bc) s"
+profiles() { # COUNT
+  for i in $(seq -w 1 "$1"); do
+    printf '[profiles.p%s]\nprovider = "oidc"\nissuer = "%s"\nclient_id = "tokdash-post"\nclient_secret_env = "BENCH_SECRET"\n' "$i" "$ISSUER"
+  done
+}
+export BENCH_SECRET=post-secret
+FILE_CONFIG=$WORK/file.toml TEAM_CONFIG=$WORK/team.toml
+{ echo '[settings]'; echo 'max_concurrency = 8'; profiles "$N"; } >"$FILE_CONFIG"
+{ echo '[settings]'; echo 'max_concurrency = 8'
+  printf '[store]\nbackend = "openbao"\naddress = "%s"\nprefix = "bench"\n' "$BAO_ADDR"; profiles "$N"; } >"$TEAM_CONFIG"
+file() { TOKDASH_CONFIG=$FILE_CONFIG "$TOKDASH" "$@"; }
+team() { env -u TOKDASH_STORE TOKDASH_CONFIG=$TEAM_CONFIG "$TOKDASH" "$@"; }
+i=0
+head -n "$N" "$WORK/minted" | while read -r response; do
+  i=$((i + 1)); printf '%s' "$response" | file import "p$(printf "%0${#N}d" $i)" >/dev/null
+done
+i=0
+tail -n "$N" "$WORK/minted" | while read -r response; do
+  i=$((i + 1)); printf '%s' "$response" | team import "p$(printf "%0${#N}d" $i)" >/dev/null
+done
+file refresh --all --force >/dev/null; team refresh --all --force >/dev/null  # discovery cached, warm
+
+for r in $(seq "$REPS"); do
+  for which in file team; do
+    b0=$(cpu_ticks "$BAO_PID") n0=$(cpu_ticks "$SERVER_PID")
+    s=$(date +%s.%N)
+    $which refresh --all --force >"$WORK/out" || { echo "$which refresh --all failed"; exit 1; }
+    e=$(date +%s.%N)
+    [ "$(grep -c 'new refresh token stored' "$WORK/out")" = "$N" ] || { echo "$which: not all rotated"; exit 1; }
+    echo "$which $(echo "$e - $s" | bc) $(( $(cpu_ticks "$BAO_PID") - b0 )) $(( $(cpu_ticks "$SERVER_PID") - n0 ))" >>"$WORK/times"
+  done
+done
+# Requests per refresh: one more team run, through the counting proxy.
+sed "s#^address = .*#address = \"http://127.0.0.1:$PROXY_PORT\"#" "$TEAM_CONFIG" >"$WORK/counted.toml"
+before=$(cat "$WORK/requests" 2>/dev/null || echo 0)
+env -u TOKDASH_STORE TOKDASH_CONFIG=$WORK/counted.toml "$TOKDASH" refresh --all --force >/dev/null
+after=$(cat "$WORK/requests")
+echo "RESULT team refresh --all --force n=$N: $((after - before)) requests to OpenBao, $(echo "scale=2; ($after - $before) / $N" | bc) per refresh" 
+python3 - "$WORK/times" "$N" <<'PY'
+import sys, statistics
+t, cpu = {}, {}
+for line in open(sys.argv[1]):
+    k, v, bao, node = line.split(); t.setdefault(k, []).append(round(float(v), 3))
+    cpu.setdefault(k, []).append((int(bao), int(node)))
+f, m = statistics.median(t["file"]), statistics.median(t["team"])
+print(f"RESULT team refresh --all --force n={sys.argv[2]}: file store median {f:.2f} s, team store median {m:.2f} s, ratio {m/f:.2f} (goal <= 2.5); runs file {t['file']} team {t['team']}")
+for k in ("file", "team"):
+    b = statistics.median(c[0] for c in cpu[k]) / 100; n = statistics.median(c[1] for c in cpu[k]) / 100
+    print(f"RESULT cpu during {k} runs (median): OpenBao {b:.2f} s, authorization server {n:.2f} s")
+PY
+
+# token start-up: a fresh token, nothing sent to the provider.
+RUNS=${RUNS:-30} WARMUP=5 hyperfine_results "token start-up" "$N" -- \
+  "env -u TOKDASH_STORE TOKDASH_CONFIG=$TEAM_CONFIG $TOKDASH token p$(printf "%0${#N}d" 1)" \
+  "env TOKDASH_CONFIG=$FILE_CONFIG $TOKDASH token p$(printf "%0${#N}d" 1)"
+
+# Idle dashboard with M profiles on the team store: records for all of them (fresh tokens, so
+# nothing is due), then count the requests it sends while it sits for 20 s.
 DASH_CONFIG=$WORK/dash.toml
 { echo '[settings]'; printf '[store]\nbackend = "openbao"\naddress = "http://127.0.0.1:%s"\nprefix = "dash"\n' "$PROXY_PORT"
   for i in $(seq -w 1 "$M"); do
