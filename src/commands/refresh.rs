@@ -19,11 +19,11 @@ pub fn refresh(ctx: &Context, names: &[String], all: bool, force: bool, json: bo
         // The file store's housekeeping rides on the command that touches every record anyway.
         store.local().remove_stale_temporaries();
     }
-    if targets_many(all, names) {
-        if let crate::store::Backend::Team(team, _) = &store {
-            // One listing of the leases saves a read per profile (bench/team_store.sh).
-            team.prepare_leases();
-        }
+    // One listing of the leases saves a read per profile (bench/team_store.sh).
+    if targets_many(all, names)
+        && let crate::store::Backend::Team(team, _) = &store
+    {
+        team.prepare_leases();
     }
     let engine = ctx.engine_on(config, store)?;
     let config = engine.config();

@@ -654,3 +654,25 @@ fn server_token(source: &BaoTokenSource) -> Result<Secret, String> {
     }
     Ok(Secret::new(token.trim()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_listed_lease_is_taken_without_a_read_once_and_only_when_free() {
+        let mut leases = FreeLeases {
+            free: HashMap::from([("a".to_string(), 4)]),
+            listed: ["a".to_string(), "held".to_string()].into(),
+        };
+        assert_eq!(leases.take("a"), Some(4), "free at the version listed");
+        assert_eq!(leases.take("a"), None, "once: the next take reads it");
+        assert_eq!(leases.take("held"), None, "a held one is read");
+        assert_eq!(
+            leases.take("new"),
+            Some(0),
+            "never written: created with cas 0"
+        );
+        assert_eq!(leases.take("new"), None);
+    }
+}
