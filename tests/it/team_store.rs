@@ -1,4 +1,6 @@
-//! The team store against a real OpenBao (`bao server -dev`, one per test) and the real
+//! The team store against a real OpenBao (`bao server -dev`: one shared by the tests that leave
+//! it running, each under a prefix of its own; one of its own for a test that seals, stops or
+//! kills it) and the real
 //! authorization server with rotation and reuse detection: hosts are separate home, config and
 //! data directories that share one team store (SPEC.md "Team store").
 
@@ -38,7 +40,7 @@ fn stored_rt(bao: &BaoServer, prefix: &str) -> String {
 
 #[test]
 fn a_refresh_goes_through_the_team_store_under_a_lease_it_releases() {
-    let bao = BaoServer::dev();
+    let bao = BaoServer::shared();
     let oidc = OidcServer::start();
     let (host, first_rt) = host_with_token(&bao, &oidc, "t1", "");
     assert_eq!(
@@ -75,7 +77,7 @@ fn a_refresh_goes_through_the_team_store_under_a_lease_it_releases() {
 
 #[test]
 fn a_second_host_sees_and_refreshes_the_first_hosts_record() {
-    let bao = BaoServer::dev();
+    let bao = BaoServer::shared();
     let oidc = OidcServer::start();
     let (a, _) = host_with_token(&bao, &oidc, "t2", "");
     let b = Host::new(
@@ -164,7 +166,7 @@ fn readme_policy() -> String {
 
 #[test]
 fn the_readme_policy_is_enough_and_keeps_other_prefixes_out() {
-    let bao = BaoServer::dev();
+    let bao = BaoServer::shared();
     let oidc = OidcServer::start();
     let token = bao.token_with_policy("tokdash", &readme_policy());
     let mut host = Host::new(
@@ -406,7 +408,7 @@ fn openbao_stopped_between_the_answer_and_the_write_spills_then_syncs() {
 
 #[test]
 fn two_hosts_five_processes_each_refresh_one_rotating_profile_at_once() {
-    let bao = BaoServer::dev();
+    let bao = BaoServer::shared();
     let oidc = OidcServer::start();
     let (a, _) = host_with_token(&bao, &oidc, "t7", "");
     let b = Host::new(
@@ -432,7 +434,7 @@ fn two_hosts_five_processes_each_refresh_one_rotating_profile_at_once() {
 
 #[test]
 fn a_holder_killed_with_the_lease_holds_it_until_lock_ttl_only() {
-    let bao = BaoServer::dev();
+    let bao = BaoServer::shared();
     let oidc = OidcServer::start();
     let port = proxy(oidc_port(&oidc), Proxy::Swallow);
     let store = store_block(&bao.address, "t8", "lock_ttl = \"3s\"");
@@ -477,7 +479,7 @@ fn a_holder_killed_with_the_lease_holds_it_until_lock_ttl_only() {
 #[test]
 fn the_dashboard_names_the_store_and_sees_another_hosts_refresh() {
     use crate::support::tmux::Tmux;
-    let bao = BaoServer::dev();
+    let bao = BaoServer::shared();
     let oidc = OidcServer::start();
     let (a, _) = host_with_token(&bao, &oidc, "t9", "");
     let b = Host::new(
@@ -511,7 +513,7 @@ fn the_dashboard_names_the_store_and_sees_another_hosts_refresh() {
 
 #[test]
 fn migrate_copies_local_records_under_the_lease_and_skips_newer_team_records() {
-    let bao = BaoServer::dev();
+    let bao = BaoServer::shared();
     let oidc = OidcServer::start();
     let host = Host::new(
         &store_block(&bao.address, "t10", ""),
@@ -561,7 +563,7 @@ fn migrate_copies_local_records_under_the_lease_and_skips_newer_team_records() {
 /// token, waiting unread in its socket) and its write, with `lock_ttl = 3s`.
 struct PausedHolder {
     a: Host,
-    bao: BaoServer,
+    bao: &'static BaoServer,
     oidc: OidcServer,
     store: String,
     prefix: &'static str,
@@ -573,7 +575,7 @@ struct PausedHolder {
 
 fn pause_a_holder(prefix: &'static str) -> PausedHolder {
     use std::sync::atomic::AtomicI32;
-    let bao = BaoServer::dev();
+    let bao = BaoServer::shared();
     let oidc = OidcServer::start();
     let holder_pid = Arc::new(AtomicI32::new(0));
     let pid = holder_pid.clone();
