@@ -42,9 +42,9 @@ fn stored_rt(bao: &BaoServer, prefix: &str) -> String {
 fn a_refresh_goes_through_the_team_store_under_a_lease_it_releases() {
     let bao = BaoServer::shared();
     let oidc = OidcServer::start();
-    let (host, first_rt) = host_with_token(&bao, &oidc, "t1", "");
+    let (host, first_rt) = host_with_token(bao, &oidc, "t1", "");
     assert_eq!(
-        stored_rt(&bao, "t1"),
+        stored_rt(bao, "t1"),
         first_rt,
         "import writes to the server"
     );
@@ -54,7 +54,7 @@ fn a_refresh_goes_through_the_team_store_under_a_lease_it_releases() {
     );
 
     host.run_ok(&["refresh", "p"]);
-    let rotated = stored_rt(&bao, "t1");
+    let rotated = stored_rt(bao, "t1");
     assert_ne!(
         rotated, first_rt,
         "the rotated refresh token is on the server"
@@ -79,15 +79,15 @@ fn a_refresh_goes_through_the_team_store_under_a_lease_it_releases() {
 fn a_second_host_sees_and_refreshes_the_first_hosts_record() {
     let bao = BaoServer::shared();
     let oidc = OidcServer::start();
-    let (a, _) = host_with_token(&bao, &oidc, "t2", "");
+    let (a, _) = host_with_token(bao, &oidc, "t2", "");
     let b = Host::new(
         &store_block(&bao.address, "t2", ""),
         &profile("p", &oidc, ""),
     );
     a.run_ok(&["refresh", "p"]);
-    let after_a = stored_rt(&bao, "t2");
+    let after_a = stored_rt(bao, "t2");
     b.run_ok(&["refresh", "p"]);
-    let after_b = stored_rt(&bao, "t2");
+    let after_b = stored_rt(bao, "t2");
     assert_ne!(after_a, after_b);
     assert!(
         alive(&oidc, &after_b),
@@ -410,7 +410,7 @@ fn openbao_stopped_between_the_answer_and_the_write_spills_then_syncs() {
 fn two_hosts_five_processes_each_refresh_one_rotating_profile_at_once() {
     let bao = BaoServer::shared();
     let oidc = OidcServer::start();
-    let (a, _) = host_with_token(&bao, &oidc, "t7", "");
+    let (a, _) = host_with_token(bao, &oidc, "t7", "");
     let b = Host::new(
         &store_block(&bao.address, "t7", ""),
         &profile("p", &oidc, ""),
@@ -426,10 +426,10 @@ fn two_hosts_five_processes_each_refresh_one_rotating_profile_at_once() {
         })
         .collect();
     crate::support::wait_all_succeeded(children, "refresh p on two hosts");
-    let rt = stored_rt(&bao, "t7");
+    let rt = stored_rt(bao, "t7");
     assert!(alive(&oidc, &rt), "the family is alive");
     b.run_ok(&["refresh", "p"]);
-    assert!(alive(&oidc, &stored_rt(&bao, "t7")));
+    assert!(alive(&oidc, &stored_rt(bao, "t7")));
 }
 
 #[test]
@@ -471,7 +471,7 @@ fn a_holder_killed_with_the_lease_holds_it_until_lock_ttl_only() {
         waited < Duration::from_secs(20),
         "then it was free: {waited:?}"
     );
-    let rt = stored_rt(&bao, "t8");
+    let rt = stored_rt(bao, "t8");
     assert_ne!(rt, minted["refresh_token"].as_str().unwrap());
     assert!(alive(&oidc, &rt));
 }
@@ -481,7 +481,7 @@ fn the_dashboard_names_the_store_and_sees_another_hosts_refresh() {
     use crate::support::tmux::Tmux;
     let bao = BaoServer::shared();
     let oidc = OidcServer::start();
-    let (a, _) = host_with_token(&bao, &oidc, "t9", "");
+    let (a, _) = host_with_token(bao, &oidc, "t9", "");
     let b = Host::new(
         &store_block(&bao.address, "t9", ""),
         &profile("p", &oidc, ""),
@@ -556,7 +556,7 @@ fn migrate_copies_local_records_under_the_lease_and_skips_newer_team_records() {
         "never over a newer record"
     );
     host.run_ok(&["refresh", "p"]);
-    assert!(alive(&oidc, &stored_rt(&bao, "t10")));
+    assert!(alive(&oidc, &stored_rt(bao, "t10")));
 }
 
 /// Host a's `refresh p` SIGSTOPped by the test between the provider's answer (a rotated refresh
@@ -676,7 +676,7 @@ fn a_holder_paused_past_lock_ttl_cannot_overwrite_the_newer_record() {
     b.import("p", &newer);
     held.assert_waited();
     let newer_rt = newer["refresh_token"].as_str().unwrap();
-    assert_eq!(stored_rt(&held.bao, held.prefix), newer_rt);
+    assert_eq!(stored_rt(held.bao, held.prefix), newer_rt);
 
     let (held, code, err) = held.resume();
     assert_eq!(code, Some(1), "a reports the lost write: {err}");
@@ -690,14 +690,14 @@ fn a_holder_paused_past_lock_ttl_cannot_overwrite_the_newer_record() {
     );
     assert!(!err.contains(newer_rt) && !err.contains(&held.spent_rt));
     // The newer record stays; a spilled nothing and shows nothing unsynced.
-    assert_eq!(stored_rt(&held.bao, held.prefix), newer_rt);
+    assert_eq!(stored_rt(held.bao, held.prefix), newer_rt);
     assert!(!held.a.spill("p").exists(), "nothing kept in the spill");
     let list = held.a.list();
     assert!(list[0]["unsynced"].is_null(), "{list}");
-    assert_eq!(stored_rt(&held.bao, held.prefix), newer_rt);
+    assert_eq!(stored_rt(held.bao, held.prefix), newer_rt);
     // And the team's grant still refreshes (no reuse detected).
     b.run_ok(&["refresh", "p"]);
-    let latest = stored_rt(&held.bao, held.prefix);
+    let latest = stored_rt(held.bao, held.prefix);
     assert_ne!(latest, newer_rt);
     assert!(alive(&held.oidc, &latest));
 }
@@ -721,7 +721,7 @@ fn a_paused_holders_rotated_token_wins_over_a_record_that_changed_only_facts() {
     let out = b_down.run(&["refresh", "p"]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     held.assert_waited();
-    assert_eq!(stored_rt(&held.bao, held.prefix), held.spent_rt);
+    assert_eq!(stored_rt(held.bao, held.prefix), held.spent_rt);
     let facts = held.bao.record(held.prefix, "p").unwrap();
     assert!(
         !facts["last_error"].is_null(),
@@ -730,12 +730,12 @@ fn a_paused_holders_rotated_token_wins_over_a_record_that_changed_only_facts() {
 
     let (held, code, err) = held.resume();
     assert_eq!(code, Some(0), "{err}");
-    let rotated = stored_rt(&held.bao, held.prefix);
+    let rotated = stored_rt(held.bao, held.prefix);
     assert_ne!(rotated, held.spent_rt, "a's rotated token is the team's");
     assert!(alive(&held.oidc, &rotated));
     assert!(!held.a.spill("p").exists());
     let b = Host::new(&held.store, &profile("p", &held.oidc, ""));
     assert!(b.list()[0]["unsynced"].is_null());
     b.run_ok(&["refresh", "p"]);
-    assert!(alive(&held.oidc, &stored_rt(&held.bao, held.prefix)));
+    assert!(alive(&held.oidc, &stored_rt(held.bao, held.prefix)));
 }
