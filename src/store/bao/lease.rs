@@ -10,10 +10,11 @@
 //! check-and-set write alone, on the version listed ([`take_at`]); a version that moved since
 //! makes it a conflict, and the read-then-write path decides. A token whose policy does not
 //! allow `…/delete/<prefix>/.locks/*` (README's policy before it did) releases by writing
-//! `{"held": false}` instead, as before, which a listing cannot tell from held. A lease whose current version is
-//! older than its `ttl_ms` by the server's own clock (the entry's `created_time` against the
-//! answer's `Date`) was left by a holder that vanished, and is taken over with check-and-set
-//! like a free one: no host's clock is trusted, only the server's.
+//! `{"held": false}` instead, as before, which a listing cannot tell from held.
+//!
+//! A lease whose current version is older than its `ttl_ms` by the server's own clock (the
+//! entry's `created_time` against the answer's `Date`) was left by a holder that vanished, and is
+//! taken over with check-and-set like a free one: no host's clock is trusted, only the server's.
 
 use super::client::{BaoError, Entry, Kv};
 use serde_json::{Value, json};
