@@ -31,6 +31,7 @@ mod races;
 mod real_server;
 mod secrets_debug;
 mod store_crash;
+mod team_failover;
 mod team_store;
 mod token_files;
 mod token_use;

@@ -1,4 +1,6 @@
-//! The team store against a real OpenBao (`bao server -dev`, one per test) and the real
+//! The team store against a real OpenBao (`bao server -dev`: one shared by the tests that leave
+//! it running, each under a prefix of its own; one of its own for a test that seals, stops or
+//! kills it) and the real
 //! authorization server with rotation and reuse detection: hosts are separate home, config and
 //! data directories that share one team store (SPEC.md "Team store").
 
@@ -38,11 +40,11 @@ fn stored_rt(bao: &BaoServer, prefix: &str) -> String {
 
 #[test]
 fn a_refresh_goes_through_the_team_store_under_a_lease_it_releases() {
-    let bao = BaoServer::dev();
+    let bao = BaoServer::shared();
     let oidc = OidcServer::start();
-    let (host, first_rt) = host_with_token(&bao, &oidc, "t1", "");
+    let (host, first_rt) = host_with_token(bao, &oidc, "t1", "");
     assert_eq!(
-        stored_rt(&bao, "t1"),
+        stored_rt(bao, "t1"),
         first_rt,
         "import writes to the server"
     );
@@ -52,14 +54,13 @@ fn a_refresh_goes_through_the_team_store_under_a_lease_it_releases() {
     );
 
     host.run_ok(&["refresh", "p"]);
-    let rotated = stored_rt(&bao, "t1");
+    let rotated = stored_rt(bao, "t1");
     assert_ne!(
         rotated, first_rt,
         "the rotated refresh token is on the server"
     );
     assert!(alive(&oidc, &rotated), "its family is alive");
-    let lease = bao.lease("t1", "p").expect("a lease entry");
-    assert_eq!(lease["held"], false, "released after the write: {lease}");
+    assert!(bao.lease_free("t1", "p"), "released after the write");
 
     let token = stdout(&host.run_ok(&["token", "p"]));
     assert!(!token.trim().is_empty());
@@ -76,17 +77,17 @@ fn a_refresh_goes_through_the_team_store_under_a_lease_it_releases() {
 
 #[test]
 fn a_second_host_sees_and_refreshes_the_first_hosts_record() {
-    let bao = BaoServer::dev();
+    let bao = BaoServer::shared();
     let oidc = OidcServer::start();
-    let (a, _) = host_with_token(&bao, &oidc, "t2", "");
+    let (a, _) = host_with_token(bao, &oidc, "t2", "");
     let b = Host::new(
         &store_block(&bao.address, "t2", ""),
         &profile("p", &oidc, ""),
     );
     a.run_ok(&["refresh", "p"]);
-    let after_a = stored_rt(&bao, "t2");
+    let after_a = stored_rt(bao, "t2");
     b.run_ok(&["refresh", "p"]);
-    let after_b = stored_rt(&bao, "t2");
+    let after_b = stored_rt(bao, "t2");
     assert_ne!(after_a, after_b);
     assert!(
         alive(&oidc, &after_b),
@@ -165,7 +166,7 @@ fn readme_policy() -> String {
 
 #[test]
 fn the_readme_policy_is_enough_and_keeps_other_prefixes_out() {
-    let bao = BaoServer::dev();
+    let bao = BaoServer::shared();
     let oidc = OidcServer::start();
     let token = bao.token_with_policy("tokdash", &readme_policy());
     let mut host = Host::new(
@@ -192,6 +193,28 @@ fn the_readme_policy_is_enough_and_keeps_other_prefixes_out() {
         .try_call("GET", "/v1/secret/data/tokdash/other/p", Some(&token), None)
         .unwrap();
     assert_eq!(status, 403);
+    // Released by a soft delete, which `refresh --all` lists.
+    assert!(bao.lease_free("tokdash/ops", "p"));
+    host.run_ok(&["refresh", "--all", "--force"]);
+    assert!(bao.lease_free("tokdash/ops", "p"));
+    assert!(alive(
+        &oidc,
+        bao.record("tokdash/ops", "p").unwrap()["refresh_token"]
+            .as_str()
+            .unwrap()
+    ));
+
+    // The policy of earlier versions, without `delete/`: the lease is released by a write.
+    let policy = readme_policy();
+    let older = &policy[..policy
+        .find("path \"secret/delete/")
+        .expect("README's delete path")];
+    host.bao_token = bao.token_with_policy("tokdash-older", older);
+    host.run_ok(&["refresh", "p"]);
+    let lease = bao.lease("tokdash/ops", "p").expect("a lease written free");
+    assert_eq!(lease["held"], false, "{lease}");
+    host.run_ok(&["refresh", "--all", "--force"]);
+    assert_eq!(bao.lease("tokdash/ops", "p").unwrap()["held"], false);
 }
 
 #[test]
@@ -385,9 +408,9 @@ fn openbao_stopped_between_the_answer_and_the_write_spills_then_syncs() {
 
 #[test]
 fn two_hosts_five_processes_each_refresh_one_rotating_profile_at_once() {
-    let bao = BaoServer::dev();
+    let bao = BaoServer::shared();
     let oidc = OidcServer::start();
-    let (a, _) = host_with_token(&bao, &oidc, "t7", "");
+    let (a, _) = host_with_token(bao, &oidc, "t7", "");
     let b = Host::new(
         &store_block(&bao.address, "t7", ""),
         &profile("p", &oidc, ""),
@@ -403,15 +426,15 @@ fn two_hosts_five_processes_each_refresh_one_rotating_profile_at_once() {
         })
         .collect();
     crate::support::wait_all_succeeded(children, "refresh p on two hosts");
-    let rt = stored_rt(&bao, "t7");
+    let rt = stored_rt(bao, "t7");
     assert!(alive(&oidc, &rt), "the family is alive");
     b.run_ok(&["refresh", "p"]);
-    assert!(alive(&oidc, &stored_rt(&bao, "t7")));
+    assert!(alive(&oidc, &stored_rt(bao, "t7")));
 }
 
 #[test]
 fn a_holder_killed_with_the_lease_holds_it_until_lock_ttl_only() {
-    let bao = BaoServer::dev();
+    let bao = BaoServer::shared();
     let oidc = OidcServer::start();
     let port = proxy(oidc_port(&oidc), Proxy::Swallow);
     let store = store_block(&bao.address, "t8", "lock_ttl = \"3s\"");
@@ -448,7 +471,7 @@ fn a_holder_killed_with_the_lease_holds_it_until_lock_ttl_only() {
         waited < Duration::from_secs(20),
         "then it was free: {waited:?}"
     );
-    let rt = stored_rt(&bao, "t8");
+    let rt = stored_rt(bao, "t8");
     assert_ne!(rt, minted["refresh_token"].as_str().unwrap());
     assert!(alive(&oidc, &rt));
 }
@@ -456,9 +479,9 @@ fn a_holder_killed_with_the_lease_holds_it_until_lock_ttl_only() {
 #[test]
 fn the_dashboard_names_the_store_and_sees_another_hosts_refresh() {
     use crate::support::tmux::Tmux;
-    let bao = BaoServer::dev();
+    let bao = BaoServer::shared();
     let oidc = OidcServer::start();
-    let (a, _) = host_with_token(&bao, &oidc, "t9", "");
+    let (a, _) = host_with_token(bao, &oidc, "t9", "");
     let b = Host::new(
         &store_block(&bao.address, "t9", ""),
         &profile("p", &oidc, ""),
@@ -490,7 +513,7 @@ fn the_dashboard_names_the_store_and_sees_another_hosts_refresh() {
 
 #[test]
 fn migrate_copies_local_records_under_the_lease_and_skips_newer_team_records() {
-    let bao = BaoServer::dev();
+    let bao = BaoServer::shared();
     let oidc = OidcServer::start();
     let host = Host::new(
         &store_block(&bao.address, "t10", ""),
@@ -533,5 +556,186 @@ fn migrate_copies_local_records_under_the_lease_and_skips_newer_team_records() {
         "never over a newer record"
     );
     host.run_ok(&["refresh", "p"]);
-    assert!(alive(&oidc, &stored_rt(&bao, "t10")));
+    assert!(alive(&oidc, &stored_rt(bao, "t10")));
+}
+
+/// Host a's `refresh p` SIGSTOPped by the test between the provider's answer (a rotated refresh
+/// token, waiting unread in its socket) and its write, with `lock_ttl = 3s`.
+struct PausedHolder {
+    a: Host,
+    bao: &'static BaoServer,
+    oidc: OidcServer,
+    store: String,
+    prefix: &'static str,
+    child: std::process::Child,
+    paused_at: Instant,
+    /// The refresh token a spent.
+    spent_rt: String,
+}
+
+fn pause_a_holder(prefix: &'static str) -> PausedHolder {
+    use std::sync::atomic::AtomicI32;
+    let bao = BaoServer::shared();
+    let oidc = OidcServer::start();
+    let holder_pid = Arc::new(AtomicI32::new(0));
+    let pid = holder_pid.clone();
+    let port = proxy(
+        oidc_port(&oidc),
+        // SAFETY: kill(2) of the test's own tokdash child, whose pid is set before it runs.
+        Proxy::Pass(Box::new(move || unsafe {
+            libc::kill(pid.load(Ordering::SeqCst), libc::SIGSTOP);
+        })),
+    );
+    let store = store_block(&bao.address, prefix, "lock_ttl = \"3s\"");
+    let a = Host::new(
+        &store,
+        &profile("p", &oidc, &token_url_through(&oidc, port)),
+    );
+    // A long request timeout: on SIGCONT, a reads the answer waiting in its socket instead of
+    // timing out the request that was in flight while it was stopped.
+    std::fs::write(
+        a.config_path(),
+        std::fs::read_to_string(a.config_path())
+            .unwrap()
+            .replace("timeout = \"2s\"", "timeout = \"60s\""),
+    )
+    .unwrap();
+    let minted = oidc.mint_post();
+    a.import("p", &minted);
+    let child = a
+        .cmd(&["refresh", "p"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    holder_pid.store(child.id() as i32, Ordering::SeqCst);
+    wait_until(
+        Duration::from_secs(20),
+        "a to be paused with the answer",
+        || {
+            std::fs::read_to_string(format!("/proc/{}/stat", child.id()))
+                .is_ok_and(|s| s.split_whitespace().nth(2) == Some("T"))
+        },
+    );
+    let paused_at = Instant::now();
+    let lease = bao.lease(prefix, "p").unwrap();
+    assert_eq!(lease["held"], true, "{lease}");
+    PausedHolder {
+        a,
+        bao,
+        oidc,
+        store,
+        prefix,
+        child,
+        paused_at,
+        spent_rt: minted["refresh_token"].as_str().unwrap().to_string(),
+    }
+}
+
+impl PausedHolder {
+    /// SIGCONT, then a's exit status and stderr.
+    fn resume(mut self) -> (Self, Option<i32>, String) {
+        // SAFETY: kill(2) of our own child.
+        unsafe {
+            libc::kill(self.child.id() as i32, libc::SIGCONT);
+        }
+        let status = self.child.wait().unwrap();
+        let mut err = String::new();
+        self.child
+            .stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut err)
+            .unwrap();
+        (self, status.code(), err)
+    }
+
+    /// b took a's lease over: it had to wait. a renewed its lease at most lock_ttl / 3 = 1 s
+    /// before it stopped, and the lease expires 3 s after that by the server's clock.
+    #[track_caller]
+    fn assert_waited(&self) {
+        assert!(
+            self.paused_at.elapsed() >= Duration::from_millis(1500),
+            "b waited for a's lease to expire: {:?}",
+            self.paused_at.elapsed()
+        );
+    }
+}
+
+/// A holder paused (SIGSTOP) past lock_ttl, between the provider's answer and its write, while
+/// another host takes the lease over and stores a newer record (a fresh grant: spending the
+/// paused holder's refresh token again would make the real server revoke the family, a risk
+/// no lease can remove; RELIABILITY.md). When the holder resumes, its check-and-set write fails:
+/// the newer record stays, and the paused holder says so and keeps nothing.
+#[test]
+fn a_holder_paused_past_lock_ttl_cannot_overwrite_the_newer_record() {
+    let held = pause_a_holder("t11");
+    let newer = held.oidc.mint_post();
+    // Host b logs in afresh (here: imports a new grant) once a's lease has expired.
+    let b = Host::new(&held.store, &profile("p", &held.oidc, ""));
+    b.import("p", &newer);
+    held.assert_waited();
+    let newer_rt = newer["refresh_token"].as_str().unwrap();
+    assert_eq!(stored_rt(held.bao, held.prefix), newer_rt);
+
+    let (held, code, err) = held.resume();
+    assert_eq!(code, Some(1), "a reports the lost write: {err}");
+    let line = err
+        .lines()
+        .find(|l| l.contains("team store"))
+        .unwrap_or_default();
+    assert!(
+        line.contains(&held.bao.address) && line.contains("lock_ttl"),
+        "one line naming the store and why: {err}"
+    );
+    assert!(!err.contains(newer_rt) && !err.contains(&held.spent_rt));
+    // The newer record stays; a spilled nothing and shows nothing unsynced.
+    assert_eq!(stored_rt(held.bao, held.prefix), newer_rt);
+    assert!(!held.a.spill("p").exists(), "nothing kept in the spill");
+    let list = held.a.list();
+    assert!(list[0]["unsynced"].is_null(), "{list}");
+    assert_eq!(stored_rt(held.bao, held.prefix), newer_rt);
+    // And the team's grant still refreshes (no reuse detected).
+    b.run_ok(&["refresh", "p"]);
+    let latest = stored_rt(held.bao, held.prefix);
+    assert_ne!(latest, newer_rt);
+    assert!(alive(&held.oidc, &latest));
+}
+
+/// The same pause, but the host that takes the lease over only stores facts: its refresh fails
+/// before reaching the provider (its token endpoint is down), so the record keeps the token a
+/// already spent. a's rotated token is then the only live one: on SIGCONT a writes it over that
+/// record, and the family lives on.
+#[test]
+fn a_paused_holders_rotated_token_wins_over_a_record_that_changed_only_facts() {
+    let held = pause_a_holder("t12");
+    let dead = bao::free_port_pair();
+    let b_down = Host::new(
+        &held.store,
+        &profile(
+            "p",
+            &held.oidc,
+            &format!("token_url = \"http://127.0.0.1:{dead}/token\""),
+        ),
+    );
+    let out = b_down.run(&["refresh", "p"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    held.assert_waited();
+    assert_eq!(stored_rt(held.bao, held.prefix), held.spent_rt);
+    let facts = held.bao.record(held.prefix, "p").unwrap();
+    assert!(
+        !facts["last_error"].is_null(),
+        "b stored its failure: {facts}"
+    );
+
+    let (held, code, err) = held.resume();
+    assert_eq!(code, Some(0), "{err}");
+    let rotated = stored_rt(held.bao, held.prefix);
+    assert_ne!(rotated, held.spent_rt, "a's rotated token is the team's");
+    assert!(alive(&held.oidc, &rotated));
+    assert!(!held.a.spill("p").exists());
+    let b = Host::new(&held.store, &profile("p", &held.oidc, ""));
+    assert!(b.list()[0]["unsynced"].is_null());
+    b.run_ok(&["refresh", "p"]);
+    assert!(alive(&held.oidc, &stored_rt(held.bao, held.prefix)));
 }

@@ -83,6 +83,15 @@ pub struct Entry {
     pub server_now: Option<i64>,
 }
 
+/// An entry's current version as a listing shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Current {
+    pub name: String,
+    pub version: u64,
+    /// The current version is soft-deleted.
+    pub deleted: bool,
+}
+
 struct Answer {
     status: u16,
     body: Vec<u8>,
@@ -189,12 +198,16 @@ impl Kv {
         &self,
         method: reqwest::Method,
         url: &str,
+        body: Option<&[u8]>,
     ) -> Result<Answer, BaoError> {
         let started = Instant::now();
         let mut attempt = 0u32;
         loop {
             attempt += 1;
-            let failure = match self.send_once(method.clone(), url, None).await {
+            let failure = match self
+                .send_once(method.clone(), url, body.map(<[u8]>::to_vec))
+                .await
+            {
                 Ok(answer) => match status_error(&answer) {
                     None => return Ok(answer),
                     Some(e) => e,
@@ -210,6 +223,12 @@ impl Kv {
             if give_up {
                 return Err(failure);
             }
+            // What a failover looks like from here, for RELIABILITY.md and for operators.
+            tracing::info!(
+                attempt,
+                "team store: {method} {}: {failure:?}; retrying",
+                path_of(url)
+            );
             tokio::time::sleep(backoff(attempt)).await;
         }
     }
@@ -217,7 +236,7 @@ impl Kv {
     /// The entry at `key`; a missing one is `Entry::default()` (version 0).
     pub async fn read(&self, key: &str) -> Result<Entry, BaoError> {
         let answer = self
-            .send_idempotent(reqwest::Method::GET, &self.url("data", key))
+            .send_idempotent(reqwest::Method::GET, &self.url("data", key), None)
             .await?;
         let json: Value = parse(&answer.body)?;
         // A 404 may carry the metadata of a deleted latest version, or nothing (OPENBAO.md 2.2).
@@ -293,6 +312,11 @@ impl Kv {
             if give_up {
                 return Err(failure);
             }
+            tracing::info!(
+                attempt,
+                unsure,
+                "team store: write {key}: {failure:?}; retrying"
+            );
             tokio::time::sleep(backoff(attempt)).await;
         }
     }
@@ -301,7 +325,7 @@ impl Kv {
     /// request however many there are (`LIST …/detailed-metadata/`, OPENBAO.md 2.5).
     pub async fn versions(&self, folder: &str) -> Result<Vec<(String, u64)>, BaoError> {
         let url = self.url("detailed-metadata", &format!("{folder}/"));
-        let answer = self.send_idempotent(list_method(), &url).await?;
+        let answer = self.send_idempotent(list_method(), &url, None).await?;
         if answer.status == 404 {
             return Ok(Vec::new());
         }
@@ -318,10 +342,56 @@ impl Kv {
         Ok(out)
     }
 
+    /// The entries right under `folder`, each with its current version and whether that
+    /// version is soft-deleted (a released lease, `lease.rs`): one request for all of them.
+    pub async fn current_versions(&self, folder: &str) -> Result<Vec<Current>, BaoError> {
+        let url = self.url("detailed-metadata", &format!("{folder}/"));
+        let answer = self.send_idempotent(list_method(), &url, None).await?;
+        if answer.status == 404 {
+            return Ok(Vec::new());
+        }
+        let json: Value = parse(&answer.body)?;
+        let Some(info) = json["data"]["key_info"].as_object() else {
+            return Ok(Vec::new());
+        };
+        Ok(info
+            .iter()
+            .filter(|(k, _)| !k.ends_with('/'))
+            .map(|(k, v)| {
+                let version = v["current_version"].as_u64().unwrap_or(0);
+                let deletion = &v["versions"][version.to_string()]["deletion_time"];
+                Current {
+                    name: k.clone(),
+                    version,
+                    deleted: deletion.as_str().is_some_and(|t| !t.is_empty()),
+                }
+            })
+            .collect())
+    }
+
+    /// Soft-deletes version `version` of `key` (`POST …/delete/<key>`), and no other: a later
+    /// version someone else wrote stays as it is. Deleting a deleted version changes nothing,
+    /// so this is retried like a read.
+    pub async fn delete_version(&self, key: &str, version: u64) -> Result<(), BaoError> {
+        let body = serde_json::json!({"versions": [version]}).to_string();
+        let answer = self
+            .send_idempotent(
+                reqwest::Method::POST,
+                &self.url("delete", key),
+                Some(body.as_bytes()),
+            )
+            .await?;
+        match answer.status {
+            200..=299 => Ok(()),
+            404 => Err(BaoError::NoMount(errors_of(&answer.body))),
+            s => Err(BaoError::Rejected(s, errors_of(&answer.body))),
+        }
+    }
+
     /// The entry names right under `folder` (folders left out).
     pub async fn names(&self, folder: &str) -> Result<Vec<String>, BaoError> {
         let url = self.url("metadata", &format!("{folder}/"));
-        let answer = self.send_idempotent(list_method(), &url).await?;
+        let answer = self.send_idempotent(list_method(), &url, None).await?;
         if answer.status == 404 {
             return Ok(Vec::new());
         }
@@ -339,6 +409,11 @@ impl Kv {
         names.sort_unstable();
         Ok(names)
     }
+}
+
+/// A URL without the scheme and host, for the log.
+fn path_of(url: &str) -> &str {
+    url.find("/v1/").map_or(url, |i| &url[i..])
 }
 
 fn list_method() -> reqwest::Method {

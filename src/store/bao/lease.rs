@@ -3,10 +3,18 @@
 //! Held: `{"held": true, "holder": "<host>/<pid>/<random>", "ttl_ms": …}`. Taking it is a read
 //! then a write with `cas` = the version read, so of two hosts racing for it one wins and the
 //! other gets a conflict. The holder rewrites it every `lock_ttl / 3` while it holds it (each
-//! write a new version), and writes `{"held": false}` when done. A lease whose current version is
-//! older than its `ttl_ms` by the server's own clock (the entry's `created_time` against the
-//! answer's `Date`) was left by a holder that vanished, and is taken over with check-and-set
-//! like a free one: no host's clock is trusted, only the server's.
+//! write a new version), and when done soft-deletes the version it last wrote (only that one:
+//! if another holder took over meanwhile, its later version stays held). A lease whose current
+//! version is deleted is free, and a listing of the `.locks/` folder shows that for every lease
+//! at once (`LIST detailed-metadata`), so `refresh --all` takes a free lease with the
+//! check-and-set write alone, on the version listed ([`take_at`]); a version that moved since
+//! makes it a conflict, and the read-then-write path decides. A token whose policy does not
+//! allow `…/delete/<prefix>/.locks/*` (README's policy before it did) releases by writing
+//! `{"held": false}` instead, as before, which a listing cannot tell from held.
+//!
+//! A lease whose current version is older than its `ttl_ms` by the server's own clock (the
+//! entry's `created_time` against the answer's `Date`) was left by a holder that vanished, and is
+//! taken over with check-and-set like a free one: no host's clock is trusted, only the server's.
 
 use super::client::{BaoError, Entry, Kv};
 use serde_json::{Value, json};
@@ -30,6 +38,23 @@ pub async fn take(
         .await
     {
         Ok(version) => Ok(Some(version)),
+        Err(BaoError::Conflict) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// Takes a lease a listing showed free at `version` (soft-deleted, or never written: 0) with the
+/// check-and-set write alone: `Some(version written)`; `None` when it moved since (then [`take`]
+/// decides, by reading it).
+pub async fn take_at(
+    kv: &Kv,
+    key: &str,
+    holder: &str,
+    ttl: Duration,
+    version: u64,
+) -> Result<Option<u64>, BaoError> {
+    match kv.write_checked(key, &held(holder, ttl), version).await {
+        Ok(written) => Ok(Some(written)),
         Err(BaoError::Conflict) => Ok(None),
         Err(e) => Err(e),
     }
@@ -64,13 +89,22 @@ pub async fn keep(
             }
         }
     }
-    let free = json!({"held": false, "holder": "", "ttl_ms": 0, "nonce": nonce()});
-    match kv.write_checked(&key, &free, version).await {
-        Ok(_) | Err(BaoError::Conflict) => {}
-        Err(e) => tracing::warn!(
+    let released = match kv.delete_version(&key, version).await {
+        // A policy without `delete/`: the free write of earlier versions, still check-and-set.
+        Err(BaoError::Denied) => {
+            let free = json!({"held": false, "holder": "", "ttl_ms": 0, "nonce": nonce()});
+            match kv.write_checked(&key, &free, version).await {
+                Ok(_) | Err(BaoError::Conflict) => Ok(()),
+                Err(e) => Err(e),
+            }
+        }
+        other => other,
+    };
+    if let Err(e) = released {
+        tracing::warn!(
             lease = key.as_str(),
             "cannot release the lease; it is free again after lock_ttl: {e:?}"
-        ),
+        );
     }
 }
 

@@ -50,7 +50,29 @@ struct Inner {
     seen: Mutex<HashMap<String, Seen>>,
     /// The versions of the last listing (`store_stamp`), for `record_stamp`.
     listed: Mutex<Option<HashMap<String, u64>>>,
+    /// The leases a listing (`prepare_leases`) showed free, at the version listed; each used
+    /// once. `None`: no listing, every lease is read before it is taken.
+    free_leases: Mutex<Option<FreeLeases>>,
     last_sync: Mutex<Option<Instant>>,
+}
+
+/// What one `LIST detailed-metadata/<prefix>/.locks/` showed.
+struct FreeLeases {
+    /// Free (soft-deleted) leases and their versions.
+    free: HashMap<String, u64>,
+    /// Every lease listed, free or not; a name not listed has no lease entry yet (version 0).
+    listed: std::collections::HashSet<String>,
+}
+
+impl FreeLeases {
+    /// The version to take `name`'s lease at without reading it first, once: `None` when it
+    /// looked held (or was already used), and the read decides.
+    fn take(&mut self, name: &str) -> Option<u64> {
+        if let Some(version) = self.free.remove(name) {
+            return Some(version);
+        }
+        self.listed.insert(name.to_string()).then_some(0)
+    }
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -107,11 +129,38 @@ impl BaoStore {
                 spill: Spill::new(&data_dir.join("spill")),
                 seen: Mutex::new(HashMap::new()),
                 listed: Mutex::new(None),
+                free_leases: Mutex::new(None),
                 last_sync: Mutex::new(None),
             }),
         };
         store.sync_spilled();
         Ok(store)
+    }
+
+    /// Before taking many leases (`refresh --all`): one `LIST detailed-metadata` of the leases,
+    /// so that each free one is then taken with its check-and-set write alone instead of a read
+    /// and a write (`lease::take_at`). A failed listing changes nothing: each lease is read.
+    pub fn prepare_leases(&self) {
+        let kv = self.inner.kv.clone();
+        let folder = format!("{}/.locks", self.inner.prefix);
+        match self.run(async move { kv.current_versions(&folder).await }) {
+            Ok(leases) => {
+                let mut free = HashMap::new();
+                let mut listed = std::collections::HashSet::new();
+                for lease in leases {
+                    if lease.deleted {
+                        free.insert(lease.name.clone(), lease.version);
+                    }
+                    listed.insert(lease.name);
+                }
+                *self
+                    .inner
+                    .free_leases
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner()) = Some(FreeLeases { free, listed });
+            }
+            Err(e) => tracing::debug!("cannot list the leases; each is read first: {e:?}"),
+        }
     }
 
     /// Where the records are, for people: the dashboard's header, `store migrate`.
@@ -236,6 +285,61 @@ impl BaoStore {
         }
     }
 
+    /// After a check-and-set conflict on a save under the lease, the record is read again and
+    /// decides. Only a holder whose lease ran out (it held it past `lock_ttl`: paused, or cut
+    /// off from the server) or a standby's stale copy gets here.
+    ///
+    /// - The team's record holds other tokens than the ones this save started from, and is as
+    ///   new or newer: another host stored them after taking the lease over. Theirs stays and
+    ///   ours is dropped with one line (not spilled): that host either spent the same refresh
+    ///   token (the provider then revoked the family) or stored a new grant; either way ours is
+    ///   not the one to keep.
+    /// - It holds the same tokens (someone changed facts only, e.g. a refresh that failed before
+    ///   reaching the provider, or nothing at all and the conflict came from a stale standby):
+    ///   ours carries the only live refresh token, so it is written over that version, once.
+    /// - Anything else (the server unreachable again, a second conflict) goes to the spill.
+    fn after_conflict(
+        &self,
+        name: &str,
+        record: &mut TokenRecord,
+        seen: Seen,
+    ) -> Result<(), Option<StoreError>> {
+        let (team, version) = self.read_team(name).map_err(|_| None)?;
+        let Some(team) = team else {
+            return Err(None);
+        };
+        if fingerprint(&team) == seen.tokens {
+            record.generation = record.generation.max(team.generation.saturating_add(1));
+            return match self.write_team(name, record, version) {
+                Ok(_) => {
+                    self.inner.spill.remove(name);
+                    tracing::info!(
+                        profile = name,
+                        "written over a record that changed only its facts meanwhile"
+                    );
+                    Ok(())
+                }
+                Err(_) => Err(None),
+            };
+        }
+        if team.generation < record.generation {
+            return Err(None);
+        }
+        self.inner.spill.remove(name);
+        tracing::warn!(
+            profile = name,
+            team = team.generation,
+            ours = record.generation,
+            "another host stored a newer record while this process's lease had run out; ours is dropped"
+        );
+        Err(Some(StoreError {
+            message: format!(
+                "team store {}: cannot write {name}: another host stored a newer record of {name} after this process's lease ran out (held past lock_ttl: paused, or cut off from the server); that record stays and this process's new tokens are dropped; if this repeats, raise [store] lock_ttl",
+                self.inner.address
+            ),
+        }))
+    }
+
     /// Brings every spilled record to the server, each under its lease; what cannot be done now
     /// stays spilled for the next process.
     pub fn sync_spilled(&self) {
@@ -345,6 +449,14 @@ impl TokenStore for BaoStore {
                     self.inner.spill.remove(name);
                     return Ok(());
                 }
+                Err(BaoError::Conflict) => match self.after_conflict(name, record, seen) {
+                    Ok(()) => return Ok(()),
+                    Err(Some(superseded)) => return Err(superseded),
+                    Err(None) => {
+                        let e = BaoError::Conflict;
+                        (self.error(&e, &format!("cannot write {name}")), Some(seen))
+                    }
+                },
                 Err(e) => (self.error(&e, &format!("cannot write {name}")), Some(seen)),
             },
             Err(e) => (e, None),
@@ -370,11 +482,25 @@ impl TokenStore for BaoStore {
         let key = self.lock_key(name);
         let holder = self.inner.holder.clone();
         let ttl = self.inner.lock_ttl;
+        let listed_free = self
+            .inner
+            .free_leases
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_mut()
+            .and_then(|leases| leases.take(name));
         let taken = {
             let key = key.clone();
             let holder = holder.clone();
-            self.run(async move { lease::take(&kv, &key, &holder, ttl).await })
-                .map_err(|e| self.error(&e, &format!("cannot take the lease of {name}")))?
+            self.run(async move {
+                if let Some(version) = listed_free
+                    && let Some(written) = lease::take_at(&kv, &key, &holder, ttl, version).await?
+                {
+                    return Ok(Some(written));
+                }
+                lease::take(&kv, &key, &holder, ttl).await
+            })
+            .map_err(|e| self.error(&e, &format!("cannot take the lease of {name}")))?
         };
         let Some(version) = taken else {
             return Ok(None);
@@ -527,4 +653,26 @@ fn server_token(source: &BaoTokenSource) -> Result<Secret, String> {
         return Err("the server token is empty".into());
     }
     Ok(Secret::new(token.trim()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_listed_lease_is_taken_without_a_read_once_and_only_when_free() {
+        let mut leases = FreeLeases {
+            free: HashMap::from([("a".to_string(), 4)]),
+            listed: ["a".to_string(), "held".to_string()].into(),
+        };
+        assert_eq!(leases.take("a"), Some(4), "free at the version listed");
+        assert_eq!(leases.take("a"), None, "once: the next take reads it");
+        assert_eq!(leases.take("held"), None, "a held one is read");
+        assert_eq!(
+            leases.take("new"),
+            Some(0),
+            "never written: created with cas 0"
+        );
+        assert_eq!(leases.take("new"), None);
+    }
 }

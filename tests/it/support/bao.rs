@@ -1,6 +1,7 @@
 //! A real OpenBao for the team-store tests: `bao server -dev` on a free loopback port, one per
-//! test (each test may stop, seal or kill its own), and "hosts": separate home, config and data
-//! directories that share one team store.
+//! test that stops, seals or kills it ([`BaoServer::dev`]), else one shared by the test binary
+//! ([`BaoServer::shared`], each test under a prefix of its own); and "hosts": separate home,
+//! config and data directories that share one team store.
 
 use super::oidc::{self, OidcServer};
 use super::wait_until;
@@ -66,6 +67,28 @@ pub struct BaoServer {
 impl BaoServer {
     pub fn dev() -> BaoServer {
         Self::start(false)
+    }
+
+    /// One dev server for the whole test binary, started by the first test that asks. For tests
+    /// that never stop, seal or kill it, and keep to their own prefix and policy names.
+    pub fn shared() -> &'static BaoServer {
+        static SHARED: std::sync::OnceLock<BaoServer> = std::sync::OnceLock::new();
+        SHARED.get_or_init(|| {
+            // Started from a thread that lives as long as the process: the server's
+            // PR_SET_PDEATHSIG fires when the thread that spawned it ends, which for a test's
+            // own thread is the end of that test.
+            let (tx, rx) = std::sync::mpsc::channel();
+            std::thread::Builder::new()
+                .name("shared-bao".into())
+                .spawn(move || {
+                    tx.send(BaoServer::dev()).unwrap();
+                    loop {
+                        std::thread::park();
+                    }
+                })
+                .unwrap();
+            rx.recv().expect("the shared bao server started")
+        })
     }
 
     pub fn dev_tls() -> BaoServer {
@@ -197,6 +220,23 @@ impl BaoServer {
             None,
         );
         (status == 200).then(|| json["data"]["data"].clone())
+    }
+
+    /// Whether the lease of `name` is free: its current version soft-deleted (released), or
+    /// written `held: false` (released under a policy without `delete/`).
+    pub fn lease_free(&self, prefix: &str, name: &str) -> bool {
+        let (status, json) = self.call(
+            "GET",
+            &format!("/v1/secret/data/{prefix}/.locks/{name}"),
+            None,
+        );
+        match status {
+            200 => json["data"]["data"]["held"] == false,
+            404 => json["data"]["metadata"]["deletion_time"]
+                .as_str()
+                .is_some_and(|t| !t.is_empty()),
+            _ => false,
+        }
     }
 
     pub fn seal(&self) {

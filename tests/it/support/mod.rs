@@ -6,6 +6,7 @@ pub mod integrations;
 pub mod mocks;
 pub mod oidc;
 pub mod peak_rss;
+pub mod raft;
 pub mod raw;
 pub mod tmux;
 pub mod world;
