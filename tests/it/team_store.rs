@@ -369,7 +369,15 @@ fn openbao_stopped_between_the_answer_and_the_write_spills_then_syncs() {
         "the refresh is kept: {}",
         stderr(&out)
     );
-    let spilled: Value = serde_json::from_slice(&std::fs::read(host.spill("p")).unwrap()).unwrap();
+    // Seen missing once in a loaded full run (not reproduced since): say what tokdash logged.
+    let spill = std::fs::read(host.spill("p")).unwrap_or_else(|e| {
+        panic!(
+            "no spill ({e}); stdout: {}; log:\n{}",
+            stdout(&out),
+            host.log_text()
+        )
+    });
+    let spilled: Value = serde_json::from_slice(&spill).unwrap();
     let new_rt = spilled["refresh_token"].as_str().unwrap().to_string();
     assert_ne!(new_rt, first_rt);
     use std::os::unix::fs::PermissionsExt;
