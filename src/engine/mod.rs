@@ -223,21 +223,27 @@ impl Engine {
     /// threads that parked waiters would occupy (a deadlock, with two `refresh --all` at once).
     async fn lock_and_load(&self, name: &str) -> Result<(LockGuard, TokenRecord), EngineError> {
         let mut pause = LOCK_POLL_FIRST;
-        let lock = loop {
+        loop {
             let store = self.store.clone();
             let owned = name.to_string();
-            let free = self
-                .on_disk(move || store.try_lock(&owned))
+            // The lock and the read under it in one call: on a team store each call is a hop to
+            // a blocking thread and to the store's thread and back (bench/team_store.sh).
+            let taken = self
+                .on_disk(move || {
+                    let Some(lock) = store.try_lock(&owned)? else {
+                        return Ok(None);
+                    };
+                    let record = store.load(&owned)?;
+                    Ok(Some((lock, record)))
+                })
                 .await
                 .map_err(|e| store_error(name, e))?;
-            if let Some(lock) = free {
-                break lock;
+            if let Some((lock, record)) = taken {
+                return Ok((lock, record.unwrap_or_default()));
             }
             tokio::time::sleep(pause).await;
             pause = (pause * 2).min(LOCK_POLL_MAX);
-        };
-        let record = self.load(name).await?.unwrap_or_default();
-        Ok((lock, record))
+        }
     }
 
     /// A valid access token: the stored one when it is not within `refresh_ahead` of expiry,
