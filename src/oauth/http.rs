@@ -186,7 +186,7 @@ pub fn httpdate_to_unix(text: &str) -> Option<i64> {
 }
 
 /// reqwest's top-level message is "error sending request for url (...)"; the cause says why.
-fn root_cause(e: &reqwest::Error) -> String {
+pub fn root_cause(e: &reqwest::Error) -> String {
     let mut source: &dyn std::error::Error = e;
     while let Some(next) = source.source() {
         source = next;

@@ -163,11 +163,11 @@ impl Kv {
         }
         let classify = |e: reqwest::Error| {
             if e.is_connect() {
-                BaoError::Down(root_cause(&e))
+                BaoError::Down(crate::oauth::http::root_cause(&e))
             } else if e.is_timeout() {
                 BaoError::Timeout(self.timeout)
             } else {
-                BaoError::Cut(root_cause(&e))
+                BaoError::Cut(crate::oauth::http::root_cause(&e))
             }
         };
         let mut response = request.send().await.map_err(classify)?;
@@ -472,14 +472,6 @@ fn rfc3339_secs(text: &str) -> Option<i64> {
     let whole = text.get(..19)?;
     let t = humantime::parse_rfc3339(&format!("{whole}Z")).ok()?;
     Some(t.duration_since(std::time::UNIX_EPOCH).ok()?.as_secs() as i64)
-}
-
-fn root_cause(e: &reqwest::Error) -> String {
-    let mut source: &dyn std::error::Error = e;
-    while let Some(next) = source.source() {
-        source = next;
-    }
-    source.to_string()
 }
 
 #[cfg(test)]
