@@ -2,7 +2,7 @@
 //! consent pages driven over HTTP by `tests/oidc/authorize.js` (no browser): finished through the
 //! loopback listener and by pasting, and every way it must fail without storing anything.
 
-use crate::support::oidc::{self, profile};
+use crate::support::oidc::{self, OidcServer, profile};
 use crate::support::world::World;
 use crate::support::{stderr, wait_until};
 use std::io::{BufRead, BufReader, Read, Write};
@@ -20,6 +20,18 @@ fn browser_profile(issuer: &str, client: &str, extra: &str) -> String {
         client,
         &format!("scopes = [\"openid\", \"offline_access\"]\nlogin = \"browser\"\n{extra}"),
     )
+}
+
+/// The shared server, and a world whose profile `p` logs in as the public client (PKCE, no
+/// secret).
+fn public_client_world() -> (&'static OidcServer, World) {
+    let server = oidc::shared();
+    let w = World::new(&browser_profile(
+        &server.issuer,
+        oidc::CODE_PUBLIC_CLIENT,
+        "",
+    ));
+    (server, w)
 }
 
 /// A running `tokdash login p`: the URL it printed, its stdin to paste into, its stderr lines.
@@ -197,12 +209,7 @@ fn refresh_rotates(w: &World, envs: &[(&str, &str)]) {
 /// refresh token then refreshes at the real server.
 #[test]
 fn public_client_finished_through_the_listener_then_refreshes() {
-    let server = oidc::shared();
-    let w = World::new(&browser_profile(
-        &server.issuer,
-        oidc::CODE_PUBLIC_CLIENT,
-        "",
-    ));
+    let (server, w) = public_client_world();
     let run = start(&w, &[], &[]);
     assert_eq!(
         param(&run.url, "code_challenge_method").as_deref(),
@@ -257,12 +264,7 @@ fn confidential_clients_finished_by_pasting() {
 /// stored, and the browser is told why.
 #[test]
 fn a_wrong_state_at_the_listener_exits_1_and_stores_nothing() {
-    let server = oidc::shared();
-    let w = World::new(&browser_profile(
-        &server.issuer,
-        oidc::CODE_PUBLIC_CLIENT,
-        "",
-    ));
+    let (server, w) = public_client_world();
     let run = start(&w, &[], &[]);
     let callback = server.authorize(&run.url);
     let (status, page) = browser_get(&with_param(&callback, "state", Some("forged")));
@@ -281,12 +283,7 @@ fn a_wrong_state_at_the_listener_exits_1_and_stores_nothing() {
 /// and loses nothing: the right address pasted next finishes the login.
 #[test]
 fn pasted_bad_input_loses_nothing() {
-    let server = oidc::shared();
-    let w = World::new(&browser_profile(
-        &server.issuer,
-        oidc::CODE_PUBLIC_CLIENT,
-        "",
-    ));
+    let (server, w) = public_client_world();
     let mut run = start(&w, &[], &[]);
     let callback = server.authorize(&run.url);
     run.paste("hello there");
@@ -312,12 +309,7 @@ fn pasted_bad_input_loses_nothing() {
 /// The user refuses consent: the redirect carries `error=access_denied`.
 #[test]
 fn an_error_redirect_exits_1_and_stores_nothing() {
-    let server = oidc::shared();
-    let w = World::new(&browser_profile(
-        &server.issuer,
-        oidc::CODE_PUBLIC_CLIENT,
-        "",
-    ));
+    let (server, w) = public_client_world();
     let mut run = start(&w, &[], &[]);
     let callback = server.authorize_denied(&run.url);
     assert_eq!(param(&callback, "error").as_deref(), Some("access_denied"));
@@ -335,12 +327,7 @@ fn an_error_redirect_exits_1_and_stores_nothing() {
 /// left as it was.
 #[test]
 fn a_code_used_twice_exits_1() {
-    let server = oidc::shared();
-    let w = World::new(&browser_profile(
-        &server.issuer,
-        oidc::CODE_PUBLIC_CLIENT,
-        "",
-    ));
+    let (server, w) = public_client_world();
     let mut first = start(&w, &[], &[]);
     let callback = server.authorize(&first.url);
     first.paste(&callback);
@@ -365,12 +352,7 @@ fn a_code_used_twice_exits_1() {
 /// metadata advertises it, unless the profile says `require_iss = false`.
 #[test]
 fn a_wrong_or_missing_iss_exits_1_unless_not_required() {
-    let server = oidc::shared();
-    let w = World::new(&browser_profile(
-        &server.issuer,
-        oidc::CODE_PUBLIC_CLIENT,
-        "",
-    ));
+    let (server, w) = public_client_world();
     let mut run = start(&w, &[], &[]);
     let callback = server.authorize(&run.url);
     run.paste(&with_param(&callback, "iss", Some("https://evil.example")));
@@ -439,12 +421,7 @@ fn a_provider_without_an_authorization_endpoint_is_one_clear_line() {
 /// A login not finished in time ends with exit 1 (the limit shortened for the test).
 #[test]
 fn a_login_not_finished_in_time_exits_1() {
-    let server = oidc::shared();
-    let w = World::new(&browser_profile(
-        &server.issuer,
-        oidc::CODE_PUBLIC_CLIENT,
-        "",
-    ));
+    let (_, w) = public_client_world();
     let run = start(&w, &[], &[("TOKDASH_BROWSER_LOGIN_LIMIT", "2")]);
     let (code, _, err) = run.finish();
     assert_eq!(code, Some(1));
@@ -455,12 +432,7 @@ fn a_login_not_finished_in_time_exits_1() {
 /// stderr (stdout is kubectl's), the address pasted on stdin, and kubectl gets its credential.
 #[test]
 fn kube_credential_logs_a_browser_profile_in_on_stderr_when_interactive() {
-    let server = oidc::shared();
-    let w = World::new(&browser_profile(
-        &server.issuer,
-        oidc::CODE_PUBLIC_CLIENT,
-        "",
-    ));
+    let (server, w) = public_client_world();
     let exec_info = r#"{"kind":"ExecCredential","apiVersion":"client.authentication.k8s.io/v1","spec":{"interactive":true}}"#;
     let mut run = start_command(
         &w,
