@@ -324,19 +324,11 @@ impl Kv {
     /// The entries (not folders) right under `folder`, each with its current version: one
     /// request however many there are (`LIST …/detailed-metadata/`, OPENBAO.md 2.5).
     pub async fn versions(&self, folder: &str) -> Result<Vec<(String, u64)>, BaoError> {
-        let url = self.url("detailed-metadata", &format!("{folder}/"));
-        let answer = self.send_idempotent(list_method(), &url, None).await?;
-        if answer.status == 404 {
-            return Ok(Vec::new());
-        }
-        let json: Value = parse(&answer.body)?;
-        let Some(info) = json["data"]["key_info"].as_object() else {
-            return Ok(Vec::new());
-        };
-        let mut out: Vec<(String, u64)> = info
-            .iter()
-            .filter(|(k, _)| !k.ends_with('/'))
-            .map(|(k, v)| (k.clone(), v["current_version"].as_u64().unwrap_or(0)))
+        let mut out: Vec<(String, u64)> = self
+            .current_versions(folder)
+            .await?
+            .into_iter()
+            .map(|c| (c.name, c.version))
             .collect();
         out.sort_unstable();
         Ok(out)
