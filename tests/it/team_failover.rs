@@ -43,21 +43,9 @@ fn import_all(host: &Host, names: &[String], minted: &[Value]) {
             .iter()
             .zip(minted)
             .map(|(name, response)| {
-                let mut child = host
-                    .cmd(&["import", name])
-                    .stdin(Stdio::piped())
-                    .stdout(Stdio::null())
-                    .stderr(Stdio::piped())
-                    .spawn()
-                    .unwrap();
-                use std::io::Write;
-                child
-                    .stdin
-                    .take()
-                    .unwrap()
-                    .write_all(response.to_string().as_bytes())
-                    .unwrap();
-                child
+                let mut cmd = host.cmd(&["import", name]);
+                cmd.stdout(Stdio::null()).stderr(Stdio::piped());
+                crate::support::spawn_with_stdin(&mut cmd, &response.to_string())
             })
             .collect();
         crate::support::wait_all_succeeded(children, "import");

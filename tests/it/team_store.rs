@@ -451,13 +451,7 @@ fn a_holder_killed_with_the_lease_holds_it_until_lock_ttl_only() {
         &store,
         &profile("p", &oidc, &token_url_through(&oidc, port)),
     );
-    std::fs::write(
-        a.config_path(),
-        std::fs::read_to_string(a.config_path())
-            .unwrap()
-            .replace("timeout = \"2s\"", "timeout = \"60s\""),
-    )
-    .unwrap();
+    a.set_request_timeout("60s");
     let minted = oidc.mint_post();
     a.import("p", &minted);
     let mut holder = a.cmd(&["refresh", "p"]).spawn().unwrap();
@@ -601,13 +595,7 @@ fn pause_a_holder(prefix: &'static str) -> PausedHolder {
     );
     // A long request timeout: on SIGCONT, a reads the answer waiting in its socket instead of
     // timing out the request that was in flight while it was stopped.
-    std::fs::write(
-        a.config_path(),
-        std::fs::read_to_string(a.config_path())
-            .unwrap()
-            .replace("timeout = \"2s\"", "timeout = \"60s\""),
-    )
-    .unwrap();
+    a.set_request_timeout("60s");
     let minted = oidc.mint_post();
     a.import("p", &minted);
     let child = a

@@ -6,7 +6,6 @@
 use super::oidc::{self, OidcServer};
 use super::wait_until;
 use serde_json::{Value, json};
-use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
@@ -181,23 +180,7 @@ impl BaoServer {
         token: Option<&str>,
         body: Option<&Value>,
     ) -> Option<(u16, Value)> {
-        let mut s = TcpStream::connect(("127.0.0.1", self.port)).ok()?;
-        s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
-        let body = body.map(|b| b.to_string()).unwrap_or_default();
-        let request = format!(
-            "{method} {path} HTTP/1.0\r\nHost: 127.0.0.1\r\nX-Vault-Token: {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-            token.unwrap_or(ROOT),
-            body.len()
-        );
-        s.write_all(request.as_bytes()).ok()?;
-        let mut text = String::new();
-        s.read_to_string(&mut text).ok()?;
-        let status = text.split_whitespace().nth(1)?.parse().ok()?;
-        let json = text
-            .split_once("\r\n\r\n")
-            .and_then(|(_, b)| serde_json::from_str(b).ok())
-            .unwrap_or(Value::Null);
-        Some((status, json))
+        super::raft::call_at(self.port, method, path, Some(token.unwrap_or(ROOT)), body)
     }
 
     #[track_caller]
@@ -308,6 +291,14 @@ impl Host {
         self.dir.path().join("profiles.toml")
     }
 
+    /// Replaces the host's `settings.timeout` (2 s as [`Host::new`] writes it).
+    pub fn set_request_timeout(&self, timeout: &str) {
+        let config = std::fs::read_to_string(self.config_path()).unwrap();
+        assert!(config.contains("timeout = \"2s\""), "{config}");
+        let config = config.replace("timeout = \"2s\"", &format!("timeout = \"{timeout}\""));
+        std::fs::write(self.config_path(), config).unwrap();
+    }
+
     pub fn data(&self) -> PathBuf {
         self.dir.path().join("data/tokdash")
     }
@@ -369,20 +360,11 @@ impl Host {
     /// Imports a token endpoint response for `name` (into the team store).
     #[track_caller]
     pub fn import(&self, name: &str, response: &Value) {
-        let mut child = self
-            .cmd(&["import", name])
-            .stdin(Stdio::piped())
-            .stderr(Stdio::piped())
-            .stdout(Stdio::null())
-            .spawn()
+        let mut cmd = self.cmd(&["import", name]);
+        cmd.stderr(Stdio::piped()).stdout(Stdio::null());
+        let out = super::spawn_with_stdin(&mut cmd, &response.to_string())
+            .wait_with_output()
             .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(response.to_string().as_bytes())
-            .unwrap();
-        let out = child.wait_with_output().unwrap();
         assert!(
             out.status.success(),
             "import {name}: {}",

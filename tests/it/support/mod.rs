@@ -52,18 +52,22 @@ pub fn succeeded(args: &[&str], out: Output) -> Output {
 /// Runs `cmd` with `input` on its stdin and its stdout captured (stderr as `cmd` has it); waits
 /// for it. `Command::output` cannot feed stdin, and the git helpers of several modules need it.
 pub fn output_with_stdin(cmd: &mut Command, input: &str) -> Output {
-    let mut child = cmd
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
+    spawn_with_stdin(cmd.stdout(Stdio::piped()), input)
+        .wait_with_output()
+        .unwrap()
+}
+
+/// Starts `cmd` with `input` written to its stdin, which is then closed; does not wait (a test
+/// that runs several at once collects them itself).
+pub fn spawn_with_stdin(cmd: &mut Command, input: &str) -> std::process::Child {
+    let mut child = cmd.stdin(Stdio::piped()).spawn().unwrap();
     child
         .stdin
         .take()
         .unwrap()
         .write_all(input.as_bytes())
         .unwrap();
-    child.wait_with_output().unwrap()
+    child
 }
 
 /// Waits for each of `children` (spawned with stderr piped); each must have succeeded. A
