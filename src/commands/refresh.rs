@@ -19,12 +19,6 @@ pub fn refresh(ctx: &Context, names: &[String], all: bool, force: bool, json: bo
         // The file store's housekeeping rides on the command that touches every record anyway.
         store.local().remove_stale_temporaries();
     }
-    // One listing of the leases saves a read per profile (bench/team_store.sh).
-    if targets_many(all, names)
-        && let crate::store::Backend::Team(team, _) = &store
-    {
-        team.prepare_leases();
-    }
     let engine = ctx.engine_on(config, store)?;
     let config = engine.config();
     // A profile that another process refreshes after this instant is left as it is.
@@ -94,9 +88,4 @@ pub fn refresh(ctx: &Context, names: &[String], all: bool, force: bool, json: bo
         Some(w) => Err(Failure::silent(w.code)),
         None => Ok(()),
     }
-}
-
-/// Whether this refresh takes more than one lease: then listing them first pays.
-fn targets_many(all: bool, names: &[String]) -> bool {
-    all || names.len() > 1
 }

@@ -28,10 +28,6 @@ pub fn migrate(ctx: &Context, from: &Path, names: &[String]) -> CmdResult {
     } else {
         names.to_vec()
     };
-    if names.len() > 1 {
-        // One listing of the leases, then each free one is taken with a single write.
-        team.prepare_leases();
-    }
     println!("into {}:", team.location());
     let mut failed = 0;
     for name in &names {

@@ -296,6 +296,13 @@ pub struct TokenFiles {
     pub id_token: Option<PathBuf>,
 }
 
+impl TokenFiles {
+    /// No file to write after a refresh.
+    pub fn is_empty(&self) -> bool {
+        self.access_token.is_none() && self.id_token.is_none()
+    }
+}
+
 /// What git hosts that take an OAuth access token as the password expect as the user name.
 pub const DEFAULT_GIT_USERNAME: &str = "oauth2";
 

@@ -215,6 +215,26 @@ impl Engine {
         Ok(())
     }
 
+    /// [`Engine::save`], then the lock released: one step on a team store.
+    async fn save_and_unlock(
+        &self,
+        name: &str,
+        record: &mut TokenRecord,
+        lock: LockGuard,
+    ) -> Result<(), EngineError> {
+        let store = self.store.clone();
+        let owned = name.to_string();
+        let mut copy = record.clone();
+        let saved = blocking(move || {
+            store
+                .save_and_unlock(&owned, &mut copy, lock)
+                .map(|()| copy)
+        })
+        .await;
+        *record = saved.map_err(|e| store_error(name, e))?;
+        Ok(())
+    }
+
     /// Waits for the profile's lock, then reads the record again under it (another process may
     /// have changed it while we waited).
     ///

@@ -162,11 +162,15 @@ impl Engine {
                 response.apply_to(&mut record, now);
                 record.last_refresh = Some(now);
                 // Stored before the lock is released and before any caller sees the token.
-                self.save(name, &mut record).await?;
+                if profile.token_files.is_empty() {
+                    self.save_and_unlock(name, &mut record, lock).await?;
+                } else {
+                    self.save(name, &mut record).await?;
+                    // Under the lock: files are written in the order of the refreshes.
+                    self.write_token_files(profile, &record).await;
+                    drop(lock);
+                }
                 tracing::info!(profile = name, rotated, "refreshed");
-                // Under the lock: files are written in the order of the refreshes.
-                self.write_token_files(profile, &record).await;
-                drop(lock);
                 self.run_hook(profile, &record).await;
                 let outcome = if rotated {
                     RefreshOutcome::Rotated
@@ -186,9 +190,8 @@ impl Engine {
                     transient: error.is_transient(),
                     at: now,
                 });
-                self.save(name, &mut record).await?;
+                self.save_and_unlock(name, &mut record, lock).await?;
                 tracing::warn!(profile = name, code = ?error.code, "refresh failed: {}", error.message);
-                drop(lock);
                 Err(RefreshFailed {
                     error,
                     record: Some(Box::new(record)),

@@ -53,6 +53,20 @@ pub trait TokenStore: Send + Sync + 'static {
     /// Replaces the record atomically, bumping its generation.
     fn save(&self, name: &str, record: &mut TokenRecord) -> Result<(), StoreError>;
 
+    /// `save`, then the lock released, for a save that is the last thing done under the lock.
+    /// A team store makes it one step (the write that stores the record frees the lease: a
+    /// request less per refresh); the record is durable before the lock goes either way.
+    fn save_and_unlock(
+        &self,
+        name: &str,
+        record: &mut TokenRecord,
+        lock: LockGuard,
+    ) -> Result<(), StoreError> {
+        let saved = self.save(name, record);
+        drop(lock);
+        saved
+    }
+
     /// Takes the profile's lock, or `None` when another holder has it. Never waits: the engine
     /// polls a held lock (see `Engine::lock_and_load` for why).
     fn try_lock(&self, name: &str) -> Result<Option<LockGuard>, StoreError>;
@@ -117,6 +131,14 @@ impl TokenStore for Backend {
     }
     fn save(&self, name: &str, record: &mut TokenRecord) -> Result<(), StoreError> {
         self.store().save(name, record)
+    }
+    fn save_and_unlock(
+        &self,
+        name: &str,
+        record: &mut TokenRecord,
+        lock: LockGuard,
+    ) -> Result<(), StoreError> {
+        self.store().save_and_unlock(name, record, lock)
     }
     fn try_lock(&self, name: &str) -> Result<Option<LockGuard>, StoreError> {
         self.store().try_lock(name)

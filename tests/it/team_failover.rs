@@ -9,6 +9,7 @@ use crate::support::oidc::OidcServer;
 use crate::support::raft::RaftCluster;
 use crate::support::wait_until;
 use serde_json::Value;
+use std::collections::HashMap;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
@@ -52,9 +53,8 @@ fn import_all(host: &Host, names: &[String], minted: &[Value]) {
     }
 }
 
-/// How many records the cluster holds at version 2 or later (written again after the import),
-/// as node `i` lists them: one request, whatever the count.
-fn rewritten(cluster: &RaftCluster, i: usize) -> usize {
+/// Every entry's current version, as node `i` lists them: one request, whatever the count.
+fn versions(cluster: &RaftCluster, i: usize) -> HashMap<String, u64> {
     cluster
         .call(
             i,
@@ -64,11 +64,21 @@ fn rewritten(cluster: &RaftCluster, i: usize) -> usize {
         .and_then(|(_, v)| {
             v["data"]["key_info"].as_object().map(|info| {
                 info.iter()
-                    .filter(|(k, m)| !k.ends_with('/') && m["current_version"].as_u64() >= Some(2))
-                    .count()
+                    .filter(|(k, _)| !k.ends_with('/'))
+                    .map(|(k, m)| (k.clone(), m["current_version"].as_u64().unwrap_or(0)))
+                    .collect()
             })
         })
-        .unwrap_or(0)
+        .unwrap_or_default()
+}
+
+/// How many records were written again since `before` (the lease's write and the record's:
+/// two versions each), as node `i` lists them.
+fn rewritten(cluster: &RaftCluster, i: usize, before: &HashMap<String, u64>) -> usize {
+    versions(cluster, i)
+        .iter()
+        .filter(|(k, v)| before.get(*k).is_some_and(|b| **v >= b + 2))
+        .count()
 }
 
 #[test]
@@ -88,7 +98,8 @@ fn the_leader_killed_during_refresh_all_of_200_loses_no_refresh_token() {
     host.bao_token = cluster.root.clone();
     let minted = mint_many(&oidc, PROFILES);
     import_all(&host, &names, &minted);
-    assert_eq!(rewritten(&cluster, 1), 0);
+    let imported = versions(&cluster, 1);
+    assert_eq!(imported.len(), PROFILES, "every profile imported");
 
     let child = host
         .cmd(&["refresh", "--all", "--force"])
@@ -99,7 +110,7 @@ fn the_leader_killed_during_refresh_all_of_200_loses_no_refresh_token() {
     let run = std::thread::spawn(move || child.wait_with_output().unwrap());
     // The kill lands once the refresh is under way: 30 records rewritten.
     wait_until(Duration::from_secs(60), "30 records refreshed", || {
-        rewritten(&cluster, 1) >= 30 || run.is_finished()
+        rewritten(&cluster, 1, &imported) >= 30 || run.is_finished()
     });
     assert!(!run.is_finished(), "the refresh ended before the kill");
     // The leader now (a loaded machine may have moved it since the start), never the node
@@ -110,7 +121,7 @@ fn the_leader_killed_during_refresh_all_of_200_loses_no_refresh_token() {
         "the node tokdash talks to became the leader before the kill"
     );
     cluster.kill(leader);
-    let at_kill = rewritten(&cluster, 1);
+    let at_kill = rewritten(&cluster, 1, &imported);
     let out = run.join().unwrap();
     let first = stderr(&out);
     assert!(

@@ -83,15 +83,6 @@ pub struct Entry {
     pub server_now: Option<i64>,
 }
 
-/// An entry's current version as a listing shows it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Current {
-    pub name: String,
-    pub version: u64,
-    /// The current version is soft-deleted.
-    pub deleted: bool,
-}
-
 struct Answer {
     status: u16,
     body: Vec<u8>,
@@ -321,22 +312,9 @@ impl Kv {
         }
     }
 
-    /// The entries (not folders) right under `folder`, each with its current version: one
-    /// request however many there are (`LIST …/detailed-metadata/`, OPENBAO.md 2.5).
+    /// The entries (not folders) right under `folder`, each with its current version, sorted:
+    /// one request however many there are (`LIST …/detailed-metadata/`, OPENBAO.md 2.5).
     pub async fn versions(&self, folder: &str) -> Result<Vec<(String, u64)>, BaoError> {
-        let mut out: Vec<(String, u64)> = self
-            .current_versions(folder)
-            .await?
-            .into_iter()
-            .map(|c| (c.name, c.version))
-            .collect();
-        out.sort_unstable();
-        Ok(out)
-    }
-
-    /// The entries right under `folder`, each with its current version and whether that
-    /// version is soft-deleted (a released lease, `lease.rs`): one request for all of them.
-    pub async fn current_versions(&self, folder: &str) -> Result<Vec<Current>, BaoError> {
         let url = self.url("detailed-metadata", &format!("{folder}/"));
         let answer = self.send_idempotent(list_method(), &url, None).await?;
         if answer.status == 404 {
@@ -346,38 +324,13 @@ impl Kv {
         let Some(info) = json["data"]["key_info"].as_object() else {
             return Ok(Vec::new());
         };
-        Ok(info
+        let mut out: Vec<(String, u64)> = info
             .iter()
             .filter(|(k, _)| !k.ends_with('/'))
-            .map(|(k, v)| {
-                let version = v["current_version"].as_u64().unwrap_or(0);
-                let deletion = &v["versions"][version.to_string()]["deletion_time"];
-                Current {
-                    name: k.clone(),
-                    version,
-                    deleted: deletion.as_str().is_some_and(|t| !t.is_empty()),
-                }
-            })
-            .collect())
-    }
-
-    /// Soft-deletes version `version` of `key` (`POST …/delete/<key>`), and no other: a later
-    /// version someone else wrote stays as it is. Deleting a deleted version changes nothing,
-    /// so this is retried like a read.
-    pub async fn delete_version(&self, key: &str, version: u64) -> Result<(), BaoError> {
-        let body = serde_json::json!({"versions": [version]}).to_string();
-        let answer = self
-            .send_idempotent(
-                reqwest::Method::POST,
-                &self.url("delete", key),
-                Some(body.as_bytes()),
-            )
-            .await?;
-        match answer.status {
-            200..=299 => Ok(()),
-            404 => Err(BaoError::NoMount(errors_of(&answer.body))),
-            s => Err(BaoError::Rejected(s, errors_of(&answer.body))),
-        }
+            .map(|(k, v)| (k.clone(), v["current_version"].as_u64().unwrap_or(0)))
+            .collect();
+        out.sort_unstable();
+        Ok(out)
     }
 
     /// The entry names right under `folder` (folders left out).

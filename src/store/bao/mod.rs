@@ -2,9 +2,10 @@
 //! team (SPEC.md "Team store"). See README "Team store" for the layout a policy must allow.
 //!
 //! Layout under `<mount>` and `<prefix>`:
-//! - `<prefix>/<name>`: the record, `{"record": <TokenRecord>, "nonce": "<this write's>"}`, one
-//!   KV version per save, each written with check-and-set on the version read under the lease;
-//! - `<prefix>/.locks/<name>`: the profile's lease (`lease.rs`).
+//! - `<prefix>/<name>`: the profile's entry, `{"record": <TokenRecord>, "nonce": "<this write's>",
+//!   "lease": {…}}`: the record, and the profile's lease while someone holds it (`lease.rs`).
+//!   Every write is a new KV version, made with check-and-set on the version this process read
+//!   or wrote last; a refresh is a read, the lease's write, and the record's write that frees it.
 //!
 //! Every call blocks its caller until the store's own thread (`runner.rs`) has done the HTTP;
 //! commands run them on blocking threads (`DiskWork::Offload`), so the command's one runtime
@@ -20,6 +21,7 @@ use crate::config::{BaoSettings, BaoTokenSource};
 use crate::secret::Secret;
 use client::{BaoError, Kv};
 use runner::Runner;
+use serde::Deserialize;
 use spill::Spill;
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
@@ -42,37 +44,26 @@ struct Inner {
     mount: String,
     prefix: String,
     lock_ttl: Duration,
-    /// Written into every lease this process takes.
+    /// Who this process is, in every lease it takes.
     holder: String,
+    /// The lease this process writes into the entries it holds.
+    lease: serde_json::Value,
     spill: Spill,
     /// Per profile, what this process last read or wrote: the version a save checks against,
     /// and which tokens that version holds (a save with other tokens is spilled if it fails).
     seen: Mutex<HashMap<String, Seen>>,
     /// The versions of the last listing (`store_stamp`), for `record_stamp`.
     listed: Mutex<Option<HashMap<String, u64>>>,
-    /// The leases a listing (`prepare_leases`) showed free, at the version listed; each used
-    /// once. `None`: no listing, every lease is read before it is taken.
-    free_leases: Mutex<Option<FreeLeases>>,
+    /// The leases this process holds now, by profile.
+    held: Arc<Mutex<HashMap<String, HeldProfile>>>,
     last_sync: Mutex<Option<Instant>>,
 }
 
-/// What one `LIST detailed-metadata/<prefix>/.locks/` showed.
-struct FreeLeases {
-    /// Free (soft-deleted) leases and their versions.
-    free: HashMap<String, u64>,
-    /// Every lease listed, free or not; a name not listed has no lease entry yet (version 0).
-    listed: std::collections::HashSet<String>,
-}
-
-impl FreeLeases {
-    /// The version to take `name`'s lease at without reading it first, once: `None` when it
-    /// looked held (or was already used), and the read decides.
-    fn take(&mut self, name: &str) -> Option<u64> {
-        if let Some(version) = self.free.remove(name) {
-            return Some(version);
-        }
-        self.listed.insert(name.to_string()).then_some(0)
-    }
+/// A profile whose lease this process holds, and its record as of the last read or write: the
+/// record under the lease, which `load` gives without asking the server again.
+struct HeldProfile {
+    lease: Arc<lease::Held>,
+    record: Option<TokenRecord>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -115,6 +106,7 @@ impl BaoStore {
             token,
             timeout,
         );
+        let holder = lease::holder_id();
         let runner = Runner::start(timeout)
             .map_err(|e| fail(format!("cannot start the store's thread: {e}")))?;
         let store = BaoStore {
@@ -125,42 +117,17 @@ impl BaoStore {
                 mount: settings.mount.clone(),
                 prefix: settings.prefix.clone(),
                 lock_ttl: settings.lock_ttl,
-                holder: lease::holder_id(),
+                holder: holder.clone(),
+                lease: lease::lease_value(&holder, settings.lock_ttl),
                 spill: Spill::new(&data_dir.join("spill")),
                 seen: Mutex::new(HashMap::new()),
                 listed: Mutex::new(None),
-                free_leases: Mutex::new(None),
+                held: Arc::new(Mutex::new(HashMap::new())),
                 last_sync: Mutex::new(None),
             }),
         };
         store.sync_spilled();
         Ok(store)
-    }
-
-    /// Before taking many leases (`refresh --all`): one `LIST detailed-metadata` of the leases,
-    /// so that each free one is then taken with its check-and-set write alone instead of a read
-    /// and a write (`lease::take_at`). A failed listing changes nothing: each lease is read.
-    pub fn prepare_leases(&self) {
-        let kv = self.inner.kv.clone();
-        let folder = format!("{}/.locks", self.inner.prefix);
-        match self.run(async move { kv.current_versions(&folder).await }) {
-            Ok(leases) => {
-                let mut free = HashMap::new();
-                let mut listed = std::collections::HashSet::new();
-                for lease in leases {
-                    if lease.deleted {
-                        free.insert(lease.name.clone(), lease.version);
-                    }
-                    listed.insert(lease.name);
-                }
-                *self
-                    .inner
-                    .free_leases
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner()) = Some(FreeLeases { free, listed });
-            }
-            Err(e) => tracing::debug!("cannot list the leases; each is read first: {e:?}"),
-        }
     }
 
     /// Where the records are, for people: the dashboard's header, `store migrate`.
@@ -175,10 +142,6 @@ impl BaoStore {
         format!("{}/{name}", self.inner.prefix)
     }
 
-    fn lock_key(&self, name: &str) -> String {
-        format!("{}/.locks/{name}", self.inner.prefix)
-    }
-
     fn run<T: Send + 'static>(
         &self,
         work: impl std::future::Future<Output = Result<T, BaoError>> + Send + 'static,
@@ -189,30 +152,43 @@ impl BaoStore {
             .unwrap_or_else(|_| Err(BaoError::BadAnswer("the store's thread has stopped".into())))
     }
 
-    /// The record as the server has it (no spill), with its version; remembered for `save`.
-    fn read_team(&self, name: &str) -> Result<(Option<TokenRecord>, u64), StoreError> {
+    /// The record as the server has it (no spill), with its version and the lease written in
+    /// the entry (if any); remembered for `save`.
+    fn read_team(
+        &self,
+        name: &str,
+    ) -> Result<(Option<TokenRecord>, u64, Option<serde_json::Value>), StoreError> {
         let kv = self.inner.kv.clone();
         let key = self.record_key(name);
         let entry = self
             .run(async move { kv.read(&key).await })
             .map_err(|e| self.error(&e, &format!("cannot read {name}")))?;
-        let record = match entry.data {
-            None => None,
-            Some(data) => Some(
-                serde_json::from_value::<TokenRecord>(data["record"].clone()).map_err(|e| {
-                    StoreError {
-                        // Position only: serde's message may quote a token.
-                        message: format!(
-                            "team store {}: the record of {name} is not a tokdash record ({}); run: tokdash login {name}",
-                            self.inner.address,
-                            json_kind(&e)
-                        ),
-                    }
-                })?,
-            ),
-        };
+        let data = entry.data.as_ref();
+        let record = self.parse_record(name, data.and_then(|d| d.get("record")))?;
         self.remember(name, entry.version, record.as_ref());
-        Ok((record, entry.version))
+        let lease = data.and_then(|d| d.get("lease")).cloned();
+        Ok((record, entry.version, lease))
+    }
+
+    /// An entry's `record` field as a record; `None` for an entry without one (a lease taken
+    /// on a profile that has never had a token).
+    fn parse_record(
+        &self,
+        name: &str,
+        json: Option<&serde_json::Value>,
+    ) -> Result<Option<TokenRecord>, StoreError> {
+        let Some(json) = json else {
+            return Ok(None);
+        };
+        let record = TokenRecord::deserialize(json).map_err(|e| StoreError {
+            // Position only: serde's message may quote a token.
+            message: format!(
+                "team store {}: the record of {name} is not a tokdash record ({}); run: tokdash login {name}",
+                self.inner.address,
+                json_kind(&e)
+            ),
+        })?;
+        Ok(Some(record))
     }
 
     fn remember(&self, name: &str, version: u64, record: Option<&TokenRecord>) {
@@ -233,9 +209,28 @@ impl BaoStore {
             .copied()
     }
 
-    /// Writes `record` over version `cas` of the profile's entry (check-and-set).
-    fn write_team(&self, name: &str, record: &TokenRecord, cas: u64) -> Result<u64, BaoError> {
-        let data = serde_json::json!({"record": record, "nonce": lease::nonce()});
+    /// The lease this process holds on `name`, if it does.
+    fn held(&self, name: &str) -> Option<Arc<lease::Held>> {
+        self.held_profiles()
+            .get(name)
+            .map(|held| held.lease.clone())
+    }
+
+    fn held_profiles(&self) -> std::sync::MutexGuard<'_, HashMap<String, HeldProfile>> {
+        self.inner.held.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Writes `record` over version `cas` of the profile's entry (check-and-set), with `lease`
+    /// in it when given (another holder's, kept as it is).
+    fn write_team(
+        &self,
+        name: &str,
+        record: &TokenRecord,
+        cas: u64,
+        lease: Option<&serde_json::Value>,
+    ) -> Result<u64, BaoError> {
+        let json = serde_json::to_value(record).map_err(|e| BaoError::BadAnswer(e.to_string()))?;
+        let data = lease::entry_data(Some(&json), lease);
         let kv = self.inner.kv.clone();
         let key = self.record_key(name);
         let version = self.run(async move { kv.write_checked(&key, &data, cas).await })?;
@@ -243,10 +238,40 @@ impl BaoStore {
         Ok(version)
     }
 
-    /// A spilled record, under the profile's lease: written to the server unless the server's
-    /// is newer (then the spill is dropped: a record written after ours was based on a later
-    /// state of the family, and writing ours over it would lose that).
-    fn sync_one(&self, name: &str) {
+    /// Writes `record` into the entry whose lease this process holds, on the version it last
+    /// wrote; the lease stays in it, or goes with this write when `release` (nothing else is
+    /// left to do under it).
+    fn write_held(
+        &self,
+        name: &str,
+        held: &Arc<lease::Held>,
+        record: &TokenRecord,
+        release: bool,
+    ) -> Result<u64, BaoError> {
+        let json = serde_json::to_value(record).map_err(|e| BaoError::BadAnswer(e.to_string()))?;
+        let kv = self.inner.kv.clone();
+        let held = held.clone();
+        let version = self.run(async move {
+            let mut entry = held.entry.lock().await;
+            let lease = (!release).then_some(&held.lease);
+            let data = lease::entry_data(Some(&json), lease);
+            let version = kv.write_checked(&held.key, &data, entry.version).await?;
+            entry.version = version;
+            entry.record = Some(json);
+            entry.freed |= release;
+            Ok(version)
+        })?;
+        self.remember(name, version, Some(record));
+        if let Some(profile) = self.held_profiles().get_mut(name) {
+            profile.record = Some(record.clone());
+        }
+        Ok(version)
+    }
+
+    /// A spilled record, under the profile's lease (`held`, just taken): written to the server
+    /// unless the server's is newer (then the spill is dropped: a record written after ours was
+    /// based on a later state of the family, and writing ours over it would lose that).
+    fn sync_one(&self, name: &str, held: &Arc<lease::Held>, team: Option<&TokenRecord>) {
         let spilled = match self.inner.spill.get(name) {
             Ok(Some(r)) => r,
             Ok(None) => return,
@@ -255,14 +280,7 @@ impl BaoStore {
                 return;
             }
         };
-        let (team, version) = match self.read_team(name) {
-            Ok(read) => read,
-            Err(e) => {
-                tracing::info!(profile = name, "spilled record not synced yet: {e}");
-                return;
-            }
-        };
-        if let Some(team) = &team
+        if let Some(team) = team
             && team.generation >= spilled.generation
         {
             if fingerprint(team) != fingerprint(&spilled) {
@@ -276,7 +294,7 @@ impl BaoStore {
             self.inner.spill.remove(name);
             return;
         }
-        match self.write_team(name, &spilled, version) {
+        match self.write_held(name, held, &spilled, false) {
             Ok(_) => {
                 self.inner.spill.remove(name);
                 tracing::info!(profile = name, "spilled record written to the team store");
@@ -296,21 +314,39 @@ impl BaoStore {
     ///   not the one to keep.
     /// - It holds the same tokens (someone changed facts only, e.g. a refresh that failed before
     ///   reaching the provider, or nothing at all and the conflict came from a stale standby):
-    ///   ours carries the only live refresh token, so it is written over that version, once.
+    ///   ours carries the only live refresh token, so it is written over that version, once,
+    ///   leaving the lease in the entry as it is (another holder's stays theirs; ours goes with
+    ///   this write when `release`).
     /// - Anything else (the server unreachable again, a second conflict) goes to the spill.
     fn after_conflict(
         &self,
         name: &str,
         record: &mut TokenRecord,
         seen: Seen,
+        release: bool,
     ) -> Result<(), Option<StoreError>> {
-        let (team, version) = self.read_team(name).map_err(|_| None)?;
+        let (team, version, lease) = self.read_team(name).map_err(|_| None)?;
         let Some(team) = team else {
             return Err(None);
         };
         if fingerprint(&team) == seen.tokens {
             record.generation = record.generation.max(team.generation.saturating_add(1));
-            return match self.write_team(name, record, version) {
+            let ours = lease
+                .as_ref()
+                .and_then(|l| l["holder"].as_str())
+                .is_some_and(|h| h == self.inner.holder);
+            let written = match self.held(name) {
+                Some(held) if ours => {
+                    let adopted = held.clone();
+                    let _ = self.run(async move {
+                        adopted.entry.lock().await.version = version;
+                        Ok(())
+                    });
+                    self.write_held(name, &held, record, release)
+                }
+                _ => self.write_team(name, record, version, lease.as_ref()),
+            };
+            return match written {
                 Ok(_) => {
                     self.inner.spill.remove(name);
                     tracing::info!(
@@ -338,6 +374,68 @@ impl BaoStore {
                 self.inner.address
             ),
         }))
+    }
+
+    /// `save`, on the lease when this process holds it (freeing it with the same write when
+    /// `release`). If the server cannot take it and the record carries tokens the server does
+    /// not have, the record goes to the spill, durably, and the save succeeds: the new refresh
+    /// token is kept, and reaches the server later (`sync_one`).
+    fn save_with(
+        &self,
+        name: &str,
+        record: &mut TokenRecord,
+        release: bool,
+    ) -> Result<(), StoreError> {
+        record.generation = record.generation.saturating_add(1);
+        let seen = match self.seen(name) {
+            Some(seen) => Ok(seen),
+            None => self.read_team(name).map(|_| {
+                self.seen(name).unwrap_or(Seen {
+                    version: 0,
+                    tokens: 0,
+                })
+            }),
+        };
+        let failure = match seen {
+            Ok(seen) => {
+                let written = match self.held(name) {
+                    Some(held) => self.write_held(name, &held, record, release),
+                    None => self.write_team(name, record, seen.version, None),
+                };
+                match written {
+                    Ok(_) => {
+                        self.inner.spill.remove(name);
+                        return Ok(());
+                    }
+                    Err(BaoError::Conflict) => {
+                        match self.after_conflict(name, record, seen, release) {
+                            Ok(()) => return Ok(()),
+                            Err(Some(superseded)) => return Err(superseded),
+                            Err(None) => {
+                                let e = BaoError::Conflict;
+                                (self.error(&e, &format!("cannot write {name}")), Some(seen))
+                            }
+                        }
+                    }
+                    Err(e) => (self.error(&e, &format!("cannot write {name}")), Some(seen)),
+                }
+            }
+            Err(e) => (e, None),
+        };
+        let (error, seen) = failure;
+        let new_tokens = seen.is_none_or(|s| s.tokens != fingerprint(record));
+        if !new_tokens {
+            return Err(error);
+        }
+        self.inner.spill.put(name, record).map_err(|e| StoreError {
+            message: format!("{error}; and the local spill failed too: {e}"),
+        })?;
+        tracing::warn!(
+            profile = name,
+            spill = %self.inner.spill.dir().display(),
+            "{error}; the new tokens are kept in the local spill until the server takes them"
+        );
+        Ok(())
     }
 
     /// Brings every spilled record to the server, each under its lease; what cannot be done now
@@ -418,110 +516,76 @@ impl BaoStore {
 
 impl TokenStore for BaoStore {
     /// This host's spilled record when there is one (it holds the newest tokens this host
-    /// knows), else the server's.
+    /// knows), else the record under this process's lease, else the server's.
     fn load(&self, name: &str) -> Result<Option<TokenRecord>, StoreError> {
         match self.inner.spill.get(name) {
             Ok(Some(record)) => return Ok(Some(record)),
             Ok(None) => {}
             Err(e) => return Err(StoreError { message: e }),
         }
+        if let Some(held) = self.held_profiles().get(name) {
+            return Ok(held.record.clone());
+        }
         Ok(self.read_team(name)?.0)
     }
 
-    /// Check-and-set on the version this process read (under the lease, by the engine's
-    /// rule). If the server cannot take it and the record carries tokens the server does not
-    /// have, the record goes to the spill, durably, and the save succeeds: the new refresh
-    /// token is kept, and reaches the server later (`sync_one`).
+    /// Check-and-set on the version this process read or wrote last (under the lease, by the
+    /// engine's rule), the lease kept in the entry until the guard goes.
     fn save(&self, name: &str, record: &mut TokenRecord) -> Result<(), StoreError> {
-        record.generation = record.generation.saturating_add(1);
-        let seen = match self.seen(name) {
-            Some(seen) => Ok(seen),
-            None => self.read_team(name).map(|_| {
-                self.seen(name).unwrap_or(Seen {
-                    version: 0,
-                    tokens: 0,
-                })
-            }),
-        };
-        let failure = match seen {
-            Ok(seen) => match self.write_team(name, record, seen.version) {
-                Ok(_) => {
-                    self.inner.spill.remove(name);
-                    return Ok(());
-                }
-                Err(BaoError::Conflict) => match self.after_conflict(name, record, seen) {
-                    Ok(()) => return Ok(()),
-                    Err(Some(superseded)) => return Err(superseded),
-                    Err(None) => {
-                        let e = BaoError::Conflict;
-                        (self.error(&e, &format!("cannot write {name}")), Some(seen))
-                    }
-                },
-                Err(e) => (self.error(&e, &format!("cannot write {name}")), Some(seen)),
-            },
-            Err(e) => (e, None),
-        };
-        let (error, seen) = failure;
-        let new_tokens = seen.is_none_or(|s| s.tokens != fingerprint(record));
-        if !new_tokens {
-            return Err(error);
-        }
-        self.inner.spill.put(name, record).map_err(|e| StoreError {
-            message: format!("{error}; and the local spill failed too: {e}"),
-        })?;
-        tracing::warn!(
-            profile = name,
-            spill = %self.inner.spill.dir().display(),
-            "{error}; the new tokens are kept in the local spill until the server takes them"
-        );
-        Ok(())
+        self.save_with(name, record, false)
+    }
+
+    /// The save that frees the lease: one write instead of two.
+    fn save_and_unlock(
+        &self,
+        name: &str,
+        record: &mut TokenRecord,
+        lock: LockGuard,
+    ) -> Result<(), StoreError> {
+        let saved = self.save_with(name, record, true);
+        drop(lock);
+        saved
     }
 
     fn try_lock(&self, name: &str) -> Result<Option<LockGuard>, StoreError> {
         let kv = self.inner.kv.clone();
-        let key = self.lock_key(name);
-        let holder = self.inner.holder.clone();
-        let ttl = self.inner.lock_ttl;
-        let listed_free = self
-            .inner
-            .free_leases
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .as_mut()
-            .and_then(|leases| leases.take(name));
-        let taken = {
-            let key = key.clone();
-            let holder = holder.clone();
-            self.run(async move {
-                if let Some(version) = listed_free
-                    && let Some(written) = lease::take_at(&kv, &key, &holder, ttl, version).await?
-                {
-                    return Ok(Some(written));
-                }
-                lease::take(&kv, &key, &holder, ttl).await
-            })
-            .map_err(|e| self.error(&e, &format!("cannot take the lease of {name}")))?
-        };
-        let Some(version) = taken else {
+        let key = self.record_key(name);
+        let lease = self.inner.lease.clone();
+        let taken = self
+            .run(async move { lease::take(&kv, &key, &lease).await })
+            .map_err(|e| self.error(&e, &format!("cannot take the lease of {name}")))?;
+        let Some(taken) = taken else {
             return Ok(None);
         };
+        let held = Arc::new(taken.held);
         let (stop, stopped) = tokio::sync::oneshot::channel();
         let keeper = self.inner.runner.spawn(lease::keep(
             self.inner.kv.clone(),
-            key,
-            holder,
-            ttl,
-            version,
+            held.clone(),
+            self.inner.lock_ttl,
             stopped,
         ));
+        // From here on, an early return drops the guard, which frees the lease.
         let guard = Lease {
             stop: Some(stop),
             keeper: Some(keeper),
             runner: self.inner.runner.clone(),
+            name: name.to_string(),
+            held: held.clone(),
+            held_profiles: self.inner.held.clone(),
         };
+        let record = self.parse_record(name, taken.record.as_ref())?;
+        self.remember(name, taken.version, record.as_ref());
         if self.inner.spill.has(name) {
-            self.sync_one(name);
+            self.sync_one(name, &held, record.as_ref());
         }
+        self.held_profiles().insert(
+            name.to_string(),
+            HeldProfile {
+                lease: held,
+                record,
+            },
+        );
         Ok(Some(LockGuard::new(guard)))
     }
 
@@ -589,16 +653,29 @@ impl TokenStore for BaoStore {
     }
 }
 
-/// A held lease: dropping it stops the renewals and frees the lease, on the store's thread,
-/// without waiting; the process waits for that before it ends (`Runner`'s drop).
+/// A held lease: dropping it stops the renewals and frees the lease (unless a save already
+/// did), on the store's thread, without waiting; the process waits for that before it ends
+/// (`Runner`'s drop).
 struct Lease {
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     keeper: Option<tokio::task::JoinHandle<()>>,
     runner: Arc<Runner>,
+    name: String,
+    held: Arc<lease::Held>,
+    held_profiles: Arc<Mutex<HashMap<String, HeldProfile>>>,
 }
 
 impl Drop for Lease {
     fn drop(&mut self) {
+        {
+            let mut held = self.held_profiles.lock().unwrap_or_else(|p| p.into_inner());
+            if held
+                .get(&self.name)
+                .is_some_and(|h| Arc::ptr_eq(&h.lease, &self.held))
+            {
+                held.remove(&self.name);
+            }
+        }
         drop(self.stop.take());
         if let Some(keeper) = self.keeper.take() {
             self.runner.keep(keeper);
@@ -653,26 +730,4 @@ fn server_token(source: &BaoTokenSource) -> Result<Secret, String> {
         return Err("the server token is empty".into());
     }
     Ok(Secret::new(token.trim()))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_listed_lease_is_taken_without_a_read_once_and_only_when_free() {
-        let mut leases = FreeLeases {
-            free: HashMap::from([("a".to_string(), 4)]),
-            listed: ["a".to_string(), "held".to_string()].into(),
-        };
-        assert_eq!(leases.take("a"), Some(4), "free at the version listed");
-        assert_eq!(leases.take("a"), None, "once: the next take reads it");
-        assert_eq!(leases.take("held"), None, "a held one is read");
-        assert_eq!(
-            leases.take("new"),
-            Some(0),
-            "never written: created with cas 0"
-        );
-        assert_eq!(leases.take("new"), None);
-    }
 }

@@ -192,34 +192,22 @@ impl BaoServer {
     /// The tokdash record stored for `name` under `prefix`, as the server has it.
     pub fn record(&self, prefix: &str, name: &str) -> Option<Value> {
         let (status, json) = self.call("GET", &format!("/v1/secret/data/{prefix}/{name}"), None);
-        (status == 200).then(|| json["data"]["data"]["record"].clone())
+        let record = &json["data"]["data"]["record"];
+        (status == 200 && !record.is_null()).then(|| record.clone())
     }
 
-    /// The lease entry of `name` under `prefix`.
+    /// The lease written in the entry of `name` under `prefix` (`{"holder", "ttl_ms"}`), while
+    /// a holder has it; `None` once freed.
     pub fn lease(&self, prefix: &str, name: &str) -> Option<Value> {
-        let (status, json) = self.call(
-            "GET",
-            &format!("/v1/secret/data/{prefix}/.locks/{name}"),
-            None,
-        );
-        (status == 200).then(|| json["data"]["data"].clone())
+        let (status, json) = self.call("GET", &format!("/v1/secret/data/{prefix}/{name}"), None);
+        let lease = &json["data"]["data"]["lease"];
+        (status == 200 && !lease.is_null()).then(|| lease.clone())
     }
 
-    /// Whether the lease of `name` is free: its current version soft-deleted (released), or
-    /// written `held: false` (released under a policy without `delete/`).
+    /// Whether the entry of `name` is there and carries no lease (freed after the write).
     pub fn lease_free(&self, prefix: &str, name: &str) -> bool {
-        let (status, json) = self.call(
-            "GET",
-            &format!("/v1/secret/data/{prefix}/.locks/{name}"),
-            None,
-        );
-        match status {
-            200 => json["data"]["data"]["held"] == false,
-            404 => json["data"]["metadata"]["deletion_time"]
-                .as_str()
-                .is_some_and(|t| !t.is_empty()),
-            _ => false,
-        }
+        let (status, json) = self.call("GET", &format!("/v1/secret/data/{prefix}/{name}"), None);
+        status == 200 && json["data"]["data"].get("lease").is_none()
     }
 
     pub fn seal(&self) {
