@@ -280,19 +280,27 @@ impl BaoStore {
                 return;
             }
         };
-        if let Some(team) = team
-            && team.generation >= spilled.generation
-        {
-            if fingerprint(team) != fingerprint(&spilled) {
+        let mut spilled = spilled;
+        match spill_verdict(team, &spilled, self.inner.spill.base(name)) {
+            SpillVerdict::AlreadyThere => {
+                self.inner.spill.remove(name);
+                return;
+            }
+            SpillVerdict::Superseded => {
                 tracing::warn!(
                     profile = name,
-                    team = team.generation,
+                    team = team.map_or(0, |t| t.generation),
                     spilled = spilled.generation,
-                    "the team store holds a newer record than this host's spill; the spill is dropped"
+                    "the team store holds a newer record with other tokens than this host's spill; the spill is dropped"
                 );
+                self.inner.spill.remove(name);
+                return;
             }
-            self.inner.spill.remove(name);
-            return;
+            SpillVerdict::Write => {
+                if let Some(team) = team {
+                    spilled.generation = spilled.generation.max(team.generation.saturating_add(1));
+                }
+            }
         }
         match self.write_held(name, held, &spilled, false) {
             Ok(_) => {
@@ -427,9 +435,13 @@ impl BaoStore {
         if !new_tokens {
             return Err(error);
         }
-        self.inner.spill.put(name, record).map_err(|e| StoreError {
-            message: format!("{error}; and the local spill failed too: {e}"),
-        })?;
+        let base = seen.map(|s| s.tokens);
+        self.inner
+            .spill
+            .put(name, record, base)
+            .map_err(|e| StoreError {
+                message: format!("{error}; and the local spill failed too: {e}"),
+            })?;
         tracing::warn!(
             profile = name,
             spill = %self.inner.spill.dir().display(),
@@ -683,20 +695,58 @@ impl Drop for Lease {
     }
 }
 
-/// Which tokens a record holds, to tell "new tokens" from "the same tokens, new facts".
+/// What a spilled record's sync does, given the team's record under the lease.
+#[derive(Debug, PartialEq, Eq)]
+enum SpillVerdict {
+    /// The team already holds the spilled tokens (the write that failed had landed after all).
+    AlreadyThere,
+    /// The team holds other tokens, stored later: another host's newer state of the family.
+    Superseded,
+    Write,
+}
+
+/// A spill carries the only live refresh token unless the team already has it or moved on
+/// without it. `base` (the tokens the spilled refresh started from) tells "moved on" from
+/// "changed facts only": a team record that still holds the base tokens, whatever its
+/// generation (a refresh that failed before reaching the provider, a standing changed), is
+/// written over; without a base, a record as new as the spill is taken as moved on.
+fn spill_verdict(
+    team: Option<&TokenRecord>,
+    spilled: &TokenRecord,
+    base: Option<u64>,
+) -> SpillVerdict {
+    let Some(team) = team else {
+        return SpillVerdict::Write;
+    };
+    let tokens = fingerprint(team);
+    if tokens == fingerprint(spilled) {
+        SpillVerdict::AlreadyThere
+    } else if base == Some(tokens) || team.generation < spilled.generation {
+        SpillVerdict::Write
+    } else {
+        SpillVerdict::Superseded
+    }
+}
+
+/// Which tokens a record holds, to tell "new tokens" from "the same tokens, new facts". Kept in
+/// spill files (`Spill::base`), so the same in every process and version: the first 8 bytes of a
+/// SHA-256 of both tokens.
 fn fingerprint(record: &TokenRecord) -> u64 {
-    let mut hasher = std::collections::hash_map::DefaultHasher::new();
-    record
-        .access_token
-        .as_ref()
-        .map(Secret::expose)
-        .hash(&mut hasher);
-    record
-        .refresh_token
-        .as_ref()
-        .map(Secret::expose)
-        .hash(&mut hasher);
-    hasher.finish()
+    let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
+    for token in [&record.access_token, &record.refresh_token] {
+        match token.as_ref().map(Secret::expose) {
+            Some(t) => {
+                ctx.update(&[1]);
+                ctx.update(&(t.len() as u64).to_le_bytes());
+                ctx.update(t.as_bytes());
+            }
+            None => ctx.update(&[0]),
+        }
+    }
+    let digest = ctx.finish();
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&digest.as_ref()[..8]);
+    u64::from_le_bytes(first)
 }
 
 fn json_kind(e: &serde_json::Error) -> &'static str {
@@ -730,4 +780,67 @@ fn server_token(source: &BaoTokenSource) -> Result<Secret, String> {
         return Err("the server token is empty".into());
     }
     Ok(Secret::new(token.trim()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(rt: &str, generation: u64) -> TokenRecord {
+        TokenRecord {
+            access_token: Some(Secret::new(format!("at-{rt}"))),
+            refresh_token: Some(Secret::new(rt)),
+            generation,
+            ..TokenRecord::default()
+        }
+    }
+
+    #[test]
+    fn a_spill_is_written_over_a_team_record_that_changed_only_facts_since_its_refresh() {
+        let base = record("rt1", 4);
+        let spilled = record("rt2", 5);
+        // Another host failed a refresh meanwhile (same tokens, two facts-only saves).
+        let team = record("rt1", 7);
+        assert_eq!(
+            spill_verdict(Some(&team), &spilled, Some(fingerprint(&base))),
+            SpillVerdict::Write,
+            "the spill holds the only live token"
+        );
+        assert_eq!(
+            spill_verdict(Some(&team), &spilled, None),
+            SpillVerdict::Superseded,
+            "without a base, generations decide"
+        );
+    }
+
+    #[test]
+    fn a_spill_gives_way_to_other_tokens_stored_later_and_goes_when_they_are_its_own() {
+        let base = Some(fingerprint(&record("rt1", 4)));
+        let spilled = record("rt2", 5);
+        assert_eq!(
+            spill_verdict(Some(&record("rt9", 6)), &spilled, base),
+            SpillVerdict::Superseded
+        );
+        assert_eq!(
+            spill_verdict(Some(&record("rt9", 3)), &spilled, base),
+            SpillVerdict::Write,
+            "other tokens, but older than the spill"
+        );
+        assert_eq!(
+            spill_verdict(Some(&record("rt2", 5)), &spilled, base),
+            SpillVerdict::AlreadyThere
+        );
+        assert_eq!(spill_verdict(None, &spilled, base), SpillVerdict::Write);
+    }
+
+    #[test]
+    fn fingerprints_tell_tokens_apart_and_are_stable() {
+        assert_eq!(fingerprint(&record("a", 1)), fingerprint(&record("a", 2)));
+        assert_ne!(fingerprint(&record("a", 1)), fingerprint(&record("b", 1)));
+        let mut no_access = record("a", 1);
+        no_access.access_token = None;
+        assert_ne!(fingerprint(&no_access), fingerprint(&record("a", 1)));
+        // Kept in spill files: the same value in every process and version.
+        assert_eq!(fingerprint(&TokenRecord::default()), 0xc685_f224_d296_a296);
+    }
 }

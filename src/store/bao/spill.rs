@@ -31,8 +31,16 @@ impl Spill {
         self.dir.join(format!("{name}.json"))
     }
 
-    /// Writes the record durably (file and directory fsynced) before returning.
-    pub fn put(&self, name: &str, record: &TokenRecord) -> Result<(), String> {
+    /// Where the fingerprint of the tokens the spilled record's refresh started from is kept
+    /// (`fingerprint`): what the sync compares the team's record with.
+    fn base_path(&self, name: &str) -> PathBuf {
+        self.dir.join(format!("{name}.base"))
+    }
+
+    /// Writes the record durably (file and directory fsynced) before returning, with `base`,
+    /// the fingerprint of the tokens its refresh started from, when known (written first: a
+    /// spill is its record file, and a base without one is ignored).
+    pub fn put(&self, name: &str, record: &TokenRecord, base: Option<u64>) -> Result<(), String> {
         std::fs::DirBuilder::new()
             .recursive(true)
             .mode(0o700)
@@ -43,6 +51,15 @@ impl Spill {
                     self.dir.display()
                 )
             })?;
+        match base {
+            Some(base) => {
+                let path = self.base_path(name);
+                self.writer
+                    .write(&path, format!("{base:016x}\n").as_bytes())
+                    .map_err(|e| format!("{}: cannot write: {e}", path.display()))?;
+            }
+            None => remove_if_there(&self.base_path(name)),
+        }
         let bytes = serde_json::to_vec_pretty(record).map_err(|e| e.to_string())?;
         let path = self.path(name);
         self.writer
@@ -85,13 +102,16 @@ impl Spill {
         self.path(name).exists()
     }
 
+    /// The fingerprint of the tokens the spilled record's refresh started from, when it was
+    /// known and kept.
+    pub fn base(&self, name: &str) -> Option<u64> {
+        let text = std::fs::read_to_string(self.base_path(name)).ok()?;
+        u64::from_str_radix(text.trim(), 16).ok()
+    }
+
     pub fn remove(&self, name: &str) {
-        let path = self.path(name);
-        if let Err(e) = std::fs::remove_file(&path)
-            && e.kind() != std::io::ErrorKind::NotFound
-        {
-            tracing::warn!("{}: cannot remove the synced spill: {e}", path.display());
-        }
+        remove_if_there(&self.path(name));
+        remove_if_there(&self.base_path(name));
     }
 
     /// The profiles with a spilled record, sorted.
@@ -109,5 +129,13 @@ impl Spill {
             .collect();
         names.sort_unstable();
         names
+    }
+}
+
+fn remove_if_there(path: &Path) {
+    if let Err(e) = std::fs::remove_file(path)
+        && e.kind() != std::io::ErrorKind::NotFound
+    {
+        tracing::warn!("{}: cannot remove the synced spill: {e}", path.display());
     }
 }
