@@ -286,8 +286,12 @@ fn tls_with_the_dev_servers_ca() {
 /// calls `on_answer` once, when the first answer comes back, before passing it on. `Swallow`:
 /// takes requests and never answers.
 enum Proxy {
+    /// Passes both ways; calls the hook (once) before the first answer goes back.
     Pass(Box<dyn Fn() + Send + Sync>),
     Swallow,
+    /// Passes both ways while the gate is open; what a client sends while it is shut is
+    /// dropped and never answered (a server that vanished, with nothing landing later).
+    Gate(Arc<AtomicBool>),
 }
 
 fn proxy(upstream: u16, mode: Proxy) -> u16 {
@@ -304,6 +308,26 @@ fn proxy(upstream: u16, mode: Proxy) -> u16 {
                 Proxy::Swallow => {
                     let mut sink = [0u8; 4096];
                     while client.read(&mut sink).is_ok_and(|n| n > 0) {}
+                }
+                Proxy::Gate(open) => {
+                    let Ok(mut server) = TcpStream::connect(("127.0.0.1", upstream)) else {
+                        return;
+                    };
+                    let mut back = server.try_clone().unwrap();
+                    let mut to_client = client.try_clone().unwrap();
+                    std::thread::spawn(move || {
+                        let _ = std::io::copy(&mut back, &mut to_client);
+                    });
+                    let mut buf = [0u8; 16384];
+                    while let Ok(n) = client.read(&mut buf) {
+                        if n == 0 {
+                            break;
+                        }
+                        if open.load(Ordering::SeqCst) && server.write_all(&buf[..n]).is_err() {
+                            break;
+                        }
+                    }
+                    let _ = server.shutdown(std::net::Shutdown::Write);
                 }
                 Proxy::Pass(on_answer) => {
                     let Ok(mut server) = TcpStream::connect(("127.0.0.1", upstream)) else {
@@ -436,6 +460,87 @@ fn openbao_stopped_between_the_answer_and_the_write_spills_then_syncs() {
     let latest = stored_rt(&bao, "t6");
     assert_ne!(latest, new_rt);
     assert!(alive(&oidc, &latest));
+}
+
+/// A rotated token spilled while the server was unreachable, and meanwhile another host's
+/// refresh failed before reaching the provider and stored only that (the same tokens, a later
+/// generation): the sync writes the spill over it, since it holds the one live refresh token.
+#[test]
+fn a_spill_is_written_over_a_team_record_that_only_changed_facts_meanwhile() {
+    let bao = BaoServer::shared();
+    let oidc = OidcServer::start();
+    let open = Arc::new(AtomicBool::new(true));
+    let gate = proxy(
+        bao.address.rsplit(':').next().unwrap().parse().unwrap(),
+        Proxy::Gate(open.clone()),
+    );
+    let shut = open.clone();
+    let token_port = proxy(
+        oidc_port(&oidc),
+        Proxy::Pass(Box::new(move || shut.store(false, Ordering::SeqCst))),
+    );
+    let gated = store_block(
+        &format!("http://127.0.0.1:{gate}"),
+        "t17",
+        "lock_ttl = \"3s\"",
+    );
+    let a = Host::new(
+        &gated,
+        &profile("p", &oidc, &token_url_through(&oidc, token_port)),
+    );
+    let minted = oidc.mint_post();
+    a.import("p", &minted);
+    let first_rt = minted["refresh_token"].as_str().unwrap();
+
+    // The provider rotates, then nothing a sends reaches the server: the spill keeps the token.
+    let out = a.run(&["refresh", "p"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let spilled: Value = serde_json::from_slice(&std::fs::read(a.spill("p")).unwrap()).unwrap();
+    let new_rt = spilled["refresh_token"].as_str().unwrap().to_string();
+    assert_ne!(new_rt, first_rt);
+    assert_eq!(stored_rt(bao, "t17"), first_rt, "nothing of a's landed");
+
+    // Host b's refresh fails before the provider (a dead token endpoint), once a's lease has
+    // expired, and stores only that: same tokens, a newer generation than a's spill.
+    let dead = bao::free_port_pair();
+    let b = Host::new(
+        &store_block(&bao.address, "t17", "lock_ttl = \"3s\""),
+        &profile(
+            "p",
+            &oidc,
+            &format!("token_url = \"http://127.0.0.1:{dead}/token\""),
+        ),
+    );
+    let out = b.run(&["refresh", "p"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let team = bao.record("t17", "p").unwrap();
+    assert!(
+        !team["last_error"].is_null(),
+        "b stored its failure: {team}"
+    );
+    assert!(
+        team["generation"].as_u64() >= spilled["generation"].as_u64(),
+        "b's record is as new as the spill: {} vs {}",
+        team["generation"],
+        spilled["generation"]
+    );
+
+    // The server is back for a: its next command writes the spill over b's record.
+    open.store(true, Ordering::SeqCst);
+    let list = a.list();
+    assert!(list[0]["unsynced"].is_null(), "{list}");
+    assert!(!a.spill("p").exists());
+    assert_eq!(
+        stored_rt(bao, "t17"),
+        new_rt,
+        "the one live token is the team's"
+    );
+    let c = Host::new(
+        &store_block(&bao.address, "t17", ""),
+        &profile("p", &oidc, ""),
+    );
+    c.run_ok(&["refresh", "p"]);
+    assert!(alive(&oidc, &stored_rt(bao, "t17")), "no reuse detected");
 }
 
 #[test]
