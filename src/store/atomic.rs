@@ -9,18 +9,33 @@
 //! only once its own file went through both barriers, so every caller sees the guarantee it would
 //! have with fsyncs of its own; `refresh --all` pays two barriers per batch instead of two per
 //! profile (BENCHMARKS.md, issue 15).
+//!
+//! A directory made [`AtomicDir::with_spares`] (the token store's) keeps one spare file beside
+//! each target, `.spare.<name>`: a write rewrites the spare in place, makes it durable, and
+//! exchanges it with the target (`renameat2(RENAME_EXCHANGE)`, one atomic rename), so the old
+//! target becomes the next write's spare. The file system then never allocates or frees an inode
+//! per write, which on this project's ext4 (no journal: every new inode is checked against the
+//! recently deleted ones) halves the kernel's cost of a durable write (BENCHMARKS.md). Whatever
+//! looks wrong about a spare (a link, a directory, loose permissions, another writer holding it)
+//! sends the write down the temporary-file path instead.
 
 use std::fs::File;
 use std::io::{self, Write};
+use std::os::unix::fs::{FileExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 /// Temporary files start with this; no profile name can (names do not start with `.`).
 pub const TEMP_PREFIX: &str = ".tmp";
 
+/// Spare files start with this (kept on purpose, so not swept as temporaries).
+pub const SPARE_PREFIX: &str = ".spare.";
+
 #[derive(Debug)]
 pub struct AtomicDir {
     dir: PathBuf,
+    /// Writes go through each target's spare file (module doc).
+    spares: bool,
     /// Written temporary files waiting for a commit, in the order of their tickets.
     queue: Mutex<Queue>,
     /// Held by the writer committing a batch; the others wait on it, then find their ticket
@@ -38,8 +53,38 @@ struct Queue {
 #[derive(Debug)]
 struct Queued {
     ticket: u64,
-    file: tempfile::NamedTempFile,
+    file: Pending,
     target: PathBuf,
+}
+
+/// A written file waiting to take its target's place.
+#[derive(Debug)]
+enum Pending {
+    /// A new temporary file, renamed over the target.
+    Fresh(tempfile::NamedTempFile),
+    /// The target's spare, rewritten in place (and locked), exchanged with the target.
+    Spare { file: File, path: PathBuf },
+}
+
+impl Pending {
+    fn as_file(&self) -> &File {
+        match self {
+            Pending::Fresh(tmp) => tmp.as_file(),
+            Pending::Spare { file, .. } => file,
+        }
+    }
+
+    /// Takes the target's place: the rename that makes the write visible.
+    fn replace(self, target: &Path) -> io::Result<()> {
+        match self {
+            Pending::Fresh(tmp) => tmp.persist(target).map(drop).map_err(|e| e.error),
+            Pending::Spare { file, path } => {
+                let replaced = replace_with_spare(&path, target);
+                drop(file);
+                replaced
+            }
+        }
+    }
 }
 
 #[derive(Debug, Default)]
@@ -54,21 +99,38 @@ impl AtomicDir {
     pub fn new(dir: &Path) -> AtomicDir {
         AtomicDir {
             dir: dir.to_path_buf(),
+            spares: false,
             queue: Mutex::new(Queue::default()),
             commits: Mutex::new(Committed::default()),
         }
     }
 
+    /// A directory whose targets each keep a spare file (module doc): for the token store,
+    /// whose every record is rewritten at each refresh.
+    pub fn with_spares(dir: &Path) -> AtomicDir {
+        AtomicDir {
+            spares: true,
+            ..AtomicDir::new(dir)
+        }
+    }
+
     pub fn write(&self, target: &Path, bytes: &[u8]) -> io::Result<()> {
-        // tempfile creates the file 0600 with O_EXCL; its name starts with `.tmp`, which no
-        // profile name can, so a leftover from a crash never looks like a record.
-        let mut tmp = tempfile::Builder::new()
-            .prefix(TEMP_PREFIX)
-            .tempfile_in(&self.dir)?;
-        // Held until the file is renamed: the sweep of leftovers (FileStore::remove_stale_temporaries)
-        // leaves a locked temporary file alone, however long its writer has been stopped.
-        tmp.as_file().lock()?;
-        tmp.write_all(bytes)?;
+        let tmp = match self.spare_written(target, bytes) {
+            Some(spare) => spare,
+            None => {
+                // tempfile creates the file 0600 with O_EXCL; its name starts with `.tmp`, which
+                // no profile name can, so a leftover from a crash never looks like a record.
+                let mut tmp = tempfile::Builder::new()
+                    .prefix(TEMP_PREFIX)
+                    .tempfile_in(&self.dir)?;
+                // Held until the file is renamed: the sweep of leftovers
+                // (FileStore::remove_stale_temporaries) leaves a locked temporary file alone,
+                // however long its writer has been stopped.
+                tmp.as_file().lock()?;
+                tmp.write_all(bytes)?;
+                Pending::Fresh(tmp)
+            }
+        };
         let ticket = {
             // A poisoned lock only means another writer panicked; the queue is still whole.
             let mut queue = self.queue.lock().unwrap_or_else(|p| p.into_inner());
@@ -123,9 +185,9 @@ impl AtomicDir {
         let mut failed = Vec::new();
         let mut renamed = Vec::new();
         for queued in batch {
-            match queued.file.persist(&queued.target) {
-                Ok(_) => renamed.push(queued.ticket),
-                Err(e) => failed.push((queued.ticket, e.error.kind(), e.error.to_string())),
+            match queued.file.replace(&queued.target) {
+                Ok(()) => renamed.push(queued.ticket),
+                Err(e) => failed.push((queued.ticket, e.kind(), e.to_string())),
             }
         }
         if !renamed.is_empty()
@@ -135,6 +197,90 @@ impl AtomicDir {
         }
         failed
     }
+}
+
+impl AtomicDir {
+    /// `bytes` written into `target`'s spare, or `None` when this directory keeps none or the
+    /// spare is not fit (then a fresh temporary file is used). Opened without following a link,
+    /// created `0600` when missing; refused when it is not a plain private file with one name,
+    /// or when another writer holds it locked.
+    fn spare_written(&self, target: &Path, bytes: &[u8]) -> Option<Pending> {
+        if !self.spares {
+            return None;
+        }
+        let path = spare_path(target)?;
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .mode(0o600)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+            .open(&path)
+            .ok()?;
+        let meta = file.metadata().ok()?;
+        if !meta.is_file() || meta.permissions().mode() & 0o077 != 0 || meta.nlink() != 1 {
+            return None;
+        }
+        file.try_lock().ok()?;
+        file.write_all_at(bytes, 0).ok()?;
+        file.set_len(u64::try_from(bytes.len()).ok()?).ok()?;
+        Some(Pending::Spare { file, path })
+    }
+}
+
+/// `<dir>/.spare.<name>` for `<dir>/<name>`.
+fn spare_path(target: &Path) -> Option<PathBuf> {
+    let name = target.file_name()?.to_str()?;
+    Some(target.with_file_name(format!("{SPARE_PREFIX}{name}")))
+}
+
+/// Puts the spare in the target's place: exchanged with a target that is a plain file (which
+/// becomes the next spare), renamed over anything else (nothing there yet, a link: replaced,
+/// never followed) or where the file system cannot exchange.
+fn replace_with_spare(spare: &Path, target: &Path) -> io::Result<()> {
+    if std::fs::symlink_metadata(target).is_ok_and(|m| m.is_file()) {
+        match exchange(spare, target) {
+            Ok(()) => return Ok(()),
+            // Not supported here, or the target went meanwhile: a plain rename does the job.
+            Err(e)
+                if matches!(
+                    e.raw_os_error(),
+                    Some(libc::EINVAL | libc::ENOSYS | libc::ENOENT | libc::EOPNOTSUPP)
+                ) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    std::fs::rename(spare, target)
+}
+
+/// `renameat2(a, b, RENAME_EXCHANGE)`: the two names swap files, atomically.
+#[cfg(target_os = "linux")]
+fn exchange(a: &Path, b: &Path) -> io::Result<()> {
+    use std::ffi::CString;
+    use std::os::unix::ffi::OsStrExt;
+    let a = CString::new(a.as_os_str().as_bytes())?;
+    let b = CString::new(b.as_os_str().as_bytes())?;
+    // SAFETY: both strings are NUL-terminated and outlive the call; AT_FDCWD with paths as
+    // given, as rename(2) takes them.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_renameat2,
+            libc::AT_FDCWD,
+            a.as_ptr(),
+            libc::AT_FDCWD,
+            b.as_ptr(),
+            libc::RENAME_EXCHANGE,
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn exchange(_: &Path, _: &Path) -> io::Result<()> {
+    Err(io::Error::from_raw_os_error(libc::ENOSYS))
 }
 
 /// `syncfs(2)`: every file of `file`'s file system durable.
@@ -216,9 +362,78 @@ mod tests {
     }
 
     #[test]
-    fn concurrent_writers_all_land_and_share_directory_syncs() {
+    fn with_spares_a_target_and_its_spare_trade_places_and_no_inode_is_made_after_the_second_write()
+    {
+        use std::os::unix::fs::MetadataExt;
         let tmp = tempfile::tempdir().unwrap();
-        let dir = Arc::new(AtomicDir::new(tmp.path()));
+        let dir = AtomicDir::with_spares(tmp.path());
+        let target = tmp.path().join("p.json");
+        let ino = || std::fs::metadata(&target).unwrap().ino();
+        dir.write(&target, b"first, and longer").unwrap();
+        let first = ino();
+        dir.write(&target, b"second").unwrap();
+        let second = ino();
+        assert_ne!(first, second);
+        for (i, expected) in [first, second, first, second].into_iter().enumerate() {
+            let text = format!("write {i}");
+            dir.write(&target, text.as_bytes()).unwrap();
+            assert_eq!(
+                std::fs::read_to_string(&target).unwrap(),
+                text,
+                "shorter: truncated"
+            );
+            assert_eq!(ino(), expected, "the two files take turns");
+        }
+        let spare = tmp.path().join(".spare.p.json");
+        let mode = std::fs::metadata(&spare).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        assert_eq!(
+            std::fs::metadata(&target).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+    }
+
+    #[test]
+    fn a_spare_that_is_a_link_or_loose_is_passed_over_and_its_target_never_written() {
+        use std::os::unix::fs::PermissionsExt;
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = AtomicDir::with_spares(tmp.path());
+        let target = tmp.path().join("p.json");
+        let outside = tmp.path().join("outside");
+        std::fs::write(&outside, "precious").unwrap();
+        std::os::unix::fs::symlink(&outside, tmp.path().join(".spare.p.json")).unwrap();
+        dir.write(&target, b"one").unwrap();
+        dir.write(&target, b"two").unwrap();
+        assert_eq!(std::fs::read_to_string(&outside).unwrap(), "precious");
+        assert_eq!(std::fs::read_to_string(&target).unwrap(), "two");
+
+        let loose = tmp.path().join(".spare.q.json");
+        std::fs::write(&loose, "x").unwrap();
+        std::fs::set_permissions(&loose, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let q = tmp.path().join("q.json");
+        dir.write(&q, b"one").unwrap();
+        dir.write(&q, b"two").unwrap();
+        assert_eq!(std::fs::read_to_string(&q).unwrap(), "two");
+        assert_eq!(std::fs::read_to_string(&loose).unwrap(), "x", "left alone");
+        assert_eq!(
+            std::fs::metadata(&q).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+    }
+
+    #[test]
+    fn concurrent_writers_with_spares_all_land() {
+        concurrent_writers(AtomicDir::with_spares);
+    }
+
+    #[test]
+    fn concurrent_writers_all_land_and_share_directory_syncs() {
+        concurrent_writers(AtomicDir::new);
+    }
+
+    fn concurrent_writers(make: fn(&Path) -> AtomicDir) {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = Arc::new(make(tmp.path()));
         let writers: Vec<_> = (0..8)
             .map(|w| {
                 let dir = dir.clone();

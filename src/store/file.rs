@@ -47,7 +47,7 @@ impl FileStore {
         refuse_loose_permissions(dir, &meta, 0o700)?;
         Ok(FileStore {
             dir: dir.to_path_buf(),
-            writer: Arc::new(atomic::AtomicDir::new(dir)),
+            writer: Arc::new(atomic::AtomicDir::with_spares(dir)),
         })
     }
 
