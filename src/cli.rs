@@ -195,7 +195,13 @@ pub fn run(cli: Cli) -> CmdResult {
         // Writes the config: there is none to read yet, and no store or log is needed.
         return commands::config_init(cli.config.as_deref(), provider);
     }
-    let ctx = commands::Context::new(cli.config.as_deref(), cli.store.as_deref())?;
+    // The dashboard and the agent run for hours and must never wait on the disk; a command's
+    // log lines are written as they come.
+    let log_writes = match cli.command {
+        None | Some(Command::Agent) => crate::logging::LogWrites::Background,
+        Some(_) => crate::logging::LogWrites::Direct,
+    };
+    let ctx = commands::Context::new(cli.config.as_deref(), cli.store.as_deref(), log_writes)?;
     let result = dispatch(&ctx, cli.command);
     if let Err(f) = &result
         && !f.message.is_empty()

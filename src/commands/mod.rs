@@ -56,9 +56,13 @@ pub struct Context {
 }
 
 impl Context {
-    pub fn new(config: Option<&Path>, store: Option<&Path>) -> Result<Context, Failure> {
+    pub fn new(
+        config: Option<&Path>,
+        store: Option<&Path>,
+        log_writes: crate::logging::LogWrites,
+    ) -> Result<Context, Failure> {
         let paths = Paths::resolve(config, store).map_err(Failure::usage)?;
-        let guard = crate::logging::init(paths.log.as_deref());
+        let guard = crate::logging::init(paths.log.as_deref(), log_writes);
         Ok(Context {
             paths,
             team: std::cell::Cell::new(false),

@@ -24,6 +24,15 @@ use std::io::{self, Write};
 use std::os::unix::fs::{FileExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// A commit that starts less than this after the last one ended is part of a burst of writes
+/// (`refresh --all`, the dashboard refreshing many profiles)...
+const BURST: Duration = Duration::from_millis(5);
+/// ...and waits this long before taking the queue, so that the writers on their way join its
+/// batch: fewer barriers per write (BENCHMARKS.md, issue 15). A lone write (`tokdash token`)
+/// never waits.
+const GATHER: Duration = Duration::from_millis(1);
 
 /// Temporary files start with this; no profile name can (names do not start with `.`).
 pub const TEMP_PREFIX: &str = ".tmp";
@@ -93,6 +102,16 @@ struct Committed {
     through: u64,
     /// The tickets whose commit failed, with why; taken by their writers.
     failed: Vec<(u64, io::ErrorKind, String)>,
+    /// When the last commit ended.
+    last_end: Option<Instant>,
+}
+
+/// How long a commit starting `now` waits for more writers: [`GATHER`] within a burst.
+fn gather_pause(last_end: Option<Instant>, now: Instant) -> Duration {
+    match last_end {
+        Some(end) if now.saturating_duration_since(end) < BURST => GATHER,
+        _ => Duration::ZERO,
+    }
 }
 
 impl AtomicDir {
@@ -147,11 +166,16 @@ impl AtomicDir {
         if committed.through < ticket {
             // No commit took this file yet: this writer commits everything queued, its own
             // file included (it was queued before this lock was taken).
+            let pause = gather_pause(committed.last_end, Instant::now());
+            if !pause.is_zero() {
+                std::thread::sleep(pause);
+            }
             let batch =
                 std::mem::take(&mut self.queue.lock().unwrap_or_else(|p| p.into_inner()).waiting);
             let last = batch.last().map_or(committed.through, |q| q.ticket);
             committed.failed.extend(self.commit(batch));
             committed.through = last;
+            committed.last_end = Some(Instant::now());
         }
         match committed.failed.iter().position(|(t, _, _)| *t == ticket) {
             Some(i) => {
@@ -418,6 +442,22 @@ mod tests {
         assert_eq!(
             std::fs::metadata(&q).unwrap().permissions().mode() & 0o777,
             0o600
+        );
+    }
+
+    #[test]
+    fn only_a_commit_in_a_burst_of_writes_waits_for_more_writers() {
+        let now = Instant::now();
+        assert_eq!(gather_pause(None, now), Duration::ZERO, "the first write");
+        assert_eq!(
+            gather_pause(Some(now - BURST * 2), now),
+            Duration::ZERO,
+            "a lone write"
+        );
+        assert_eq!(
+            gather_pause(Some(now - BURST / 5), now),
+            GATHER,
+            "within a burst"
         );
     }
 
