@@ -62,13 +62,15 @@ fn sigkill_during_refresh_all_leaves_every_record_whole() {
         "only {killed_mid_run} of {round} kills landed during a run"
     );
     eprintln!("{killed_mid_run} of {round} kills landed during a run");
-    // Nothing else appears in the store: records, locks, the discovery cache, and (after a
-    // SIGKILL mid-write) temporary files whose names no profile can have.
+    // Nothing else appears in the store: records, their spares, locks, the discovery cache,
+    // and (after a SIGKILL mid-write) temporary files whose names no profile can have.
     for entry in std::fs::read_dir(w.store()).unwrap() {
         let file = entry.unwrap().file_name().to_string_lossy().into_owned();
-        let known = names
-            .iter()
-            .any(|n| file == format!("{n}.json") || file == format!("{n}.lock"));
+        let known = names.iter().any(|n| {
+            file == format!("{n}.json")
+                || file == format!("{n}.lock")
+                || file == format!(".spare.{n}.json")
+        });
         assert!(
             known || file.starts_with(".discovery-") || file.starts_with(".tmp"),
             "unexpected {file}"
