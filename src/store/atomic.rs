@@ -29,13 +29,10 @@ use std::time::{Duration, Instant};
 /// A commit that starts less than this after the last one ended is part of a burst of writes
 /// (`refresh --all`, the dashboard refreshing many profiles)...
 const BURST: Duration = Duration::from_millis(5);
-/// ...and waits in steps of this, at most [`GATHER_STEPS`] times, until [`GATHER_WANT`] writes
-/// are queued, so that the writers on their way join its batch: fewer barriers per write
-/// (BENCHMARKS.md, issue 15). A lone write (`tokdash token`) never waits.
+/// ...and waits this long before taking the queue, so that the writers on their way join its
+/// batch: fewer barriers per write (BENCHMARKS.md, issue 15). A lone write (`tokdash token`)
+/// never waits.
 const GATHER: Duration = Duration::from_millis(1);
-const GATHER_STEPS: usize = 4;
-/// The default `max_concurrency`: as many writes as requests in flight.
-const GATHER_WANT: usize = 8;
 
 /// Temporary files start with this; no profile name can (names do not start with `.`).
 pub const TEMP_PREFIX: &str = ".tmp";
@@ -109,7 +106,7 @@ struct Committed {
     last_end: Option<Instant>,
 }
 
-/// The step a commit starting `now` waits in for more writers: [`GATHER`] within a burst.
+/// How long a commit starting `now` waits for more writers: [`GATHER`] within a burst.
 fn gather_pause(last_end: Option<Instant>, now: Instant) -> Duration {
     match last_end {
         Some(end) if now.saturating_duration_since(end) < BURST => GATHER,
@@ -171,14 +168,7 @@ impl AtomicDir {
             // file included (it was queued before this lock was taken).
             let pause = gather_pause(committed.last_end, Instant::now());
             if !pause.is_zero() {
-                for _ in 0..GATHER_STEPS {
-                    let queued = self.queue.lock().unwrap_or_else(|p| p.into_inner());
-                    if queued.waiting.len() >= GATHER_WANT {
-                        break;
-                    }
-                    drop(queued);
-                    std::thread::sleep(pause);
-                }
+                std::thread::sleep(pause);
             }
             let batch =
                 std::mem::take(&mut self.queue.lock().unwrap_or_else(|p| p.into_inner()).waiting);
