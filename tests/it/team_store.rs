@@ -22,10 +22,17 @@ fn host_with_token(
     prefix: &str,
     extra: &str,
 ) -> (Host, String) {
-    let host = Host::new(
+    host_minted(
         &store_block(&bao.address, prefix, extra),
         &profile("p", oidc, ""),
-    );
+        oidc,
+    )
+}
+
+/// A host with `store` (the `[store]` body) and profile `p` as given, holding a freshly minted
+/// token of `oidc`; returns it and the refresh token imported.
+fn host_minted(store: &str, p: &str, oidc: &OidcServer) -> (Host, String) {
+    let host = Host::new(store, p);
     let minted = oidc.mint_post();
     host.import("p", &minted);
     (host, minted["refresh_token"].as_str().unwrap().to_string())
@@ -402,13 +409,11 @@ fn openbao_stopped_between_the_answer_and_the_write_spills_then_syncs() {
         })),
     );
     let store = store_block(&bao.address, "t6", "lock_ttl = \"3s\"");
-    let host = Host::new(
+    let (host, first_rt) = host_minted(
         &store,
         &profile("p", &oidc, &token_url_through(&oidc, port)),
+        &oidc,
     );
-    let minted = oidc.mint_post();
-    host.import("p", &minted);
-    let first_rt = minted["refresh_token"].as_str().unwrap();
 
     // The provider rotates, then OpenBao stops before the write: the spill keeps the new token.
     let out = host.run(&["refresh", "p"]);
@@ -484,13 +489,11 @@ fn a_spill_is_written_over_a_team_record_that_only_changed_facts_meanwhile() {
         "t17",
         "lock_ttl = \"3s\"",
     );
-    let a = Host::new(
+    let (a, first_rt) = host_minted(
         &gated,
         &profile("p", &oidc, &token_url_through(&oidc, token_port)),
+        &oidc,
     );
-    let minted = oidc.mint_post();
-    a.import("p", &minted);
-    let first_rt = minted["refresh_token"].as_str().unwrap();
 
     // The provider rotates, then nothing a sends reaches the server: the spill keeps the token.
     let out = a.run(&["refresh", "p"]);
