@@ -207,12 +207,7 @@ impl Engine {
     }
 
     async fn save(&self, name: &str, record: &mut TokenRecord) -> Result<(), EngineError> {
-        let store = self.store.clone();
-        let owned = name.to_string();
-        let mut copy = record.clone();
-        let saved = blocking(move || store.save(&owned, &mut copy).map(|()| copy)).await;
-        *record = saved.map_err(|e| store_error(name, e))?;
-        Ok(())
+        self.save_then(name, record, None).await
     }
 
     /// [`Engine::save`], then the lock released: one step on a team store.
@@ -222,13 +217,26 @@ impl Engine {
         record: &mut TokenRecord,
         lock: LockGuard,
     ) -> Result<(), EngineError> {
+        self.save_then(name, record, Some(lock)).await
+    }
+
+    /// The save on a blocking thread (it waits for the disk or the team store), releasing
+    /// `unlock` with it when given; `record` gets the saved generation.
+    async fn save_then(
+        &self,
+        name: &str,
+        record: &mut TokenRecord,
+        unlock: Option<LockGuard>,
+    ) -> Result<(), EngineError> {
         let store = self.store.clone();
         let owned = name.to_string();
         let mut copy = record.clone();
         let saved = blocking(move || {
-            store
-                .save_and_unlock(&owned, &mut copy, lock)
-                .map(|()| copy)
+            match unlock {
+                Some(lock) => store.save_and_unlock(&owned, &mut copy, lock),
+                None => store.save(&owned, &mut copy),
+            }
+            .map(|()| copy)
         })
         .await;
         *record = saved.map_err(|e| store_error(name, e))?;
