@@ -25,6 +25,9 @@ pub struct Worker {
     pastes: HashMap<String, tokio::sync::mpsc::UnboundedSender<String>>,
     poller: Arc<Mutex<StoreWatch>>,
     polling: Arc<AtomicBool>,
+    /// A poll has answered: the first answer is sent even when it found nothing, since it
+    /// tells the dashboard the store has been read.
+    answered: Arc<AtomicBool>,
 }
 
 impl Worker {
@@ -38,6 +41,7 @@ impl Worker {
             pastes: HashMap::new(),
             poller: Arc::new(Mutex::new(poller)),
             polling: Arc::new(AtomicBool::new(false)),
+            answered: Arc::new(AtomicBool::new(false)),
         }
     }
 
@@ -78,6 +82,7 @@ impl Worker {
                 }
                 let poller = self.poller.clone();
                 let polling = self.polling.clone();
+                let answered = self.answered.clone();
                 tokio::task::spawn_blocking(move || {
                     let polled = poller.lock().map(|mut p| p.poll()).unwrap_or_default();
                     polling.store(false, Ordering::Release);
@@ -89,11 +94,13 @@ impl Worker {
                             Err(problem) => unusable.push((name, problem)),
                         }
                     }
-                    if !changes.is_empty() {
-                        send(WorkerEvent::StoreChanged(changes));
-                    }
+                    // Refused records first: the answer that marks the store read finds them.
                     if !unusable.is_empty() {
                         send(WorkerEvent::RecordsUnusable(unusable));
+                    }
+                    let first = !answered.swap(true, Ordering::AcqRel);
+                    if first || !changes.is_empty() {
+                        send(WorkerEvent::StoreChanged(changes));
                     }
                 });
             }

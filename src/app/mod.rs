@@ -20,7 +20,7 @@ mod update;
 
 pub use effect::Effect;
 pub use msg::{BrowserPrompt, LoginPrompt, Msg, WorkerEvent};
-pub use state::{Activity, Details, Event, EventKind, Mode, Row, State};
+pub use state::{Activity, Details, Event, EventKind, Mode, READING_THE_STORE, Row, State};
 pub use update::update;
 
 #[cfg(test)]

@@ -10,6 +10,9 @@ use crate::store::{RecordMeta, TokenRecord};
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
+/// What the rows, the header and a key say before the first poll of the store has answered.
+pub const READING_THE_STORE: &str = "reading the store…";
+
 /// The event log keeps this many lines.
 pub const LOG_CAPACITY: usize = 500;
 
@@ -212,6 +215,11 @@ pub struct State {
     pub color: bool,
     /// `settings.login_warning` in seconds: a login ending sooner than this is shown.
     pub login_warning: i64,
+    /// The first poll of the store has answered. Until then no row's record is known: the
+    /// table says the store is being read rather than `needs_login`, the schedule starts
+    /// nothing, and keys that act on a record wait (the first frame is drawn before the disk
+    /// or the team store is read).
+    pub store_read: bool,
 }
 
 impl State {
@@ -256,6 +264,7 @@ impl State {
             color: true,
             login_warning: i64::try_from(config.settings.login_warning.as_secs())
                 .unwrap_or(i64::MAX),
+            store_read: false,
         };
         for w in &config.warnings {
             state.push_event("config", w.message.clone(), EventKind::Bad);

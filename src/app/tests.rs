@@ -1048,3 +1048,25 @@ fn refreshed_now(
         }),
     )
 }
+
+#[test]
+fn before_the_store_is_read_nothing_is_due_and_record_keys_wait() {
+    let mut s = State::new(&config(), NOW, 100, 30);
+    assert!(!s.store_read);
+    // robot (client credentials) needs no record to refresh: only the store can say it is
+    // already fresh, so the schedule waits for it.
+    assert_eq!(update(&mut s, Msg::Tick(NOW)), [Effect::PollStore]);
+    for c in ['r', 'R', 'l', 'x', 'c'] {
+        assert!(ch(&mut s, c).is_empty(), "{c} waits for the store");
+        assert_eq!(s.flash.as_deref(), Some(READING_THE_STORE), "{c}");
+        assert_eq!(s.mode, Mode::Table, "{c}");
+    }
+    // The first poll's answer, even one that found nothing, marks the store read.
+    update(&mut s, Msg::worker(WorkerEvent::StoreChanged(Vec::new())));
+    assert!(s.store_read);
+    assert!(
+        update(&mut s, Msg::Tick(NOW + 1)).contains(&Effect::RefreshIfNeeded {
+            name: "robot".into()
+        })
+    );
+}

@@ -15,7 +15,10 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State) {
         )),
     ];
 
-    for (status, n) in state.counts() {
+    if !state.store_read {
+        spans.push(Span::raw(format!(" {}", crate::app::READING_THE_STORE)));
+    }
+    for (status, n) in state.counts().into_iter().filter(|_| state.store_read) {
         spans.push(Span::raw(" "));
         spans.push(Span::styled(
             format!("{n} {}", status.as_str()),

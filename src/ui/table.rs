@@ -73,6 +73,9 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State) {
         .enumerate()
         .map(|(pos, &i)| {
             let row = &state.rows[i];
+            if !state.store_read {
+                return unread_row(row, &cols, state.offset + pos == state.selected);
+            }
             let status = row.status(now);
             let record = row.record.as_ref();
             let login_ends = row.login_ends_soon(now, state.login_warning);
@@ -121,6 +124,23 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State) {
         });
     let table = Table::new(rows, widths).header(header).column_spacing(1);
     frame.render_widget(table, area);
+}
+
+/// A row before the store is read: its name and provider, and no word about its tokens that
+/// the store might contradict a moment later.
+fn unread_row<'a>(row: &crate::app::Row, cols: &[Column], selected: bool) -> Row<'a> {
+    let cells = cols.iter().map(|c| match c {
+        Column::Name => Cell::from(row.name().to_string()),
+        Column::Provider => Cell::from(row.profile.provider.kind().as_str()),
+        Column::Message => Cell::from(crate::app::READING_THE_STORE),
+        _ => Cell::from(""),
+    });
+    let r = Row::new(cells);
+    if selected {
+        r.style(theme::selected())
+    } else {
+        r
+    }
 }
 
 /// `in 2d 4h`, `ended 3h ago`: the LOGIN ENDS column.

@@ -602,3 +602,18 @@ fn ch_down_to(s: &mut State, name: &str) {
         update(s, Msg::Key(KeyEvent::from(KeyCode::Down)));
     }
 }
+
+#[test]
+fn rows_say_the_store_is_being_read_until_its_first_answer() {
+    let src = "[profiles.b]\nprovider = \"google\"\nclient_id = \"c\"\n";
+    let config = Config::parse(Path::new("p.toml"), src).unwrap();
+    let mut s = State::new(&config, NOW, 120, 30);
+    let before = text(&draw(&s));
+    assert!(before.contains("reading the store…"), "{before}");
+    assert!(!before.contains("needs_login"), "{before}");
+    update(&mut s, Msg::worker(WorkerEvent::StoreChanged(Vec::new())));
+    let after = text(&draw(&s));
+    assert!(!after.contains("reading the store"), "{after}");
+    assert!(after.contains("1 needs_login"), "{after}");
+    assert!(after.contains("no token yet: press l to log in"), "{after}");
+}

@@ -2,7 +2,7 @@
 
 use super::super::effect::Effect;
 use super::super::keymap::{self, Action};
-use super::super::state::{Activity, EventKind, Mode, State};
+use super::super::state::{Activity, EventKind, Mode, READING_THE_STORE, State};
 use super::{busy, filter, login, navigation, nothing_done, selected_name};
 use crate::status::can_refresh;
 use crossterm::event::KeyEvent;
@@ -16,6 +16,16 @@ pub(super) fn on_key(state: &mut State, key: KeyEvent, effects: &mut Vec<Effect>
 }
 
 fn on_action(state: &mut State, action: Action, effects: &mut Vec<Effect>) {
+    // Each of these starts from what the store holds, which is not known until it is read.
+    if !state.store_read
+        && matches!(
+            action,
+            Action::Refresh | Action::RefreshAll | Action::Revoke | Action::Login | Action::Copy
+        )
+    {
+        state.flash = Some(READING_THE_STORE.into());
+        return;
+    }
     // Revoking, logging in or copying would each stop at the record the store refuses (a login
     // only after the user approved it): say so now, in the store's words.
     if matches!(action, Action::Revoke | Action::Login | Action::Copy)

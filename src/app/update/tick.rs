@@ -9,7 +9,8 @@ pub(super) fn on_tick(state: &mut State, now: i64, effects: &mut Vec<Effect>) {
     let changed_second = now != state.now;
     state.now = now;
     effects.push(Effect::PollStore);
-    if state.auto_refresh {
+    // Before the store is read every record looks absent: nothing is due yet.
+    if state.auto_refresh && state.store_read {
         for row in &mut state.rows {
             // A refused record is left alone until a person fixes it (the poll clears it).
             if !row.activity.is_idle() || row.problem.is_some() {

@@ -112,6 +112,7 @@ pub(super) fn on_worker(state: &mut State, event: WorkerEvent, effects: &mut Vec
 }
 
 fn on_store_changed(state: &mut State, changes: Vec<(String, Option<RecordMeta>)>) {
+    state.store_read = true;
     let mut outside = Vec::new();
     let mut fixed = Vec::new();
     for (name, record) in changes {

@@ -73,13 +73,15 @@ impl Tmux {
         self.run(&["capture-pane", "-p", "-t", "t"])
     }
 
-    /// Waits until the screen satisfies `f`; returns that screen.
+    /// Waits until the screen satisfies `f`, on a frame drawn after the dashboard first read the
+    /// store (before that it shows the rows with no status, and keys that act on a record wait);
+    /// returns that screen.
     pub fn wait_for(&self, what: &str, deadline: Duration, f: impl Fn(&str) -> bool) -> String {
         let mut last = String::new();
         let end = std::time::Instant::now() + deadline;
         while std::time::Instant::now() < end {
             last = self.screen();
-            if f(&last) {
+            if !last.contains("reading the store…") && f(&last) {
                 return last;
             }
             std::thread::sleep(Duration::from_millis(100));
