@@ -4,11 +4,9 @@
 use crate::failure::Failure;
 use tokio::runtime::Runtime;
 
-/// Threads for the store's writes in a command: as many as `refresh --all` has profiles under way
-/// (twice the default `max_concurrency`), so that the writes that arrive together can all join
-/// one commit (store/atomic.rs), whose one writer does the fsyncs while the others only wait.
-/// (Before the batched commit, each thread fsynced its own file, and 4 threads cost 10% less CPU
-/// than 16.) Nothing else waits on them: a held lock is polled on a timer.
+/// Threads for blocking work in a command: the leader of the store's commits (store/atomic.rs),
+/// whose writers await it without a thread of their own, and the discovery cache's reads and
+/// writes. Nothing else waits on them: a held lock is polled on a timer.
 const COMMAND_BLOCKING_THREADS: usize = 16;
 
 /// Threads for a team store's calls in a command: each waits for one request to the server.
@@ -17,7 +15,7 @@ const TEAM_COMMAND_BLOCKING_THREADS: usize = 16;
 /// What the runtime is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Purpose {
-    /// A command: its writes on a few blocking threads.
+    /// A command: the store's commits on a few blocking threads.
     Command,
     /// A command on a team store: its store calls wait on the network on blocking threads
     /// (they only wait there), `2 × max_concurrency` profiles at once by default.

@@ -6,6 +6,7 @@ use crate::engine::RefreshMode;
 use crate::failure::{CmdResult, Failure};
 use crate::store::TokenRecord;
 use crate::summary::Summary;
+use std::io::Write;
 use std::sync::Arc;
 
 /// `refresh NAME...` refreshes the named profiles now; `refresh --all` refreshes every profile
@@ -52,12 +53,16 @@ pub fn refresh(ctx: &Context, names: &[String], all: bool, force: bool, json: bo
     let mut summaries = Vec::new();
     let mut worst: Option<Failure> = None;
     let mut failed = 0;
+    // One write for all the lines rather than one per profile (they are all known by now);
+    // flushed before each error, so that a terminal shows both streams in order.
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     for (name, result) in targets.iter().zip(results) {
         let profile = find_profile(config, name)?;
         match result {
             Ok(refreshed) => {
                 if !json {
-                    println!(
+                    let _ = writeln!(
+                        out,
                         "{name}: {}; expires in {}",
                         refreshed.outcome.describe(),
                         clock::expires_in(refreshed.record.expires_at, now)
@@ -66,6 +71,7 @@ pub fn refresh(ctx: &Context, names: &[String], all: bool, force: bool, json: bo
                 summaries.push(Summary::new(profile, Some(&refreshed.record.meta()), now));
             }
             Err(e) => {
+                let _ = out.flush();
                 eprintln!("tokdash: {e}");
                 failed += 1;
                 let facts = e.record.as_deref().map(TokenRecord::meta);
@@ -80,8 +86,9 @@ pub fn refresh(ctx: &Context, names: &[String], all: bool, force: bool, json: bo
     if json {
         let text =
             serde_json::to_string_pretty(&summaries).map_err(|e| Failure::usage(e.to_string()))?;
-        println!("{text}");
+        let _ = writeln!(out, "{text}");
     }
+    let _ = out.flush();
     tracing::info!(refreshed = targets.len() - failed, failed, "refresh done");
     match worst {
         // Each failure is already on stderr, one line each: exit with the worst code, say no more.

@@ -56,8 +56,8 @@ pub struct Engine {
 const LOCK_POLL_FIRST: std::time::Duration = std::time::Duration::from_millis(2);
 const LOCK_POLL_MAX: std::time::Duration = std::time::Duration::from_millis(100);
 
-/// Where the store's quick calls (reading a record, trying a lock) run. Writes always go to
-/// tokio's blocking threads, where their fsyncs overlap.
+/// Where the store's quick calls (reading a record, trying a lock, writing a record before its
+/// commit) run. The commits' barriers (fsync) always run on tokio's blocking threads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DiskWork {
     /// On blocking threads too: the dashboard's worker never stalls on a slow disk.
@@ -220,14 +220,31 @@ impl Engine {
         self.save_then(name, record, Some(lock)).await
     }
 
-    /// The save on a blocking thread (it waits for the disk or the team store), releasing
-    /// `unlock` with it when given; `record` gets the saved generation.
+    /// The save, releasing `unlock` once it is durable when given; `record` gets the saved
+    /// generation. A command awaits the disk on its own thread where the store can
+    /// ([`TokenStore::start_save`]); otherwise the save runs on a blocking thread (it waits for
+    /// the disk or the team store).
     async fn save_then(
         &self,
         name: &str,
         record: &mut TokenRecord,
         unlock: Option<LockGuard>,
     ) -> Result<(), EngineError> {
+        if self.disk == DiskWork::Inline {
+            let generation = record.generation;
+            if let Some(started) = self.store.start_save(name, record) {
+                let saved = match started {
+                    Ok(pending) => pending.durable().await,
+                    Err(e) => Err(e),
+                };
+                // The lock goes only now that the record is durable (or failed to be).
+                drop(unlock);
+                if saved.is_err() {
+                    record.generation = generation;
+                }
+                return saved.map_err(|e| store_error(name, e));
+            }
+        }
         let store = self.store.clone();
         let owned = name.to_string();
         let mut copy = record.clone();

@@ -1,12 +1,13 @@
 //! The file store: one `0600` JSON file per profile in a `0700` directory, atomic writes, and a
 //! per-profile lock across processes. See SPEC.md "Token store guarantees".
 //!
-//! All calls here block on the disk; async callers run them with `spawn_blocking`.
+//! All calls here block on the disk; async callers run them with `spawn_blocking`, but for
+//! [`FileStore::start_save`], whose wait for the disk is awaited.
 //! Paths stay in here: the engine sees only [`TokenStore`].
 
 use super::atomic;
 use super::lock::ProfileLock;
-use super::{LockGuard, Stamp, StoreError, TokenRecord, TokenStore};
+use super::{LockGuard, PendingSave, Stamp, StoreError, TokenRecord, TokenStore};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -71,16 +72,15 @@ impl FileStore {
     /// link changes its target. The error never quotes the file's content.
     pub fn load(&self, name: &str) -> Result<Option<TokenRecord>, StoreError> {
         let path = self.record_path(name);
-        let (mut file, meta) = match open_plain(&path) {
+        let (file, meta) = match open_plain(&path) {
             Ok(opened) => opened,
             Err(OpenError::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(OpenError::NotPlain(what)) => return Err(not_a_plain_record(name, &path, what)),
             Err(OpenError::Io(e)) => return Err(unreadable_record(name, &path, &e)),
         };
         refuse_loose_permissions(&path, &meta, 0o600)?;
-        let mut bytes = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
-        file.read_to_end(&mut bytes)
-            .map_err(|e| unreadable_record(name, &path, &e))?;
+        let bytes =
+            read_opened(&file, &meta).map_err(|e| unreadable_record(name, &path, &e))?;
         serde_json::from_slice(&bytes).map(Some).map_err(|e| {
             StoreError::at(
                 &path,
@@ -99,15 +99,37 @@ impl FileStore {
 
     /// Replaces the record atomically, bumping its generation.
     pub fn save(&self, name: &str, record: &mut TokenRecord) -> Result<(), StoreError> {
+        let (path, bytes) = self.encode_next(name, record)?;
+        self.writer
+            .write(&path, &bytes)
+            .map_err(|e| record_write_error(&path, e))
+    }
+
+    /// [`FileStore::save`], but only queued for its commit; durable once the [`PendingSave`]
+    /// resolves.
+    pub fn start_save(
+        &self,
+        name: &str,
+        record: &mut TokenRecord,
+    ) -> Result<PendingSave, StoreError> {
+        let (path, bytes) = self.encode_next(name, record)?;
+        let durable = self.writer.start_write(&path, bytes);
+        Ok(PendingSave { durable, path })
+    }
+
+    /// The record's path, and its bytes with the next generation (set in `record`).
+    fn encode_next(
+        &self,
+        name: &str,
+        record: &mut TokenRecord,
+    ) -> Result<(PathBuf, Vec<u8>), StoreError> {
         // Saturating: a record file edited to the last value must not panic a save.
         record.generation = record.generation.saturating_add(1);
         let path = self.record_path(name);
         let bytes = serde_json::to_vec_pretty(record).map_err(|e| {
             StoreError::at(&path, format_args!("cannot encode the token record: {e}"))
         })?;
-        self.writer
-            .write(&path, &bytes)
-            .map_err(|e| StoreError::io(&path, "cannot write the token record", e))
+        Ok((path, bytes))
     }
 
     /// Waits for the profile's lock. Hold it from reading the refresh token until the response
@@ -175,6 +197,14 @@ impl TokenStore for FileStore {
         FileStore::save(self, name, record)
     }
 
+    fn start_save(
+        &self,
+        name: &str,
+        record: &mut TokenRecord,
+    ) -> Option<Result<PendingSave, StoreError>> {
+        Some(FileStore::start_save(self, name, record))
+    }
+
     fn try_lock(&self, name: &str) -> Result<Option<LockGuard>, StoreError> {
         Ok(FileStore::try_lock(self, name)?.map(LockGuard::new))
     }
@@ -234,10 +264,9 @@ impl LocalCache {
 
     /// Reads one file of the cache; `None` when it is missing or is not a plain file.
     pub fn read(&self, file_name: &str) -> Option<Vec<u8>> {
-        let (mut file, _) = open_plain(&self.dir.join(file_name)).ok()?;
-        let mut bytes = Vec::new();
-        file.read_to_end(&mut bytes).ok()?;
-        Some(bytes)
+        let (file, meta) = open_plain(&self.dir.join(file_name)).ok()?;
+        read_opened(&file, &meta).ok()
+
     }
 }
 
@@ -297,6 +326,15 @@ fn open_plain(path: &Path) -> Result<(std::fs::File, std::fs::Metadata), OpenErr
         Some(what) => Err(OpenError::NotPlain(what)),
         None => Ok((file, meta)),
     }
+}
+
+/// The whole of a file [`open_plain`] opened, sized by the metadata it read. Read through a
+/// `Take` rather than the file itself: `File::read_to_end` would ask the kernel for the size and
+/// the position again (a `statx` and an `lseek` per record read).
+fn read_opened(file: &std::fs::File, meta: &std::fs::Metadata) -> std::io::Result<Vec<u8>> {
+    let mut bytes = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
+    file.take(u64::MAX).read_to_end(&mut bytes)?;
+    Ok(bytes)
 }
 
 #[cfg(target_os = "linux")]
@@ -378,6 +416,21 @@ fn unreadable_record(name: &str, path: &Path, e: &std::io::Error) -> StoreError 
 }
 
 /// The lock file is tokdash's own and holds nothing: any other file there is simply removed.
+fn record_write_error(path: &Path, e: std::io::Error) -> StoreError {
+    StoreError::io(path, "cannot write the token record", e)
+}
+
+impl PendingSave {
+    /// Returns once the record is durable, or with why it could not be written.
+    pub async fn durable(self) -> Result<(), StoreError> {
+        let PendingSave { durable, path, .. } = self;
+        durable
+            .wait()
+            .await
+            .map_err(|e| record_write_error(&path, e))
+    }
+}
+
 fn lock_error(path: &Path, e: std::io::Error) -> StoreError {
     let message = if is_symlink_refusal(&e) {
         format!(

@@ -67,6 +67,19 @@ pub trait TokenStore: Send + Sync + 'static {
         saved
     }
 
+    /// `save` in two steps, for a caller that must not wait for the disk on its own thread (a
+    /// command's one async thread): the record is written and queued for its commit now (its
+    /// generation bumped), and is durable once the [`PendingSave`] resolves; hold the lock until
+    /// then. `None`: this store has no such split (a team store waits on the network), so the
+    /// caller runs `save` on a blocking thread.
+    fn start_save(
+        &self,
+        _name: &str,
+        _record: &mut TokenRecord,
+    ) -> Option<Result<PendingSave, StoreError>> {
+        None
+    }
+
     /// Takes the profile's lock, or `None` when another holder has it. Never waits: the engine
     /// polls a held lock (see `Engine::lock_and_load` for why).
     fn try_lock(&self, name: &str) -> Result<Option<LockGuard>, StoreError>;
@@ -140,6 +153,13 @@ impl TokenStore for Backend {
     ) -> Result<(), StoreError> {
         self.store().save_and_unlock(name, record, lock)
     }
+    fn start_save(
+        &self,
+        name: &str,
+        record: &mut TokenRecord,
+    ) -> Option<Result<PendingSave, StoreError>> {
+        self.store().start_save(name, record)
+    }
     fn try_lock(&self, name: &str) -> Result<Option<LockGuard>, StoreError> {
         self.store().try_lock(name)
     }
@@ -158,6 +178,15 @@ impl TokenStore for Backend {
     fn location(&self) -> Option<String> {
         self.store().location()
     }
+}
+
+/// A save that [`TokenStore::start_save`] started: `.durable().await` it.
+#[derive(Debug)]
+#[must_use = "the record is durable only once this is awaited"]
+pub struct PendingSave {
+    durable: atomic::Durable,
+    /// The record's file, for the error.
+    path: std::path::PathBuf,
 }
 
 /// A point in a store's history, compared for equality only ("what changed since").
