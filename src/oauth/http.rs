@@ -105,15 +105,18 @@ impl Http {
             }
         };
         let mut response = self.client.execute(request).await.map_err(classify)?;
-        let headers = response.headers().clone();
         let status = response.status().as_u16();
-        if response
+        let headers = response.headers();
+        let content_type = header(headers, reqwest::header::CONTENT_TYPE);
+        let retry_after = retry_after(headers);
+        let www_authenticate = header(headers, reqwest::header::WWW_AUTHENTICATE);
+        let length = response
             .content_length()
-            .is_some_and(|n| n as usize > MAX_BODY)
-        {
+            .map_or(0, |n| usize::try_from(n).unwrap_or(usize::MAX));
+        if length > MAX_BODY {
             return Err(TransportError::TooLarge { host });
         }
-        let mut body = Vec::new();
+        let mut body = Vec::with_capacity(length);
         while let Some(chunk) = response.chunk().await.map_err(classify)? {
             if body.len() + chunk.len() > MAX_BODY {
                 return Err(TransportError::TooLarge { host });
@@ -122,9 +125,9 @@ impl Http {
         }
         Ok(Reply {
             status,
-            content_type: header(&headers, reqwest::header::CONTENT_TYPE),
-            retry_after: retry_after(&headers),
-            www_authenticate: header(&headers, reqwest::header::WWW_AUTHENTICATE),
+            content_type,
+            retry_after,
+            www_authenticate,
             body,
         })
     }

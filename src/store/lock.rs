@@ -5,9 +5,12 @@ use std::fs::{File, OpenOptions};
 use std::io;
 use std::path::Path;
 
+/// Released when dropped: closing the file releases its `flock` (no other descriptor shares it:
+/// files are opened close-on-exec, so a hook's process never inherits it), which saves the
+/// explicit unlock's system call on every refresh.
 #[derive(Debug)]
 pub struct ProfileLock {
-    file: File,
+    _file: File,
 }
 
 impl ProfileLock {
@@ -15,23 +18,17 @@ impl ProfileLock {
     pub fn acquire(path: &Path) -> io::Result<Self> {
         let file = open(path)?;
         file.lock()?;
-        Ok(ProfileLock { file })
+        Ok(ProfileLock { _file: file })
     }
 
     /// `None` when another holder has it.
     pub fn try_acquire(path: &Path) -> io::Result<Option<Self>> {
         let file = open(path)?;
         match file.try_lock() {
-            Ok(()) => Ok(Some(ProfileLock { file })),
+            Ok(()) => Ok(Some(ProfileLock { _file: file })),
             Err(std::fs::TryLockError::WouldBlock) => Ok(None),
             Err(std::fs::TryLockError::Error(e)) => Err(e),
         }
-    }
-}
-
-impl Drop for ProfileLock {
-    fn drop(&mut self) {
-        let _ = self.file.unlock();
     }
 }
 
