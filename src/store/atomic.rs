@@ -770,7 +770,10 @@ mod tests {
         );
         let queue = dir.queue.lock().unwrap();
         assert!(queue.waiting.is_empty());
-        assert!(!queue.leading, "the leader stopped, so the next writer leads");
+        assert!(
+            !queue.leading,
+            "the leader stopped, so the next writer leads"
+        );
         let leftovers = std::fs::read_dir(&dir.dir)
             .unwrap()
             .filter(|e| {

@@ -79,8 +79,7 @@ impl FileStore {
             Err(OpenError::Io(e)) => return Err(unreadable_record(name, &path, &e)),
         };
         refuse_loose_permissions(&path, &meta, 0o600)?;
-        let bytes =
-            read_opened(&file, &meta).map_err(|e| unreadable_record(name, &path, &e))?;
+        let bytes = read_opened(&file, &meta).map_err(|e| unreadable_record(name, &path, &e))?;
         serde_json::from_slice(&bytes).map(Some).map_err(|e| {
             StoreError::at(
                 &path,
@@ -266,7 +265,6 @@ impl LocalCache {
     pub fn read(&self, file_name: &str) -> Option<Vec<u8>> {
         let (file, meta) = open_plain(&self.dir.join(file_name)).ok()?;
         read_opened(&file, &meta).ok()
-
     }
 }
 
