@@ -9,6 +9,9 @@ use std::time::Duration;
 /// No token response, discovery document or error body is anywhere near this.
 pub const MAX_BODY: usize = 1 << 20;
 
+/// How long an idle connection is kept for reuse (see `Http::new`).
+const POOL_IDLE: Duration = Duration::from_secs(4);
+
 #[derive(Debug, Clone)]
 pub struct Http {
     client: reqwest::Client,
@@ -54,7 +57,11 @@ impl Http {
             .connect_timeout(timeout.min(Duration::from_secs(10)))
             .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("tokdash/", env!("CARGO_PKG_VERSION")))
-            .pool_idle_timeout(Duration::from_secs(90));
+            // Shorter than the shortest keep-alive common servers keep (Node.js and Apache: 5 s):
+            // a connection reused just as the server closes it is reset after the request was
+            // sent, and a refresh cut off that way cannot be retried (the server may have rotated
+            // the token). Seen in `team_failover::`, where refreshes stall on the team store.
+            .pool_idle_timeout(POOL_IDLE);
         if let Some(path) = ca_file {
             let pem =
                 std::fs::read(path).map_err(|e| format!("ca_file {}: {e}", path.display()))?;
