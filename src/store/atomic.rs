@@ -816,6 +816,51 @@ mod tests {
         assert_everything_committed(&dir, 16 * rounds);
     }
 
+    /// A write that cannot take its target's place (its directory is gone) fails alone: the
+    /// writes committed in the same batches land, and the next writer can lead again.
+    #[test]
+    fn a_write_that_cannot_land_fails_alone_and_its_batch_lands() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = Arc::new(AtomicDir::with_spares(tmp.path()));
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let lost = tmp.path().join("gone").join("p.json");
+        let outcomes = runtime.block_on(async {
+            let writes: Vec<_> = (0..8)
+                .map(|w| {
+                    let target = if w == 3 {
+                        lost.clone()
+                    } else {
+                        tmp.path().join(format!("w{w}.json"))
+                    };
+                    let durable = dir.start_write(&target, format!("{w}").into_bytes());
+                    async move { (target, durable.wait().await) }
+                })
+                .collect();
+            futures::future::join_all(writes).await
+        });
+        for (target, outcome) in outcomes {
+            if target == lost {
+                let e = outcome.expect_err("no directory to rename into");
+                assert_eq!(e.kind(), io::ErrorKind::NotFound);
+            } else {
+                outcome.unwrap();
+                assert!(target.exists());
+            }
+        }
+        assert!(!lost.exists());
+        let committed = dir.committed.lock().unwrap();
+        assert_eq!(committed.through, 8);
+        assert!(
+            committed.failed.is_empty(),
+            "the failure was taken by its writer"
+        );
+        drop(committed);
+        // The temporary file of the lost write is gone too (tempfile removes it when dropped).
+        assert_everything_committed(&dir, 8);
+    }
+
     /// Without a runtime, `start_write` leads the commit on its own thread.
     #[test]
     fn a_write_started_outside_a_runtime_is_committed_before_it_is_awaited() {
