@@ -787,15 +787,20 @@ mod tests {
         assert_eq!(leftovers, 0);
     }
 
+    /// A command's runtime: one async thread, and blocking threads for the commits' leader.
+    fn one_thread_runtime() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+    }
+
     /// A command's way: many writes started on one async thread, awaited together; each is in
     /// place once its `Durable` resolves, and the commits share barriers.
     #[test]
     fn writes_awaited_on_one_async_thread_all_land_in_shared_commits() {
         let tmp = tempfile::tempdir().unwrap();
         let dir = Arc::new(AtomicDir::with_spares(tmp.path()));
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .build()
-            .unwrap();
+        let runtime = one_thread_runtime();
         let rounds = 5;
         runtime.block_on(async {
             for round in 0..rounds {
@@ -822,9 +827,7 @@ mod tests {
     fn a_write_that_cannot_land_fails_alone_and_its_batch_lands() {
         let tmp = tempfile::tempdir().unwrap();
         let dir = Arc::new(AtomicDir::with_spares(tmp.path()));
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .build()
-            .unwrap();
+        let runtime = one_thread_runtime();
         let lost = tmp.path().join("gone").join("p.json");
         let outcomes = runtime.block_on(async {
             let writes: Vec<_> = (0..8)
@@ -869,9 +872,7 @@ mod tests {
         let target = tmp.path().join("p.json");
         let durable = dir.start_write(&target, b"one".to_vec());
         assert_eq!(std::fs::read_to_string(&target).unwrap(), "one");
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .build()
-            .unwrap();
+        let runtime = one_thread_runtime();
         runtime.block_on(durable.wait()).unwrap();
         assert_everything_committed(&dir, 1);
     }
