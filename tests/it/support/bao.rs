@@ -4,13 +4,12 @@
 //! config and data directories that share one team store.
 
 use super::oidc::{self, OidcServer};
-use super::wait_until;
 use serde_json::{Value, json};
 use std::net::{TcpListener, TcpStream};
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 pub const ROOT: &str = "root";
 
@@ -58,7 +57,8 @@ pub struct BaoServer {
     pub port: u16,
     pub address: String,
     child: Child,
-    _dir: tempfile::TempDir,
+    /// The server's home and logs (`bao.err` says why it exited).
+    dir: tempfile::TempDir,
     /// The CA of a `-dev-tls` server.
     pub ca: Option<PathBuf>,
 }
@@ -94,7 +94,21 @@ impl BaoServer {
         Self::start(true)
     }
 
+    /// A dev server on a free port pair. The pair is free when chosen but not held, so another
+    /// test may take a port before the server binds it (it then exits at once): that start is
+    /// given up and another pair tried.
     fn start(tls: bool) -> BaoServer {
+        let mut failures = Vec::new();
+        for _ in 0..3 {
+            match Self::try_start(tls) {
+                Ok(server) => return server,
+                Err(why) => failures.push(why),
+            }
+        }
+        panic!("bao server -dev did not start: {}", failures.join("; "));
+    }
+
+    fn try_start(tls: bool) -> Result<BaoServer, String> {
         let dir = tempfile::tempdir().unwrap();
         let port = free_port_pair();
         let mut cmd = Command::new(binary());
@@ -136,35 +150,36 @@ impl BaoServer {
             )
         });
         let scheme = if tls { "https" } else { "http" };
-        let server = BaoServer {
+        let mut server = BaoServer {
             port,
             address: format!("{scheme}://127.0.0.1:{port}"),
             child,
-            _dir: dir,
+            dir,
             ca,
         };
-        if tls {
-            let ca = server.ca.clone().unwrap();
-            wait_until(Duration::from_secs(20), "the TLS dev server's CA", || {
-                ca.exists()
-            });
-            wait_until(
-                Duration::from_secs(20),
-                "the TLS dev server to listen",
-                || TcpStream::connect(("127.0.0.1", port)).is_ok(),
-            );
-        } else {
-            wait_until(
-                Duration::from_secs(20),
-                "bao server -dev to be healthy",
-                || {
-                    server
-                        .try_call("GET", "/v1/sys/health", None, None)
-                        .is_some_and(|(s, _)| s == 200)
-                },
-            );
+        let ready = |server: &BaoServer| match &server.ca {
+            // The TLS server writes its CA, then listens.
+            Some(ca) => ca.exists() && TcpStream::connect(("127.0.0.1", port)).is_ok(),
+            None => server
+                .try_call("GET", "/v1/sys/health", None, None)
+                .is_some_and(|(s, _)| s == 200),
+        };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if ready(&server) {
+                return Ok(server);
+            }
+            if let Ok(Some(status)) = server.child.try_wait() {
+                let err =
+                    std::fs::read_to_string(server.dir.path().join("bao.err")).unwrap_or_default();
+                let last = err.lines().last().unwrap_or("").to_string();
+                return Err(format!("on port {port} it exited ({status}): {last}"));
+            }
+            if Instant::now() >= deadline {
+                return Err(format!("on port {port} it was not ready within 20 s"));
+            }
+            std::thread::sleep(Duration::from_millis(50));
         }
-        server
     }
 
     pub fn pid(&self) -> i32 {
