@@ -12,7 +12,7 @@ use std::net::TcpStream;
 use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 pub struct Node {
     pub port: u16,
@@ -60,7 +60,7 @@ fn health(port: u16) -> Option<u16> {
     call_at(port, "GET", "/v1/sys/health", None, None).map(|(s, _)| s)
 }
 
-fn node_config(dir: &Path, i: usize, port: u16) -> String {
+fn node_config(data: &Path, i: usize, port: u16) -> String {
     format!(
         r#"storage "raft" {{
   path = "{data}"
@@ -77,9 +77,63 @@ listener "tcp" {{
 api_addr = "http://127.0.0.1:{port}"
 cluster_addr = "https://127.0.0.1:{cluster}"
 "#,
-        data = dir.join(format!("data{i}")).display(),
+        data = data.display(),
         cluster = port + 1,
     )
+}
+
+/// Starts node `i` on a free port pair and waits until it listens (sealed and not initialised:
+/// 501 or 503). The pair is free when chosen but not held, so another test may take a port
+/// before the node binds it (it then exits at once): the node is started again on another pair,
+/// up to three times.
+fn start_node(dir: &Path, i: usize) -> Node {
+    let mut failures = Vec::new();
+    for attempt in 0..3 {
+        let port = free_port_pair();
+        let data = dir.join(format!("data{i}-{attempt}"));
+        std::fs::create_dir(&data).unwrap();
+        let config = dir.join(format!("n{i}-{attempt}.hcl"));
+        std::fs::write(&config, node_config(&data, i, port)).unwrap();
+        let log = |ext: &str| {
+            Stdio::from(std::fs::File::create(dir.join(format!("n{i}-{attempt}.{ext}"))).unwrap())
+        };
+        let mut cmd = Command::new(binary());
+        cmd.arg("server")
+            .arg(format!("-config={}", config.display()))
+            .env("HOME", dir)
+            .stdin(Stdio::null())
+            .stdout(log("log"))
+            .stderr(log("err"));
+        // SAFETY: prctl is async-signal-safe; the node dies with the test thread.
+        unsafe {
+            cmd.pre_exec(|| {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                Ok(())
+            });
+        }
+        let mut node = Node {
+            port,
+            address: format!("http://127.0.0.1:{port}"),
+            child: cmd.spawn().expect("bao server (run scripts/test.sh)"),
+            alive: true,
+        };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if matches!(health(port), Some(501 | 503)) {
+                return node;
+            }
+            if let Ok(Some(status)) = node.child.try_wait() {
+                failures.push(format!("on port {port} it exited ({status})"));
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "timed out after 30 s waiting for raft node {i} to listen"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+    panic!("raft node {i} did not start: {}", failures.join("; "));
 }
 
 impl RaftCluster {
@@ -87,43 +141,8 @@ impl RaftCluster {
     /// v2 at `secret/` (which only dev servers have by default).
     pub fn start() -> RaftCluster {
         let dir = tempfile::tempdir().unwrap();
-        let mut nodes = Vec::new();
-        for i in 0..3 {
-            let port = free_port_pair();
-            std::fs::create_dir(dir.path().join(format!("data{i}"))).unwrap();
-            let config = dir.path().join(format!("n{i}.hcl"));
-            std::fs::write(&config, node_config(dir.path(), i, port)).unwrap();
-            let log = |ext: &str| {
-                Stdio::from(std::fs::File::create(dir.path().join(format!("n{i}.{ext}"))).unwrap())
-            };
-            let mut cmd = Command::new(binary());
-            cmd.arg("server")
-                .arg(format!("-config={}", config.display()))
-                .env("HOME", dir.path())
-                .stdin(Stdio::null())
-                .stdout(log("log"))
-                .stderr(log("err"));
-            // SAFETY: prctl is async-signal-safe; the node dies with the test thread.
-            unsafe {
-                cmd.pre_exec(|| {
-                    libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-                    Ok(())
-                });
-            }
-            let child = cmd.spawn().expect("bao server (run scripts/test.sh)");
-            nodes.push(Node {
-                port,
-                address: format!("http://127.0.0.1:{port}"),
-                child,
-                alive: true,
-            });
-        }
+        let nodes: Vec<Node> = (0..3).map(|i| start_node(dir.path(), i)).collect();
         let ports: Vec<u16> = nodes.iter().map(|n| n.port).collect();
-        for &p in &ports {
-            wait_until(Duration::from_secs(30), "a raft node to listen", || {
-                matches!(health(p), Some(501 | 503))
-            });
-        }
         let (status, init) = call_at(
             ports[0],
             "POST",
