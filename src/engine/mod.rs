@@ -56,8 +56,9 @@ pub struct Engine {
 const LOCK_POLL_FIRST: std::time::Duration = std::time::Duration::from_millis(2);
 const LOCK_POLL_MAX: std::time::Duration = std::time::Duration::from_millis(100);
 
-/// Where the store's quick calls (reading a record, trying a lock, writing a record before its
-/// commit) run. The commits' barriers (fsync) always run on tokio's blocking threads.
+/// Where the store's quick calls (reading a record, trying a lock, queueing a record for its
+/// commit) run. The commits themselves (writes and fsyncs) always run on tokio's blocking
+/// threads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DiskWork {
     /// On blocking threads too: the dashboard's worker never stalls on a slow disk.

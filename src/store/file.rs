@@ -413,7 +413,6 @@ fn unreadable_record(name: &str, path: &Path, e: &std::io::Error) -> StoreError 
     )
 }
 
-/// The lock file is tokdash's own and holds nothing: any other file there is simply removed.
 fn record_write_error(path: &Path, e: std::io::Error) -> StoreError {
     StoreError::io(path, "cannot write the token record", e)
 }
@@ -421,7 +420,7 @@ fn record_write_error(path: &Path, e: std::io::Error) -> StoreError {
 impl PendingSave {
     /// Returns once the record is durable, or with why it could not be written.
     pub async fn durable(self) -> Result<(), StoreError> {
-        let PendingSave { durable, path, .. } = self;
+        let PendingSave { durable, path } = self;
         durable
             .wait()
             .await
@@ -429,6 +428,7 @@ impl PendingSave {
     }
 }
 
+/// The lock file is tokdash's own and holds nothing: any other file there is simply removed.
 fn lock_error(path: &Path, e: std::io::Error) -> StoreError {
     let message = if is_symlink_refusal(&e) {
         format!(

@@ -68,7 +68,7 @@ pub trait TokenStore: Send + Sync + 'static {
     }
 
     /// `save` in two steps, for a caller that must not wait for the disk on its own thread (a
-    /// command's one async thread): the record is written and queued for its commit now (its
+    /// command's one async thread): the record is encoded and queued for its commit now (its
     /// generation bumped), and is durable once the [`PendingSave`] resolves; hold the lock until
     /// then. `None`: this store has no such split (a team store waits on the network), so the
     /// caller runs `save` on a blocking thread.
