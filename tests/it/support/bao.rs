@@ -34,6 +34,12 @@ fn dirs_cache() -> PathBuf {
         })
 }
 
+/// Whether the server whose stdout is `log` printed its start banner, which `bao server`
+/// prints only once its listeners are bound.
+pub fn said_it_started(log: &std::path::Path) -> bool {
+    std::fs::read_to_string(log).is_ok_and(|text| text.contains("server started!"))
+}
+
 /// A free even port N whose N+1 (the cluster port) is free too.
 pub fn free_port_pair() -> u16 {
     for _ in 0..200 {
@@ -157,12 +163,19 @@ impl BaoServer {
             dir,
             ca,
         };
-        let ready = |server: &BaoServer| match &server.ca {
-            // The TLS server writes its CA, then listens.
-            Some(ca) => ca.exists() && TcpStream::connect(("127.0.0.1", port)).is_ok(),
-            None => server
-                .try_call("GET", "/v1/sys/health", None, None)
-                .is_some_and(|(s, _)| s == 200),
+        // Our own server must say it started (it binds its listeners first): a health answer
+        // alone may come from another test's server that took the port before ours could bind
+        // it, while ours is still on its way to exiting.
+        let log = server.dir.path().join("bao.log");
+        let ready = |server: &BaoServer| {
+            said_it_started(&log)
+                && match &server.ca {
+                    // The TLS server writes its CA, then listens.
+                    Some(ca) => ca.exists() && TcpStream::connect(("127.0.0.1", port)).is_ok(),
+                    None => server
+                        .try_call("GET", "/v1/sys/health", None, None)
+                        .is_some_and(|(s, _)| s == 200),
+                }
         };
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {

@@ -4,7 +4,7 @@
 //! short autopilot stabilisation make the cluster ready in ~6 s and fail over in 1.5–3 s
 //! (OPENBAO.md 6.1, 6.4).
 
-use super::bao::{binary, free_port_pair};
+use super::bao::{binary, free_port_pair, said_it_started};
 use super::wait_until;
 use serde_json::{Value, json};
 use std::io::{Read, Write};
@@ -119,7 +119,11 @@ fn start_node(dir: &Path, i: usize) -> Node {
         };
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
-            if matches!(health(port), Some(501 | 503)) {
+            // Its own banner first: the health answer may be another test's server on a port
+            // this node could not bind.
+            if said_it_started(&dir.join(format!("n{i}-{attempt}.log")))
+                && matches!(health(port), Some(501 | 503))
+            {
                 return node;
             }
             if let Ok(Some(status)) = node.child.try_wait() {
