@@ -368,10 +368,14 @@ impl Engine {
         names: &[String],
         mode: RefreshMode,
     ) -> Vec<Result<Refreshed, RefreshFailed>> {
-        // Twice `max_concurrency` profiles under way at once: enough that one's fsync overlaps
-        // another's request, few enough that hundreds of profiles do not hold hundreds of locks
-        // and threads at once.
-        let jobs = Arc::new(Semaphore::new(self.config.settings.max_concurrency * 2));
+        // `max_concurrency` requests in flight, and room for the profiles whose records wait
+        // for their commit meanwhile: a commit gathers what arrives over ~10 ms
+        // (store/atomic.rs), and its writers hold their slot (and lock) until it is durable,
+        // so with fewer slots the requests would stall behind the commits. Still bounded:
+        // hundreds of profiles do not hold hundreds of locks at once.
+        let jobs = Arc::new(Semaphore::new(
+            self.config.settings.max_concurrency * PROFILES_UNDER_WAY_PER_REQUEST,
+        ));
         let mut set = tokio::task::JoinSet::new();
         for (i, name) in names.iter().enumerate() {
             let engine = self.clone();
@@ -394,6 +398,11 @@ impl Engine {
         reported
     }
 }
+
+/// Profiles [`Engine::refresh_many`] keeps under way per request in flight (BENCHMARKS.md,
+/// issue 15: 2 stalled the requests once commits gathered 10 ms; 8 and more ran at the same
+/// pace).
+const PROFILES_UNDER_WAY_PER_REQUEST: usize = 8;
 
 /// What [`Engine::access_token`] hands out.
 #[derive(Debug)]
