@@ -233,7 +233,11 @@ impl Engine {
     ) -> Result<(), EngineError> {
         if self.disk == DiskWork::Inline {
             let generation = record.generation;
-            if let Some(started) = self.store.start_save(name, record) {
+            // Other requests in flight (this one's permit is back): their answers will be
+            // saved right behind this record, and may share its commit.
+            let more_coming =
+                self.permits.available_permits() < self.config.settings.max_concurrency;
+            if let Some(started) = self.store.start_save(name, record, more_coming) {
                 let saved = match started {
                     Ok(pending) => pending.durable().await,
                     Err(e) => Err(e),

@@ -40,9 +40,9 @@ use std::time::{Duration, Instant};
 /// A commit that starts less than this after the last one ended is part of a burst of writes
 /// (`refresh --all`, the dashboard refreshing many profiles)...
 const BURST: Duration = Duration::from_millis(5);
-/// ...and waits this long before taking the queue, so that the writers on their way join its
-/// batch: fewer barriers per write (BENCHMARKS.md, issue 15). A lone write (`tokdash token`)
-/// never waits. 10 ms, against a server answering a refresh in 1–2 ms: `refresh --all` of 500
+/// ...and, when the last writer said more writes are on their way, waits this long before
+/// taking the queue, so that they join its batch: fewer barriers per write (BENCHMARKS.md,
+/// issue 15). A lone write (`tokdash token`) never waits, nor the last writes of a burst. 10 ms, against a server answering a refresh in 1–2 ms: `refresh --all` of 500
 /// pays about 60 barriers instead of about 220 (1 ms), for 20% less CPU and no loss of pace
 /// (the engine keeps enough profiles under way that the requests go on meanwhile); a longer
 /// pause saved little more.
@@ -78,6 +78,8 @@ struct Queue {
     waiting: Vec<Queued>,
     /// A leader is committing: it takes what is queued before it stops.
     leading: bool,
+    /// The last writer expects more writes right behind its own (see [`AtomicDir::start_write`]).
+    more_coming: bool,
 }
 
 /// A write waiting for its commit, which writes it.
@@ -154,12 +156,19 @@ impl Committed {
     }
 }
 
-/// How long a commit starting `now` waits for more writers: [`GATHER`] within a burst.
-fn gather_pause(last_end: Option<Instant>, now: Instant) -> Duration {
+/// How long a commit starting `now` waits for more writers: [`GATHER`] within a burst, when
+/// more are on their way.
+fn gather_pause(last_end: Option<Instant>, now: Instant, more_coming: bool) -> Duration {
     match last_end {
-        Some(end) if now.saturating_duration_since(end) < BURST => GATHER,
+        Some(end) if more_coming && now.saturating_duration_since(end) < BURST => GATHER,
         _ => Duration::ZERO,
     }
+}
+
+/// How long the leader waits before its next batch, in a burst: [`GATHER`] when more writers
+/// are on their way.
+fn next_pause(more_coming: bool) -> Duration {
+    if more_coming { GATHER } else { Duration::ZERO }
 }
 
 /// A poisoned lock only means another writer panicked; what it guards is still whole (every
@@ -238,9 +247,11 @@ impl AtomicDir {
         }
     }
 
-    /// Replaces `target` with `bytes`, durably, before it returns; blocks the thread.
+    /// Replaces `target` with `bytes`, durably, before it returns; blocks the thread. Its
+    /// writer cannot tell whether others follow (the dashboard's saves), so a commit in a burst
+    /// waits for them.
     pub fn write(&self, target: &Path, bytes: &[u8]) -> io::Result<()> {
-        let (ticket, lead) = self.queue(target, bytes.to_vec());
+        let (ticket, lead) = self.queue(target, bytes.to_vec(), true);
         if lead {
             self.lead();
         }
@@ -259,9 +270,16 @@ impl AtomicDir {
     /// Queues `bytes` for `target` and returns at once; a blocking thread of the current tokio
     /// runtime leads the commit when none runs (this thread, when there is no runtime).
     /// `target` is replaced once the returned [`Durable`] resolves; until then nothing is
-    /// promised (a crash leaves the old file).
-    pub fn start_write(self: &Arc<Self>, target: &Path, bytes: Vec<u8>) -> Durable {
-        let (ticket, lead) = self.queue(target, bytes);
+    /// promised (a crash leaves the old file). `more_coming`: the writer expects more writes
+    /// right behind this one (a command with other requests in flight); a commit in a burst
+    /// then waits [`GATHER`] for them, else it starts at once.
+    pub fn start_write(
+        self: &Arc<Self>,
+        target: &Path,
+        bytes: Vec<u8>,
+        more_coming: bool,
+    ) -> Durable {
+        let (ticket, lead) = self.queue(target, bytes, more_coming);
         if lead {
             let leader = self.clone();
             match tokio::runtime::Handle::try_current() {
@@ -277,8 +295,9 @@ impl AtomicDir {
 
     /// Queues a write; returns its ticket, and whether the caller must lead the commit (none
     /// runs).
-    fn queue(&self, target: &Path, bytes: Vec<u8>) -> (u64, bool) {
+    fn queue(&self, target: &Path, bytes: Vec<u8>, more_coming: bool) -> (u64, bool) {
         let mut queue = locked(&self.queue);
+        queue.more_coming = more_coming;
         queue.issued += 1;
         let ticket = queue.issued;
         queue.waiting.push(Queued {
@@ -345,7 +364,12 @@ impl AtomicDir {
             dir: self,
             in_flight: None,
         };
-        let mut pause = gather_pause(locked(&self.committed).last_end, Instant::now());
+        let more_coming = locked(&self.queue).more_coming;
+        let mut pause = gather_pause(
+            locked(&self.committed).last_end,
+            Instant::now(),
+            more_coming,
+        );
         let mut renamed: Option<Renamed> = None;
         loop {
             if !pause.is_zero() {
@@ -381,10 +405,13 @@ impl AtomicDir {
                     }
                 }
             }
-            if !locked(&self.queue).waiting.is_empty() {
-                // More arrived during this batch: a burst, so wait for those on their way too.
-                pause = GATHER;
-                continue;
+            {
+                let queue = locked(&self.queue);
+                if !queue.waiting.is_empty() {
+                    // More arrived during this batch: a burst, so wait for those on their way.
+                    pause = next_pause(queue.more_coming);
+                    continue;
+                }
             }
             if let Some(last_batch) = renamed.take() {
                 match self.sync_dir() {
@@ -399,7 +426,7 @@ impl AtomicDir {
                 queue.leading = false;
                 break;
             }
-            pause = GATHER;
+            pause = next_pause(queue.more_coming);
         }
         std::mem::forget(leader);
     }
@@ -716,17 +743,28 @@ mod tests {
     #[test]
     fn only_a_commit_in_a_burst_of_writes_waits_for_more_writers() {
         let now = Instant::now();
-        assert_eq!(gather_pause(None, now), Duration::ZERO, "the first write");
         assert_eq!(
-            gather_pause(Some(now - BURST * 2), now),
+            gather_pause(None, now, true),
+            Duration::ZERO,
+            "the first write"
+        );
+        assert_eq!(
+            gather_pause(Some(now - BURST * 2), now, true),
             Duration::ZERO,
             "a lone write"
         );
         assert_eq!(
-            gather_pause(Some(now - BURST / 5), now),
+            gather_pause(Some(now - BURST / 5), now, true),
             GATHER,
             "within a burst"
         );
+        assert_eq!(
+            gather_pause(Some(now - BURST / 5), now, false),
+            Duration::ZERO,
+            "within a burst, but no other writer on its way"
+        );
+        assert_eq!(next_pause(true), GATHER);
+        assert_eq!(next_pause(false), Duration::ZERO);
     }
 
     #[test]
@@ -816,7 +854,7 @@ mod tests {
                     .map(|w| {
                         let target = tmp.path().join(format!("w{w}.json"));
                         let text = format!("{w}-{round}");
-                        let durable = dir.start_write(&target, text.clone().into_bytes());
+                        let durable = dir.start_write(&target, text.clone().into_bytes(), true);
                         async move {
                             durable.wait().await.unwrap();
                             assert_eq!(std::fs::read_to_string(&target).unwrap(), text);
@@ -845,7 +883,7 @@ mod tests {
                     } else {
                         tmp.path().join(format!("w{w}.json"))
                     };
-                    let durable = dir.start_write(&target, format!("{w}").into_bytes());
+                    let durable = dir.start_write(&target, format!("{w}").into_bytes(), w < 7);
                     async move { (target, durable.wait().await) }
                 })
                 .collect();
@@ -878,7 +916,7 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let dir = Arc::new(AtomicDir::new(tmp.path()));
         let target = tmp.path().join("p.json");
-        let durable = dir.start_write(&target, b"one".to_vec());
+        let durable = dir.start_write(&target, b"one".to_vec(), false);
         assert_eq!(std::fs::read_to_string(&target).unwrap(), "one");
         let runtime = one_thread_runtime();
         runtime.block_on(durable.wait()).unwrap();

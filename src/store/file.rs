@@ -110,9 +110,10 @@ impl FileStore {
         &self,
         name: &str,
         record: &mut TokenRecord,
+        more_coming: bool,
     ) -> Result<PendingSave, StoreError> {
         let (path, bytes) = self.encode_next(name, record)?;
-        let durable = self.writer.start_write(&path, bytes);
+        let durable = self.writer.start_write(&path, bytes, more_coming);
         Ok(PendingSave { durable, path })
     }
 
@@ -200,8 +201,9 @@ impl TokenStore for FileStore {
         &self,
         name: &str,
         record: &mut TokenRecord,
+        more_coming: bool,
     ) -> Option<Result<PendingSave, StoreError>> {
-        Some(FileStore::start_save(self, name, record))
+        Some(FileStore::start_save(self, name, record, more_coming))
     }
 
     fn try_lock(&self, name: &str) -> Result<Option<LockGuard>, StoreError> {

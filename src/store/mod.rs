@@ -71,11 +71,14 @@ pub trait TokenStore: Send + Sync + 'static {
     /// command's one async thread): the record is encoded and queued for its commit now (its
     /// generation bumped), and is durable once the [`PendingSave`] resolves; hold the lock until
     /// then. `None`: this store has no such split (a team store waits on the network), so the
-    /// caller runs `save` on a blocking thread.
+    /// caller runs `save` on a blocking thread. `more_coming`: the caller expects more saves
+    /// right behind this one (it has other requests in flight), which the commit may wait a
+    /// moment for, to make them durable together.
     fn start_save(
         &self,
         _name: &str,
         _record: &mut TokenRecord,
+        _more_coming: bool,
     ) -> Option<Result<PendingSave, StoreError>> {
         None
     }
@@ -157,8 +160,9 @@ impl TokenStore for Backend {
         &self,
         name: &str,
         record: &mut TokenRecord,
+        more_coming: bool,
     ) -> Option<Result<PendingSave, StoreError>> {
-        self.store().start_save(name, record)
+        self.store().start_save(name, record, more_coming)
     }
     fn try_lock(&self, name: &str) -> Result<Option<LockGuard>, StoreError> {
         self.store().try_lock(name)
