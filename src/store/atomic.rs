@@ -42,10 +42,10 @@ use std::time::{Duration, Instant};
 const BURST: Duration = Duration::from_millis(5);
 /// ...and, when the last writer said more writes are on their way, waits this long before
 /// taking the queue, so that they join its batch: fewer barriers per write (BENCHMARKS.md,
-/// issue 15). A lone write (`tokdash token`) never waits, nor the last writes of a burst. 10 ms, against a server answering a refresh in 1–2 ms: `refresh --all` of 500
-/// pays about 60 barriers instead of about 220 (1 ms), for 20% less CPU and no loss of pace
-/// (the engine keeps enough profiles under way that the requests go on meanwhile); a longer
-/// pause saved little more.
+/// issue 15). A lone write (`tokdash token`) never waits, nor the last writes of a burst.
+/// 10 ms, against a server answering a refresh in 1–2 ms: `refresh --all` of 500 pays about 70
+/// barriers instead of about 220 (with 1 ms), for 20% less CPU and no loss of pace (the engine
+/// keeps enough profiles under way that the requests go on meanwhile); longer saved little more.
 const GATHER: Duration = Duration::from_millis(10);
 
 /// Temporary files start with this; no profile name can (names do not start with `.`).
