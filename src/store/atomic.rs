@@ -160,7 +160,7 @@ impl Committed {
 /// more are on their way.
 fn gather_pause(last_end: Option<Instant>, now: Instant, more_coming: bool) -> Duration {
     match last_end {
-        Some(end) if more_coming && now.saturating_duration_since(end) < BURST => GATHER,
+        Some(end) if now.saturating_duration_since(end) < BURST => next_pause(more_coming),
         _ => Duration::ZERO,
     }
 }
