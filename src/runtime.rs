@@ -18,7 +18,7 @@ pub enum Purpose {
     /// A command: the store's commits on a few blocking threads.
     Command,
     /// A command on a team store: its store calls wait on the network on blocking threads
-    /// (they only wait there), `2 × max_concurrency` profiles at once by default.
+    /// (they only wait there), for as many profiles as `Engine::refresh_many` keeps under way.
     TeamCommand,
     /// The dashboard (also the demo's): tokio's defaults.
     Dashboard,
